@@ -1,0 +1,75 @@
+#pragma once
+/// \file
+/// The adapter contract: something that reads legacy equipment and hands ReadingBatches to the
+/// gateway on the gateway's io_context. An adapter owns its transport and codec; blocking
+/// libraries (libmodbus) run on the adapter's own worker thread and post results back.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "guardian/common/reading.hpp"
+#include "guardian/config/site_config.hpp"
+
+namespace guardian::adapters {
+
+/// Receives every batch an adapter produces. Always invoked on the io_context the adapter was
+/// created with (never on a worker thread), so the gateway needs no locks.
+using ReadingSink = std::function<void(ReadingBatch&&)>;
+
+/// Receives every record an adapter produces, on the same io_context.
+using RecordSink = std::function<void(Record&&)>;
+
+/// Health of one source (Modbus unit, serial device …) behind an adapter.
+struct SourceHealth {
+  std::string source;
+  std::string state;             ///< "ok", "comm_fail", "connecting", "backoff"
+  std::uint64_t polls = 0;       ///< completed poll cycles (all requests answered)
+  std::uint64_t requests = 0;    ///< requests sent
+  std::uint64_t responses = 0;   ///< valid responses received
+  std::uint64_t timeouts = 0;
+  std::uint64_t errors = 0;      ///< any other failure (connection, CRC, exception, decode)
+  double rtt_ms_last = 0.0;
+  double rtt_ms_avg = 0.0;       ///< exponentially weighted moving average
+  Timestamp last_ok{};
+  std::string last_error;
+  std::map<std::string, std::uint64_t> counters;  ///< transport/codec specific (crc_errors, exception_02 …)
+};
+
+/// Health of one adapter: a snapshot, safe to take from the io_context thread at any time.
+struct AdapterHealth {
+  std::string name;
+  std::string type;              ///< "modbus-tcp", "modbus-rtu", …
+  std::string state;             ///< "running", "connecting", "backoff", "stopped"
+  std::vector<SourceHealth> sources;
+};
+
+/// A running adapter. Created by make_adapter(); start() begins polling/receiving; stop() is
+/// idempotent and returns once no more sink calls will be posted. Destruction implies stop().
+class Adapter {
+ public:
+  virtual ~Adapter() = default;
+  Adapter() = default;
+  Adapter(const Adapter&) = delete;
+  Adapter& operator=(const Adapter&) = delete;
+
+  virtual void start() = 0;
+  virtual void stop() = 0;
+  [[nodiscard]] virtual const std::string& name() const = 0;
+  /// A consistent snapshot of counters; thread-safe.
+  [[nodiscard]] virtual AdapterHealth health() const = 0;
+};
+
+/// Builds the adapter an AdapterConfig describes (an explicit switch over the known kinds).
+/// Sinks are invoked on `io`. Throws std::runtime_error only for configurations the loader
+/// should have rejected.
+[[nodiscard]] std::unique_ptr<Adapter> make_adapter(const config::AdapterConfig& config,
+                                                    boost::asio::io_context& io,
+                                                    ReadingSink readings, RecordSink records);
+
+}  // namespace guardian::adapters

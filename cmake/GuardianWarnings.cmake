@@ -1,0 +1,7 @@
+# Warnings applied to every Guardian target through guardian_set_warnings(<target>).
+function(guardian_set_warnings target)
+  target_compile_options(${target} PRIVATE
+    -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion -Wnon-virtual-dtor
+    -Wold-style-cast -Woverloaded-virtual -Wnull-dereference -Wdouble-promotion
+    -Wno-missing-field-initializers)
+endfunction()

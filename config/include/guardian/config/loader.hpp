@@ -1,0 +1,43 @@
+#pragma once
+/// \file
+/// Loading and validating the site configuration. Control plane: may allocate freely; never
+/// throws — every problem becomes a ConfigError and loading continues so that *all* errors are
+/// reported at once.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "guardian/config/site_config.hpp"
+
+namespace guardian::config {
+
+/// One located configuration problem.
+struct ConfigError {
+  std::string file;
+  int line = 0;    ///< 1-based; 0 when the problem is not tied to a position
+  int column = 0;  ///< 1-based
+  std::string message;  ///< what is wrong and what was expected, e.g. "unknown key 'pol_interval' (did you mean 'poll_interval'?)"
+
+  /// "file:line:column: error: message"
+  [[nodiscard]] std::string to_string() const;
+};
+
+struct LoadResult {
+  std::optional<SiteConfig> config;  ///< set only when errors is empty
+  std::vector<ConfigError> errors;
+
+  [[nodiscard]] bool ok() const noexcept { return config.has_value() && errors.empty(); }
+};
+
+/// Reads and validates `path`. Unreadable file, YAML syntax errors, wrong types, out-of-range
+/// values, unknown keys and cross-field problems (duplicate names, overlapping points …) all come
+/// back as errors.
+[[nodiscard]] LoadResult load_site_config(const std::filesystem::path& path);
+
+/// Same as load_site_config, from text; `file_name` is used in error locations.
+[[nodiscard]] LoadResult parse_site_config(std::string_view yaml_text, const std::string& file_name);
+
+}  // namespace guardian::config

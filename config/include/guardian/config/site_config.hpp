@@ -1,0 +1,181 @@
+#pragma once
+/// \file
+/// The typed site configuration: what `/etc/guardian/guardian.yaml` becomes once it has been
+/// validated completely. Every other component receives these structs, never YAML.
+/// Every key is documented in docs/configuration.md.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace guardian::config {
+
+using Duration = std::chrono::milliseconds;
+
+/// Where something was declared, so run-time errors can point back at the file.
+struct SourceLocation {
+  std::string file;
+  int line = 0;    ///< 1-based
+  int column = 0;  ///< 1-based
+};
+
+// ───────────────────────────── Modbus ─────────────────────────────
+
+/// The four Modbus data tables.
+enum class RegisterTable : std::uint8_t { coil, discrete_input, holding_register, input_register };
+
+/// Value types a point can decode to.
+enum class DataType : std::uint8_t {
+  boolean,  ///< a coil / discrete input, or a register != 0
+  bit,      ///< one bit of a 16-bit register (ModbusPoint::bit)
+  int16, uint16, int32, uint32, int64, uint64, float32, float64,
+  string,   ///< ModbusPoint::length registers of 2 characters each, NULs and trailing spaces trimmed
+};
+
+/// Byte/word order of multi-register values, named by the position of the bytes of a big-endian
+/// value as they appear on the wire. For 64-bit values the same transformation applies to all four
+/// registers: ABCD = ABCDEFGH (big endian), DCBA = HGFEDCBA (little endian), BADC = BADCFEHG
+/// (bytes swapped in each register), CDAB = GHEFCDAB (register order reversed).
+enum class WordOrder : std::uint8_t { ABCD, DCBA, BADC, CDAB };
+
+/// One value read from a Modbus unit.
+struct ModbusPoint {
+  std::string name;
+  RegisterTable table = RegisterTable::holding_register;
+  std::uint16_t address = 0;      ///< Protocol (0-based) address, after applying address_base.
+  DataType type = DataType::uint16;
+  WordOrder order = WordOrder::ABCD;
+  int bit = 0;                    ///< For DataType::bit: 0 (LSB) … 15.
+  std::uint16_t length = 0;       ///< For DataType::string: number of registers.
+  double scale = 1.0;             ///< value = raw * scale + offset (numeric types only)
+  double offset = 0.0;
+  std::string unit;
+  std::map<std::int64_t, std::string> enum_map;  ///< Raw value → label; empty = none.
+  SourceLocation where;
+
+  /// Number of 16-bit registers (or bits, for coil/discrete tables) this point spans.
+  [[nodiscard]] std::uint16_t width() const noexcept {
+    switch (type) {
+      case DataType::boolean:
+      case DataType::bit:
+      case DataType::int16:
+      case DataType::uint16: return 1;
+      case DataType::int32:
+      case DataType::uint32:
+      case DataType::float32: return 2;
+      case DataType::int64:
+      case DataType::uint64:
+      case DataType::float64: return 4;
+      case DataType::string: return length;
+    }
+    return 1;
+  }
+};
+
+/// One unit (slave id) on a Modbus connection: one `source` in the northbound data.
+struct ModbusDevice {
+  std::string name;               ///< Source name, unique across the site.
+  int unit_id = 1;                ///< 0–247 (255 is common for Modbus TCP gateways)
+  Duration poll_interval{1000};
+  Duration timeout{500};          ///< Per-request response timeout for this unit.
+  int retries = 1;                ///< Extra attempts before a poll counts as failed.
+  std::string profile;            ///< Profile name the points came from (informational).
+  std::vector<ModbusPoint> points;
+  SourceLocation where;
+};
+
+struct ModbusTcpEndpoint {
+  std::string host;
+  std::uint16_t port = 502;
+};
+
+enum class Parity : std::uint8_t { none, even, odd };
+
+struct SerialPortSettings {
+  std::string port;               ///< e.g. /dev/ttyUSB0
+  int baud = 9600;
+  Parity parity = Parity::none;
+  int data_bits = 8;
+  int stop_bits = 1;
+  bool rs485 = false;             ///< Enable the kernel's RS-485 mode (TIOCSRS485) when supported.
+};
+
+enum class ModbusTransport : std::uint8_t { tcp, rtu, rtu_over_tcp };
+
+/// A Modbus connection (a TCP peer or an RS-485 bus) and the units behind it. One scheduler and
+/// one worker thread per connection.
+struct ModbusAdapterConfig {
+  std::string name;
+  ModbusTransport transport = ModbusTransport::tcp;
+  ModbusTcpEndpoint tcp;          ///< for tcp and rtu_over_tcp
+  SerialPortSettings serial;      ///< for rtu
+  Duration connect_timeout{3000};
+  Duration pacing{0};             ///< Silent time between two requests on this connection.
+  Duration backoff_min{1000};     ///< First retry delay for a failed unit or connection.
+  Duration backoff_max{60000};    ///< Retry delay cap.
+  std::vector<ModbusDevice> devices;
+  SourceLocation where;
+};
+
+/// Every adapter kind Guardian knows, as an explicit list (STYLE.md: no self-registration).
+using AdapterConfig = std::variant<ModbusAdapterConfig>;
+
+// ───────────────────────────── Gateway ─────────────────────────────
+
+enum class SyncMode : std::uint8_t { full, normal };
+
+struct QueueConfig {
+  std::filesystem::path path = "/var/lib/guardian/queue.db";
+  Duration commit_window{10};     ///< Longest a reading waits in memory before its group commit.
+  std::uint64_t max_bytes = 256ull << 20;
+  Duration max_age{std::chrono::hours{24 * 7}};
+  SyncMode synchronous = SyncMode::full;
+  std::uint64_t max_pending_bytes = 8ull << 20;  ///< Un-committed bytes in memory before back-pressure.
+};
+
+/// TLS with certificate files (development / sites without a TPM). The secure link replaces it.
+struct TlsFilesConfig {
+  std::filesystem::path ca_file;
+  std::filesystem::path cert_file;  ///< optional: client certificate for mTLS
+  std::filesystem::path key_file;   ///< optional: must be mode 0600
+  std::string server_name;          ///< optional: expected broker name if not the URI host
+};
+
+struct UplinkConfig {
+  std::string broker = "tcp://127.0.0.1:1883";  ///< tcp://host:port or ssl://host:port
+  std::string client_id;                        ///< default: the device id
+  std::string topic_prefix = "guardian/v1/{device_id}/";
+  Duration keepalive{30000};
+  int max_inflight = 100;
+  int max_readings_per_message = 500;
+  Duration health_interval{30000};
+  Duration reconnect_min{1000};
+  Duration reconnect_max{60000};
+  std::optional<TlsFilesConfig> tls;
+  std::string username;                         ///< optional
+  std::filesystem::path password_file;          ///< optional; secrets never inline
+};
+
+struct ControlConfig {
+  std::filesystem::path socket = "/run/guardian/control.sock";
+};
+
+/// The whole validated site configuration.
+struct SiteConfig {
+  std::filesystem::path source_file;
+  std::string device_id;
+  QueueConfig queue;
+  UplinkConfig uplink;
+  ControlConfig control;
+  std::vector<AdapterConfig> adapters;
+
+  /// uplink.topic_prefix with {device_id} substituted, always ending in '/'.
+  [[nodiscard]] std::string topic_prefix() const;
+};
+
+}  // namespace guardian::config

@@ -1,0 +1,74 @@
+#pragma once
+/// \file
+/// The uplink: drains the Outbox to an MQTT broker with Paho MQTT C++ (QoS 1), deleting a message
+/// only after its PUBACK. It asks its secure_link::Link where to connect before every attempt.
+///
+///   start() ─▶ connect worker: link.open() ─▶ Paho connect ──ok──▶ publish status "online"
+///        ▲                                        │ fail                 │ (retained)
+///        └──── back-off with jitter ◀─────────────┘                      ▼
+///   drain: outbox.async_fetch(cursor) ─▶ publish (≤ max_inflight unacked) ─▶ PUBACK ─▶ acknowledge
+///   connection lost ─▶ forget in-flight, cursor = 0 (re-send all unacked), reconnect
+///
+/// Paho's callbacks arrive on Paho's threads and are posted to the io_context; everything in this
+/// class runs on the io_context thread.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "guardian/common/reading.hpp"
+#include "guardian/config/site_config.hpp"
+#include "guardian/gateway/outbox.hpp"
+#include "guardian/secure_link/link.hpp"
+
+namespace guardian::gateway {
+
+enum class LinkState : std::uint8_t { stopped, connecting, connected, backoff };
+
+/// Wire name: "stopped", "connecting", "connected", "backoff".
+[[nodiscard]] const char* to_string(LinkState s) noexcept;
+
+struct UplinkCounters {
+  std::uint64_t published = 0;      ///< queued messages handed to Paho (re-sends included)
+  std::uint64_t acknowledged = 0;   ///< PUBACKs received for queued messages
+  std::uint64_t live_published = 0; ///< health/status messages published
+  std::uint64_t live_dropped = 0;   ///< health messages not sent because the link was down
+  std::uint64_t connects = 0;       ///< successful connections
+  std::uint64_t connect_failures = 0;
+  std::uint64_t connection_losses = 0;
+  std::string last_error;
+  Timestamp state_since{};
+};
+
+class MqttUplink {
+ public:
+  /// `link` and `outbox` must outlive the uplink.
+  MqttUplink(boost::asio::io_context& io, const config::SiteConfig& site, secure_link::Link& link,
+             Outbox& outbox);
+  ~MqttUplink();  ///< stop()
+  MqttUplink(const MqttUplink&) = delete;
+  MqttUplink& operator=(const MqttUplink&) = delete;
+
+  /// Begins connecting; returns immediately.
+  void start();
+  /// Publishes status "offline" (retained) if connected, disconnects, stops reconnecting.
+  /// Blocks for at most ~2 s. Idempotent.
+  void stop();
+
+  /// Publishes a message that does not go through the queue (health). QoS 1. Dropped and
+  /// counted when not connected. `topic_suffix` is appended to the device's topic prefix.
+  void publish_live(const std::string& topic_suffix, std::string payload, bool retained);
+
+  [[nodiscard]] LinkState state() const noexcept;
+  [[nodiscard]] const UplinkCounters& counters() const noexcept;
+  [[nodiscard]] std::uint64_t in_flight() const noexcept;
+  [[nodiscard]] secure_link::LinkInfo link_info() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace guardian::gateway

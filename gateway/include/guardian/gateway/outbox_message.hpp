@@ -1,0 +1,55 @@
+#pragma once
+/// \file
+/// What the store-and-forward queue holds: one northbound message (a batch of readings, a
+/// record, or a gap notice), already encoded except for its envelope. The envelope
+/// {"v":1,"device":…,"seq":…, is prepended by the uplink at publish time, because `seq` is
+/// only known once the message has been committed.
+
+#include <cstdint>
+#include <string>
+
+#include "guardian/common/reading.hpp"
+
+namespace guardian::gateway {
+
+/// Which topic a message goes to (stored as an integer; values are part of the queue schema).
+enum class MessageKind : std::uint8_t { telemetry = 0, record = 1, gap = 2 };
+
+/// Topic suffix of a kind: "telemetry", "records", "gaps".
+[[nodiscard]] constexpr const char* topic_suffix(MessageKind k) noexcept {
+  switch (k) {
+    case MessageKind::telemetry: return "telemetry";
+    case MessageKind::record: return "records";
+    case MessageKind::gap: return "gaps";
+  }
+  return "telemetry";
+}
+
+/// Priority under pressure: higher outlives lower (values are part of the queue schema).
+enum class Priority : std::uint8_t { routine = 0, record = 1, alarm = 2 };
+
+/// A message on its way into the queue (not yet accepted).
+struct PendingMessage {
+  MessageKind kind = MessageKind::telemetry;
+  Priority priority = Priority::routine;
+  std::string source;           ///< adapter source name, for quotas and gap reports
+  Timestamp first_ts{};         ///< earliest source timestamp inside
+  Timestamp last_ts{};          ///< latest source timestamp inside
+  std::uint32_t count = 0;      ///< readings (or record fields) inside
+  std::string body;             ///< JSON members after the envelope, ending with '}'
+};
+
+/// A committed (accepted) message, as read back from the queue.
+struct StoredMessage {
+  std::uint64_t seq = 0;        ///< per-device, strictly increasing, never reused
+  MessageKind kind = MessageKind::telemetry;
+  Priority priority = Priority::routine;
+  std::string source;
+  Timestamp first_ts{};
+  Timestamp last_ts{};
+  Timestamp created{};          ///< when it was committed
+  std::uint32_t count = 0;
+  std::string body;
+};
+
+}  // namespace guardian::gateway

@@ -1,0 +1,64 @@
+#pragma once
+/// \file
+/// The seam between the uplink and whatever protects the path to the broker. The uplink asks its
+/// Link where to connect and with which TLS material; it never knows whether that is a plain TCP
+/// broker, TLS with certificate files, or (issue 6) an mbedTLS tunnel whose key lives in a TPM.
+/// Swapping the Link is the only change the secure link needs in the gateway.
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "guardian/common/reading.hpp"
+#include "guardian/common/result.hpp"
+#include "guardian/config/site_config.hpp"
+
+namespace guardian::secure_link {
+
+/// TLS material for Paho's own TLS (ssl:// URIs). Paths, never key bytes.
+struct PahoTlsOptions {
+  std::filesystem::path ca_file;
+  std::filesystem::path cert_file;  ///< empty = no client certificate
+  std::filesystem::path key_file;   ///< empty = no client certificate
+  std::string server_name;          ///< expected name in the broker certificate (empty = URI host)
+};
+
+/// Where and how the MQTT client connects.
+struct MqttEndpoint {
+  std::string server_uri;              ///< "tcp://127.0.0.1:1883", "ssl://broker:8883", …
+  std::optional<PahoTlsOptions> tls;   ///< set for ssl:// URIs
+};
+
+/// What health and `guardian status` show about the link.
+struct LinkInfo {
+  std::string kind;                    ///< "plain", "tls-files", "tpm-tunnel"
+  std::string identity;                ///< certificate subject / device id, when known
+  std::optional<Timestamp> cert_not_after;  ///< client certificate expiry, when there is one
+};
+
+/// A path to the broker. open() is called before every connection attempt (a tunnel may need to
+/// re-attest or renew); it may block (file reads, TPM commands, network) and is therefore called
+/// from the uplink's connect worker, never on the io_context thread. Not thread-safe.
+class Link {
+ public:
+  virtual ~Link() = default;
+  Link() = default;
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+
+  /// Prepares the path and returns where Paho should connect. Errors say what to fix
+  /// (missing CA file, key file with loose permissions, …).
+  [[nodiscard]] virtual result<MqttEndpoint> open() = 0;
+  /// Releases what open() set up (a tunnel listener, …). Idempotent.
+  virtual void close() = 0;
+  [[nodiscard]] virtual LinkInfo info() const = 0;
+};
+
+/// The Link for an uplink configuration: plain TCP for tcp:// brokers, Paho TLS with certificate
+/// files for ssl:// brokers (uplink.tls). Configuration problems the loader cannot see (files
+/// missing at run time) surface from open(), not here.
+[[nodiscard]] std::unique_ptr<Link> make_link(const config::UplinkConfig& uplink);
+
+}  // namespace guardian::secure_link

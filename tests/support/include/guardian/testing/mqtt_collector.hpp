@@ -1,0 +1,49 @@
+#pragma once
+/// \file
+/// A real MQTT subscriber (Paho C++) that records everything it receives, for assertions.
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace guardian::testing {
+
+struct ReceivedMessage {
+  std::string topic;
+  std::string payload;
+  bool retained = false;
+  int qos = 0;
+};
+
+class MqttCollector {
+ public:
+  /// Connects to `uri` (tcp://127.0.0.1:port) and subscribes to `topic_filter` with QoS 1.
+  /// Throws std::runtime_error if that does not succeed within 10 s.
+  MqttCollector(const std::string& uri, const std::string& topic_filter,
+                const std::string& client_id = {});
+  ~MqttCollector();
+  MqttCollector(const MqttCollector&) = delete;
+  MqttCollector& operator=(const MqttCollector&) = delete;
+
+  /// A copy of everything received so far.
+  [[nodiscard]] std::vector<ReceivedMessage> messages() const;
+  /// Messages whose topic ends with `suffix`.
+  [[nodiscard]] std::vector<ReceivedMessage> messages_on(const std::string& topic_suffix) const;
+  /// Waits until `predicate(messages)` holds or the deadline passes; returns the predicate.
+  bool wait_for(const std::function<bool(const std::vector<ReceivedMessage>&)>& predicate,
+                std::chrono::milliseconds deadline);
+  /// Waits for at least `count` messages on topics ending with `topic_suffix`.
+  bool wait_for_count(const std::string& topic_suffix, std::size_t count,
+                      std::chrono::milliseconds deadline);
+  [[nodiscard]] bool connected() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace guardian::testing

@@ -2,6 +2,6 @@
 function(guardian_set_warnings target)
   target_compile_options(${target} PRIVATE
     -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion -Wnon-virtual-dtor
-    -Wold-style-cast -Woverloaded-virtual -Wnull-dereference -Wdouble-promotion
+    -Wold-style-cast -Woverloaded-virtual -Wdouble-promotion
     -Wno-missing-field-initializers)
 endfunction()

@@ -4,10 +4,11 @@
 
 namespace guardian::testing {
 
-MosquittoBroker::MosquittoBroker(std::string extra_config, std::uint16_t port)
+MosquittoBroker::MosquittoBroker(std::string extra_config, std::uint16_t port, bool persistent)
     : dir_("guardian-mosquitto"),
       port_(port != 0 ? port : free_tcp_port()),
-      extra_config_(std::move(extra_config)) {
+      extra_config_(std::move(extra_config)),
+      persistent_(persistent) {
   start();
 }
 
@@ -22,7 +23,12 @@ void MosquittoBroker::start() {
   conf += "user " + std::string(::getenv("USER") != nullptr && std::string(::getenv("USER")) != "root"
                                      ? ::getenv("USER")
                                      : "root") + "\n";
-  conf += "persistence false\n";
+  if (persistent_) {
+    conf += "persistence true\npersistence_location " + dir_.path().string() + "/\n";
+    conf += "autosave_interval 0\n";
+  } else {
+    conf += "persistence false\n";
+  }
   conf += "log_dest stderr\n";
   conf += "log_type error\nlog_type warning\nlog_type notice\n";
   conf += "max_queued_messages 10000000\n";

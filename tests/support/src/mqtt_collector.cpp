@@ -39,14 +39,14 @@ struct MqttCollector::Impl : public virtual mqtt::callback {
 };
 
 MqttCollector::MqttCollector(const std::string& uri, const std::string& topic_filter,
-                             const std::string& client_id) {
+                             const std::string& client_id, bool persistent_session) {
   std::string id = client_id;
   if (id.empty()) id = "collector-" + std::to_string(std::random_device{}());
   impl_ = std::make_unique<Impl>(uri, id);
   impl_->filter = topic_filter;
   impl_->client.set_callback(*impl_);
   auto opts = mqtt::connect_options_builder()
-                  .clean_session(true)
+                  .clean_session(!persistent_session)
                   .automatic_reconnect(std::chrono::milliseconds{100}, std::chrono::seconds{1})
                   .keep_alive_interval(std::chrono::seconds{20})
                   .finalize();

@@ -5,6 +5,7 @@
 /// Works with g++ 12 and clang 14 (fuzz builds), unlike std::expected on libstdc++ 12.
 
 #include <string>
+#include <system_error>
 #include <utility>
 
 #include <boost/outcome/result.hpp>
@@ -41,6 +42,12 @@ using result = outcome::result<T, Error, outcome::policy::terminate>;
 /// Builds an Error from a code and a message.
 [[nodiscard]] inline Error make_error(boost::system::error_code code, std::string message) {
   return Error{code, std::move(message)};
+}
+
+/// Builds an Error from a std::error_code (std::filesystem reports errno values this way).
+[[nodiscard]] inline Error make_error(const std::error_code& code, std::string message) {
+  return Error{boost::system::error_code(code.value(), boost::system::generic_category()),
+               std::move(message)};
 }
 
 /// Builds an Error from an errno value and a message.

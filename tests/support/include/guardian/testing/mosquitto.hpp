@@ -15,7 +15,11 @@ namespace guardian::testing {
 class MosquittoBroker {
  public:
   /// Extra lines appended to the generated mosquitto.conf (TLS listeners, ACLs …).
-  explicit MosquittoBroker(std::string extra_config = {}, std::uint16_t port = 0);
+  /// `persistent`: keep sessions and queued messages across stop()/start() (mosquitto
+  /// persistence, saved at SIGTERM) — for tests whose subscriber must not miss anything while
+  /// the broker restarts.
+  explicit MosquittoBroker(std::string extra_config = {}, std::uint16_t port = 0,
+                           bool persistent = false);
   ~MosquittoBroker();
 
   /// Starts (or restarts) the broker on the same port and waits until it accepts connections.
@@ -35,6 +39,7 @@ class MosquittoBroker {
   TempDir dir_;
   std::uint16_t port_;
   std::string extra_config_;
+  bool persistent_ = false;
   std::unique_ptr<Process> process_;
 };
 

@@ -22,9 +22,11 @@ struct ReceivedMessage {
 class MqttCollector {
  public:
   /// Connects to `uri` (tcp://127.0.0.1:port) and subscribes to `topic_filter` with QoS 1.
+  /// With `persistent_session` the broker keeps the subscription and queues QoS 1 messages
+  /// while the collector is away (use with a persistent MosquittoBroker across restarts).
   /// Throws std::runtime_error if that does not succeed within 10 s.
   MqttCollector(const std::string& uri, const std::string& topic_filter,
-                const std::string& client_id = {});
+                const std::string& client_id = {}, bool persistent_session = false);
   ~MqttCollector();
   MqttCollector(const MqttCollector&) = delete;
   MqttCollector& operator=(const MqttCollector&) = delete;

@@ -1,0 +1,60 @@
+#pragma once
+/// \file
+/// The local control socket (Unix domain, mode 0600, peers checked with SO_PEERCRED) that
+/// `guardian status` talks to. Protocol: one JSON request line in, one JSON response line out:
+///   → {"cmd":"status"}        ← {"ok":true,"status":{…}}
+///   → {"cmd":"nope"}          ← {"ok":false,"error":"unknown command 'nope' (known: status)"}
+///
+///   start() ─▶ do_accept ─▶ on_accept ─▶ Session::do_read ─▶ on_read ─▶ handler ─▶ do_write ─▶ close
+///                 ▲              │
+///                 └──────────────┘
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "guardian/common/result.hpp"
+
+namespace guardian::gateway {
+
+class ControlServer {
+ public:
+  /// Answers one request (io_context thread). Returns the response object.
+  using Handler = std::function<nlohmann::json(const nlohmann::json& request)>;
+
+  ControlServer(boost::asio::io_context& io, std::filesystem::path socket_path, Handler handler);
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  /// Creates the socket's directory if missing (mode 0750), removes a stale socket left by a
+  /// crashed daemon, refuses to start when another daemon answers on it, binds with mode 0600.
+  [[nodiscard]] result<void> start();
+  /// Closes the listener and removes the socket file. Idempotent.
+  void stop();
+
+  /// Counters: requests answered, peers refused (wrong uid), malformed requests.
+  struct Counters {
+    std::uint64_t requests = 0;
+    std::uint64_t refused = 0;
+    std::uint64_t malformed = 0;
+  };
+  [[nodiscard]] const Counters& counters() const noexcept;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+/// Client side (used by `guardian status`): sends `request`, returns the response object.
+/// Blocking, bounded by `timeout`. Errors say whether the daemon is not running, not reachable
+/// (permissions) or answered garbage.
+[[nodiscard]] result<nlohmann::json> control_request(const std::filesystem::path& socket_path,
+                                                     const nlohmann::json& request,
+                                                     std::chrono::milliseconds timeout);
+
+}  // namespace guardian::gateway

@@ -1,0 +1,133 @@
+#include "guardian/gateway/gateway.hpp"
+
+#include <sys/stat.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <filesystem>
+#include <vector>
+
+#include "guardian/adapters/adapter.hpp"
+#include "guardian/common/log.hpp"
+#include "guardian/gateway/control_server.hpp"
+#include "guardian/gateway/health.hpp"
+#include "guardian/gateway/mqtt_uplink.hpp"
+#include "guardian/gateway/outbox.hpp"
+#include "guardian/gateway/pipeline.hpp"
+#include "guardian/secure_link/link.hpp"
+
+namespace guardian::gateway {
+namespace asio = boost::asio;
+
+namespace {
+// The first health message goes out soon after start so a dashboard sees a fresh gateway
+// quickly; then every health_interval.
+constexpr std::chrono::milliseconds kFirstHealthDelay{2000};
+}  // namespace
+
+struct Gateway::Impl {
+  Impl(asio::io_context& io_, config::SiteConfig site_)
+      : io(io_), site(std::move(site_)), health_timer(io_), started(now_ms()) {}
+
+  [[nodiscard]] GatewayView view() const {
+    return GatewayView{site, adapters, *outbox, *uplink, *pipeline, started};
+  }
+
+  void schedule_health(std::chrono::milliseconds delay) {
+    health_timer.expires_after(delay);
+    health_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;  // operation_aborted at stop
+      uplink->publish_live("health", health_json(view(), now_ms()).dump(), /*retained=*/true);
+      schedule_health(site.uplink.health_interval);
+    });
+  }
+
+  nlohmann::json handle_control(const nlohmann::json& request) {
+    const auto cmd = request.value("cmd", std::string{});
+    if (cmd == "status") return {{"ok", true}, {"status", status_json(view(), now_ms())}};
+    return {{"ok", false}, {"error", "unknown command '" + cmd + "' (known: status)"}};
+  }
+
+  asio::io_context& io;
+  config::SiteConfig site;
+  asio::steady_timer health_timer;
+  Timestamp started;
+  std::unique_ptr<Outbox> outbox;
+  std::unique_ptr<Pipeline> pipeline;
+  std::unique_ptr<secure_link::Link> link;
+  std::unique_ptr<MqttUplink> uplink;
+  std::vector<std::unique_ptr<adapters::Adapter>> adapters;
+  std::unique_ptr<ControlServer> control;
+  bool running = false;
+};
+
+Gateway::Gateway(asio::io_context& io, config::SiteConfig site)
+    : impl_(std::make_unique<Impl>(io, std::move(site))) {}
+
+Gateway::~Gateway() { stop(); }
+
+result<void> Gateway::start() {
+  auto& m = *impl_;
+  const auto& site = m.site;
+  namespace fs = std::filesystem;
+
+  const auto queue_dir = site.queue.path.parent_path();
+  std::error_code fec;
+  if (!queue_dir.empty() && !fs::exists(queue_dir, fec)) {
+    fs::create_directories(queue_dir, fec);
+    if (fec) return make_error(fec, "cannot create queue directory " + queue_dir.string());
+    ::chmod(queue_dir.c_str(), 0750);
+  }
+  auto store = OutboxStore::open(site.queue);
+  if (!store) return store.error();
+  m.outbox = std::make_unique<Outbox>(m.io, std::move(store).value(), site.queue);
+  m.pipeline = std::make_unique<Pipeline>(site, *m.outbox);
+
+  try {
+    m.link = secure_link::make_link(site.uplink);
+  } catch (const std::exception& e) {
+    return make_error(std::string("uplink: ") + e.what());
+  }
+  m.uplink = std::make_unique<MqttUplink>(m.io, site, *m.link, *m.outbox);
+
+  try {
+    for (const auto& cfg : site.adapters) {
+      m.adapters.push_back(adapters::make_adapter(
+          cfg, m.io, [p = m.pipeline.get()](ReadingBatch&& b) { p->on_batch(std::move(b)); },
+          [p = m.pipeline.get()](Record&& r) { p->on_record(std::move(r)); }));
+    }
+  } catch (const std::exception& e) {
+    return make_error(std::string("adapter: ") + e.what());
+  }
+
+  m.control = std::make_unique<ControlServer>(
+      m.io, site.control.socket, [&m](const nlohmann::json& req) { return m.handle_control(req); });
+  if (auto r = m.control->start(); !r) return r.error();
+
+  m.uplink->start();
+  for (auto& a : m.adapters) a->start();
+  m.schedule_health(std::min(kFirstHealthDelay, site.uplink.health_interval));
+  m.running = true;
+  log::info("gateway", "device " + site.device_id + ": " + std::to_string(m.adapters.size()) +
+                           " adapter(s), queue " + site.queue.path.string() + " (" +
+                           std::to_string(m.outbox->stats().depth) + " queued), broker " +
+                           site.uplink.broker + ", control " + site.control.socket.string());
+  return outcome::success();
+}
+
+void Gateway::stop() {
+  auto& m = *impl_;
+  if (!m.running) return;
+  m.running = false;
+  log::info("gateway", "stopping");
+  for (auto& a : m.adapters) a->stop();
+  m.health_timer.cancel();
+  if (m.outbox) m.outbox->flush();
+  if (m.uplink) m.uplink->stop();
+  if (m.control) m.control->stop();
+  log::info("gateway", "stopped; " + std::to_string(m.outbox->stats().depth) +
+                           " message(s) stay queued for the next start");
+}
+
+nlohmann::json Gateway::status() const { return status_json(impl_->view(), now_ms()); }
+
+}  // namespace guardian::gateway

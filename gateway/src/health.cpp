@@ -1,0 +1,125 @@
+#include "guardian/gateway/health.hpp"
+
+#include <map>
+#include <variant>
+
+#include "guardian/common/time_format.hpp"
+#include "guardian/gateway/payload.hpp"
+
+namespace guardian::gateway {
+namespace {
+
+double seconds_between(Timestamp from, Timestamp to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+nlohmann::json source_json(const adapters::SourceHealth& s) {
+  nlohmann::json j{{"source", s.source},       {"state", s.state},
+                   {"polls", s.polls},         {"requests", s.requests},
+                   {"responses", s.responses}, {"timeouts", s.timeouts},
+                   {"errors", s.errors},       {"rtt_ms", s.rtt_ms_last},
+                   {"rtt_ms_avg", s.rtt_ms_avg}};
+  j["last_ok"] = s.last_ok == Timestamp{} ? nlohmann::json() : nlohmann::json(format_rfc3339(s.last_ok));
+  if (!s.last_error.empty()) j["last_error"] = s.last_error;
+  if (!s.counters.empty()) j["counters"] = s.counters;
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json reading_json(const Reading& r) {
+  std::string out;
+  append_reading_json(out, r);
+  return nlohmann::json::parse(out);
+}
+
+nlohmann::json health_json(const GatewayView& v, Timestamp now) {
+  nlohmann::json j;
+  j["v"] = kSchemaVersion;
+  j["device"] = v.site.device_id;
+  j["ts"] = format_rfc3339(now);
+  j["uptime_s"] = static_cast<std::int64_t>(seconds_between(v.started, now));
+
+  const auto& uc = v.uplink.counters();
+  const auto info = v.uplink.link_info();
+  nlohmann::json link{{"state", to_string(v.uplink.state())},
+                      {"since", format_rfc3339(uc.state_since)},
+                      {"kind", info.kind},
+                      {"published", uc.published},
+                      {"acknowledged", uc.acknowledged},
+                      {"in_flight", v.uplink.in_flight()},
+                      {"connects", uc.connects},
+                      {"connect_failures", uc.connect_failures},
+                      {"connection_losses", uc.connection_losses}};
+  if (!uc.last_error.empty()) link["last_error"] = uc.last_error;
+  if (info.cert_not_after) {
+    link["cert_not_after"] = format_rfc3339(*info.cert_not_after);
+    link["cert_expires_in_s"] = static_cast<std::int64_t>(seconds_between(now, *info.cert_not_after));
+  }
+  j["link"] = std::move(link);
+
+  const auto qs = v.outbox.stats();
+  const auto& oc = v.outbox.counters();
+  const auto& pc = v.pipeline.counters();
+  nlohmann::json queue{{"depth", qs.depth},
+                       {"readings", qs.readings},
+                       {"bytes", qs.bytes},
+                       {"pending_bytes", v.outbox.pending_bytes()},
+                       {"last_seq", qs.last_seq},
+                       {"committed", oc.committed},
+                       {"commits", oc.commits},
+                       {"rejected", oc.rejected},
+                       {"commit_errors", oc.commit_errors},
+                       {"acknowledged", oc.acknowledged},
+                       {"readings_refused", pc.readings_refused},
+                       {"gaps_reported", pc.gaps_reported}};
+  queue["oldest_age_s"] =
+      qs.oldest_created ? nlohmann::json(seconds_between(*qs.oldest_created, now)) : nlohmann::json(0.0);
+  j["queue"] = std::move(queue);
+
+  nlohmann::json adapters = nlohmann::json::array();
+  for (const auto& a : v.adapters) {
+    const auto h = a->health();
+    nlohmann::json sources = nlohmann::json::array();
+    for (const auto& s : h.sources) sources.push_back(source_json(s));
+    adapters.push_back({{"name", h.name}, {"type", h.type}, {"state", h.state}, {"sources", sources}});
+  }
+  j["adapters"] = std::move(adapters);
+  return j;
+}
+
+static std::map<std::string, std::chrono::milliseconds> poll_periods(const config::SiteConfig& site) {
+  std::map<std::string, std::chrono::milliseconds> periods;
+  for (const auto& adapter : site.adapters)
+    std::visit(
+        [&](const config::ModbusAdapterConfig& m) {
+          for (const auto& d : m.devices) periods[d.name] = d.poll_interval;
+        },
+        adapter);
+  return periods;
+}
+
+nlohmann::json status_json(const GatewayView& v, Timestamp now) {
+  auto j = health_json(v, now);
+  // A value not refreshed within kStaleFactor poll periods is shown as stale: the last known
+  // value, no longer current (DESIGN.md quality "stale").
+  constexpr int kStaleFactor = 3;
+  const auto periods = poll_periods(v.site);
+  nlohmann::json values = nlohmann::json::object();
+  for (const auto& [source, points] : v.pipeline.last_values()) {
+    const auto period = periods.find(source);
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& [name, reading] : points) {
+      auto rj = reading_json(reading);
+      if (period != periods.end() && reading.quality == Quality::good &&
+          now - reading.source_ts > kStaleFactor * period->second)
+        rj["quality"] = to_string(Quality::stale);
+      list.push_back(std::move(rj));
+    }
+    values[source] = std::move(list);
+  }
+  j["values"] = std::move(values);
+  return j;
+}
+
+}  // namespace guardian::gateway

@@ -1,0 +1,66 @@
+#pragma once
+// Shared helpers of the e2e tests: payload parsing, seq bookkeeping, schema validation.
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "guardian/testing/environment.hpp"
+#include "guardian/testing/mqtt_collector.hpp"
+#include "guardian/testing/process.hpp"
+
+namespace guardian::testing {
+
+/// Every queued message (telemetry/records/gaps) received, by seq; duplicates counted.
+struct SeqLedger {
+  std::map<std::uint64_t, std::string> first_payload;  // seq → payload of its first arrival
+  std::map<std::uint64_t, int> arrivals;               // seq → how many times it arrived
+  std::vector<std::string> mismatched;                 // duplicates whose payload differed
+
+  explicit SeqLedger(const std::vector<ReceivedMessage>& messages) {
+    for (const auto& m : messages) {
+      if (m.topic.ends_with("/health") || m.topic.ends_with("/status")) continue;
+      const auto j = nlohmann::json::parse(m.payload);
+      const auto seq = j.at("seq").get<std::uint64_t>();
+      auto [it, fresh] = first_payload.try_emplace(seq, m.payload);
+      if (!fresh && it->second != m.payload) mismatched.push_back(m.payload);
+      ++arrivals[seq];
+    }
+  }
+  /// Seqs in [1, last] that never arrived.
+  [[nodiscard]] std::vector<std::uint64_t> missing(std::uint64_t last) const {
+    std::vector<std::uint64_t> out;
+    for (std::uint64_t s = 1; s <= last; ++s)
+      if (!first_payload.contains(s)) out.push_back(s);
+    return out;
+  }
+  [[nodiscard]] std::set<std::uint64_t> duplicated() const {
+    std::set<std::uint64_t> out;
+    for (const auto& [seq, n] : arrivals)
+      if (n > 1) out.insert(seq);
+    return out;
+  }
+  [[nodiscard]] bool has_all(std::uint64_t last) const {
+    return first_payload.size() >= last && missing(last).empty();
+  }
+};
+
+/// Validates every received payload against docs/schema/guardian-v1.schema.json with
+/// python3-jsonschema. Returns the validator's exit code and output.
+inline CommandResult validate_against_schema(const std::vector<ReceivedMessage>& messages,
+                                             const TempDir& dir) {
+  std::string lines;
+  for (const auto& m : messages) {
+    if (m.payload.empty()) continue;  // a cleared retained message
+    lines += nlohmann::json{{"topic", m.topic}, {"payload", m.payload}}.dump() + "\n";
+  }
+  write_file(dir / "messages.jsonl", lines);
+  return run_command({"/usr/bin/python3", source_path("tests/support/validate_payloads.py").string(),
+                      source_path("docs/schema/guardian-v1.schema.json").string(),
+                      (dir / "messages.jsonl").string()});
+}
+
+}  // namespace guardian::testing

@@ -1,0 +1,186 @@
+// Equipment to broker: the real guardian binary polls a Modbus peer and a subscriber checks what
+// arrives — decoded values, units, quality, and payloads valid against the published schema.
+#include <gtest/gtest.h>
+
+#include "e2e_common.hpp"
+#include "gateway_process.hpp"
+#include "guardian/testing/mosquitto.hpp"
+#include "guardian/testing/pymodbus.hpp"
+
+namespace guardian::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+// Registers of unit 1, encoded by hand from the IEEE/two's-complement definitions.
+//   hr0-1 float32 ABCD 93.25 = 0x42BA8000      hr2-3 float32 CDAB 1.5 = 0x3FC00000 → 0000 3FC0
+//   hr4 int16 -125 (×0.1 → -12.5)             hr5 uint16 900 (×0.01 → 9)
+//   hr6-7 uint32 ABCD 123456 = 0x0001E240      hr8 uint16 3 (enum → "brewing")
+//   hr10-11 int32 CDAB -2 = 0xFFFFFFFE         ir0 int16 215 (×0.1 → 21.5)
+json espresso_registers() {
+  return json::parse(R"({"units": {"1": {
+      "hr": {"0": 17082, "1": 32768, "2": 0, "3": 16320, "4": 65411, "5": 900,
+             "6": 1, "7": 57920, "8": 3, "10": 65534, "11": 65535},
+      "ir": {"0": 215}}}})");
+}
+
+std::string adapters_yaml(std::uint16_t port, const std::string& poll = "200ms") {
+  return R"(  - name: espresso-bus
+    type: modbus
+    transport: tcp
+    host: 127.0.0.1
+    port: )" + std::to_string(port) + R"(
+    backoff: {min: 100ms, max: 500ms}
+    devices:
+      - name: espresso-1
+        unit_id: 1
+        poll_interval: )" + poll + R"(
+        timeout: 300ms
+        points:
+          - {name: boiler_temp, table: holding, address: 0, type: float32, order: ABCD, unit: degC}
+          - {name: steam_pressure, table: holding, address: 2, type: float32, order: CDAB, unit: bar}
+          - {name: group_head_temp, table: holding, address: 4, type: int16, scale: 0.1, unit: degC}
+          - {name: pump_pressure, table: holding, address: 5, type: uint16, scale: 0.01, unit: bar}
+          - {name: shot_count, table: holding, address: 6, type: uint32, order: ABCD}
+          - {name: state, table: holding, address: 8, type: uint16, enum: {0: idle, 3: brewing}}
+          - {name: trim, table: holding, address: 10, type: int32, order: CDAB}
+          - {name: ambient_temp, table: input, address: 0, type: int16, scale: 0.1, unit: degC}
+      - name: ghost
+        unit_id: 2
+        poll_interval: )" + poll + R"(
+        timeout: 200ms
+        retries: 0
+        points:
+          - {name: level, table: holding, address: 0, type: uint16, unit: "%"}
+)";
+}
+
+// The latest reading of `point` from `source` among the telemetry received.
+std::optional<json> latest(const MqttCollector& c, const std::string& source, const std::string& point) {
+  std::optional<json> found;
+  for (const auto& m : c.messages_on("/telemetry")) {
+    const auto j = json::parse(m.payload);
+    if (j.at("source") != source) continue;
+    for (const auto& r : j.at("readings"))
+      if (r.at("name") == point) found = r;
+  }
+  return found;
+}
+
+TEST(TelemetryE2E, PymodbusRegistersArriveDecodedWithUnitsAndQuality) {
+  TempDir dir("guardian-e2e");
+  MosquittoBroker broker;
+  MqttCollector collector(broker.uri(), "guardian/v1/#");
+  PymodbusServer modbus(espresso_registers());
+  GatewayProcess gw(dir, "e2e-dev-01", broker.uri(), adapters_yaml(modbus.port()),
+                    "  health_interval: 1s\n");
+  gw.start();
+
+  ASSERT_TRUE(collector.wait_for(
+      [&](const auto&) {
+        return latest(collector, "espresso-1", "ambient_temp") &&
+               latest(collector, "ghost", "level") &&
+               !collector.messages_on("/health").empty();
+      },
+      20s))
+      << gw.log();
+
+  const auto expect_good = [&](const char* point, const json& value, const char* unit) {
+    const auto r = latest(collector, "espresso-1", point);
+    ASSERT_TRUE(r) << point;
+    EXPECT_EQ(r->at("quality"), "good") << *r;
+    if (value.is_number_float())
+      EXPECT_NEAR(r->at("value").get<double>(), value.get<double>(), 1e-9) << *r;
+    else
+      EXPECT_EQ(r->at("value"), value) << *r;
+    if (unit != nullptr) EXPECT_EQ(r->at("unit"), unit) << *r;
+    else EXPECT_FALSE(r->contains("unit")) << *r;
+  };
+  expect_good("boiler_temp", 93.25, "degC");
+  expect_good("steam_pressure", 1.5, "bar");
+  expect_good("group_head_temp", -12.5, "degC");
+  expect_good("pump_pressure", 9.0, "bar");
+  expect_good("shot_count", 123456, nullptr);
+  expect_good("state", "brewing", nullptr);
+  expect_good("trim", -2, nullptr);
+  expect_good("ambient_temp", 21.5, "degC");
+
+  // Unit 2 does not exist on the peer: its point is comm_fail, with no value and a reason.
+  const auto ghost = latest(collector, "ghost", "level");
+  EXPECT_EQ(ghost->at("quality"), "comm_fail");
+  EXPECT_TRUE(ghost->at("value").is_null());
+  EXPECT_FALSE(ghost->at("error").get<std::string>().empty());
+
+  // Retained online status, then health; all of it valid against the published schema.
+  const auto status = collector.messages_on("/status");
+  ASSERT_FALSE(status.empty());
+  EXPECT_EQ(json::parse(status.front().payload).at("state"), "online");
+  EXPECT_EQ(status.front().topic, "guardian/v1/e2e-dev-01/status");
+
+  EXPECT_EQ(gw.stop(), 0);
+  ASSERT_TRUE(collector.wait_for(
+      [&](const auto&) {
+        const auto s = collector.messages_on("/status");
+        return json::parse(s.back().payload).at("state") == "offline";
+      },
+      10s));
+  const auto validation = validate_against_schema(collector.messages(), dir);
+  EXPECT_EQ(validation.exit_code, 0) << validation.output;
+  EXPECT_NE(validation.output.find("health="), std::string::npos) << validation.output;
+  EXPECT_NE(validation.output.find("telemetry="), std::string::npos) << validation.output;
+  EXPECT_NE(validation.output.find("status="), std::string::npos) << validation.output;
+}
+
+TEST(TelemetryE2E, SimulatedEspressoMachineTelemetryEvolves) {
+  TempDir dir("guardian-e2e");
+  MosquittoBroker broker;
+  MqttCollector collector(broker.uri(), "guardian/v1/#");
+  const auto sim_port = free_tcp_port();
+  Process sim({{binary_path("guardian-sim").string(), "modbus-tcp", "--port",
+                std::to_string(sim_port), "--model", "espresso"},
+               {},
+               dir / "sim.log",
+               {}});
+  ASSERT_TRUE(wait_for_tcp_port(sim_port, 10s)) << read_file(dir / "sim.log");
+  GatewayProcess gw(dir, "e2e-sim-01", broker.uri(),
+                    "  - name: espresso-bus\n    type: modbus\n    host: 127.0.0.1\n    port: " +
+                        std::to_string(sim_port) + R"(
+    devices:
+      - name: espresso-1
+        unit_id: 1
+        poll_interval: 100ms
+        points:
+          - {name: boiler_temp, table: holding, address: 0, type: float32, order: ABCD, unit: degC}
+          - {name: power, table: holding, address: 10, type: float32, order: ABCD, unit: W}
+          - {name: energy, table: holding, address: 12, type: uint32, order: CDAB, unit: Wh}
+          - {name: ambient_temp, table: input, address: 0, type: int16, scale: 0.1, unit: degC}
+)");
+  gw.start();
+  // The simulator's boiler heats up over time: two distinct plausible temperatures arrive.
+  std::set<double> temps;
+  ASSERT_TRUE(collector.wait_for(
+      [&](const auto& all) {
+        temps.clear();
+        for (const auto& m : all) {
+          if (!m.topic.ends_with("/telemetry")) continue;
+          for (const auto& r : json::parse(m.payload).at("readings"))
+            if (r.at("name") == "boiler_temp" && r.at("quality") == "good")
+              temps.insert(r.at("value").get<double>());
+        }
+        return temps.size() >= 2;
+      },
+      30s))
+      << gw.log();
+  for (double t : temps) {
+    EXPECT_GT(t, 0.0);
+    EXPECT_LT(t, 150.0);
+  }
+  const auto ambient = latest(collector, "espresso-1", "ambient_temp");
+  ASSERT_TRUE(ambient);
+  EXPECT_GT(ambient->at("value").get<double>(), -20.0);
+  EXPECT_LT(ambient->at("value").get<double>(), 50.0);
+}
+
+}  // namespace
+}  // namespace guardian::testing

@@ -1,0 +1,148 @@
+// guardian — the daemon and the field-technician CLI.
+//
+//   guardian run [-c FILE]             run the gateway (default /etc/guardian/guardian.yaml)
+//   guardian config check FILE         validate a configuration, print every error
+//   guardian status [-c FILE] [--json] show the running daemon's adapters, values, queue, link
+//   guardian version
+//
+// Exit codes: 0 success, 1 invalid configuration or usage, 2 start-up failure,
+// 3 daemon not reachable.
+#include <signal.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "guardian/common/log.hpp"
+#include "guardian/config/loader.hpp"
+#include "guardian/gateway/control_server.hpp"
+#include "guardian/gateway/gateway.hpp"
+#include "status_printer.hpp"
+
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/guardian/guardian.yaml";
+constexpr const char* kVersion = "0.1.0";
+
+int print_config_errors(const guardian::config::LoadResult& loaded) {
+  for (const auto& e : loaded.errors) std::cerr << e.to_string() << '\n';
+  std::cerr << loaded.errors.size() << (loaded.errors.size() == 1 ? " error" : " errors") << '\n';
+  return 1;
+}
+
+int cmd_config_check(const std::string& file) {
+  const auto loaded = guardian::config::load_site_config(file);
+  if (!loaded.ok()) return print_config_errors(loaded);
+  const auto& c = *loaded.config;
+  std::size_t devices = 0, points = 0;
+  for (const auto& a : c.adapters)
+    std::visit(
+        [&](const guardian::config::ModbusAdapterConfig& m) {
+          devices += m.devices.size();
+          for (const auto& d : m.devices) points += d.points.size();
+        },
+        a);
+  std::cout << file << ": OK — device " << c.device_id << ", " << c.adapters.size()
+            << " adapter(s), " << devices << " source(s), " << points << " point(s), broker "
+            << c.uplink.broker << '\n';
+  return 0;
+}
+
+int cmd_run(const std::string& file, const std::string& level) {
+  using guardian::log::Level;
+  if (level == "debug") guardian::log::set_level(Level::debug);
+  if (level == "warn") guardian::log::set_level(Level::warn);
+  if (level == "error") guardian::log::set_level(Level::error);
+
+  const auto loaded = guardian::config::load_site_config(file);
+  if (!loaded.ok()) return print_config_errors(loaded);
+
+  ::signal(SIGPIPE, SIG_IGN);
+  boost::asio::io_context io(1);
+  guardian::gateway::Gateway gateway(io, *loaded.config);
+  if (auto started = gateway.start(); !started) {
+    guardian::log::error("main", "cannot start: " + started.error().describe());
+    return 2;
+  }
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    guardian::log::info("main", std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    gateway.stop();
+    io.stop();
+  });
+  io.run();
+  return 0;
+}
+
+int cmd_status(const std::string& file, const std::string& socket, bool json) {
+  std::filesystem::path path = socket;
+  if (path.empty()) {
+    const auto loaded = guardian::config::load_site_config(file);
+    if (!loaded.ok()) return print_config_errors(loaded);
+    path = loaded.config->control.socket;
+  }
+  auto response = guardian::gateway::control_request(path, {{"cmd", "status"}},
+                                                     std::chrono::seconds{5});
+  if (!response) {
+    std::cerr << "guardian status: " << response.error().describe() << '\n';
+    return 3;
+  }
+  const auto& r = response.value();
+  if (!r.value("ok", false)) {
+    std::cerr << "guardian status: " << r.value("error", std::string("unknown error")) << '\n';
+    return 3;
+  }
+  if (json)
+    std::cout << r["status"].dump(2) << '\n';
+  else
+    guardian::tools::print_status(std::cout, r["status"]);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"guardian — brownfield retrofit gateway: reads legacy equipment, stores and forwards "
+               "its telemetry securely"};
+  app.require_subcommand(1);
+
+  std::string run_config = kDefaultConfig, level = "info";
+  auto* run = app.add_subcommand("run", "Run the gateway daemon");
+  run->add_option("-c,--config", run_config, "Configuration file")->capture_default_str();
+  run->add_option("--log-level", level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+
+  std::string check_file;
+  auto* config = app.add_subcommand("config", "Configuration tools");
+  config->require_subcommand(1);
+  auto* check = config->add_subcommand("check", "Validate a configuration file; print every error");
+  check->add_option("file", check_file, "Configuration file")->required();
+
+  std::string status_config = kDefaultConfig, status_socket;
+  bool status_json = false;
+  auto* status = app.add_subcommand("status", "Show the running daemon's state");
+  status->add_option("-c,--config", status_config, "Configuration file (for control.socket)")
+      ->capture_default_str();
+  status->add_option("--socket", status_socket, "Control socket path (overrides --config)");
+  status->add_flag("--json", status_json, "Print the raw JSON status");
+
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*run) return cmd_run(run_config, level);
+    if (*check) return cmd_config_check(check_file);
+    if (*status) return cmd_status(status_config, status_socket, status_json);
+    if (*version) {
+      std::cout << "guardian " << kVersion << '\n';
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "guardian: " << e.what() << '\n';
+    return 2;
+  }
+  return 1;
+}

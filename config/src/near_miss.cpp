@@ -44,7 +44,8 @@ std::optional<std::string_view> closest_match(std::string_view word,
   std::size_t best_distance = limit + 1;
   for (const std::string_view candidate : candidates) {
     const std::size_t distance = edit_distance(needle, normalized(candidate));
-    if (distance < best_distance) {
+    // A distance as large as the word itself means nothing of it was kept ('2' → '0').
+    if (distance < best_distance && distance < needle.size()) {
       best = candidate;
       best_distance = distance;
     }

@@ -220,6 +220,23 @@ SiteConfig read_site(const YAML::Node& root, Diagnostics& diagnostics) {
   return config;
 }
 
+/// What to look at for a YAML syntax error. yaml-cpp reports a tab in the indentation as an
+/// "illegal map value" somewhere on that line, which does not say what to change.
+std::string syntax_hint(std::string_view text, const YAML::Mark& mark) {
+  std::size_t line_start = 0;
+  for (int line = 0; line < mark.line && line_start != std::string_view::npos; ++line) {
+    line_start = text.find('\n', line_start);
+    if (line_start != std::string_view::npos) ++line_start;
+  }
+  if (line_start != std::string_view::npos) {
+    const std::string_view line = text.substr(line_start, text.find('\n', line_start) - line_start);
+    const std::string_view indentation = line.substr(0, line.find_first_not_of(" \t"));
+    if (indentation.find('\t') != std::string_view::npos)
+      return " (this line is indented with a tab: YAML indentation must be spaces)";
+  }
+  return " (check the indentation and quotes on this line and the one before)";
+}
+
 LoadResult finish_load(Diagnostics& diagnostics, std::optional<SiteConfig> config) {
   LoadResult result;
   result.errors = diagnostics.take_in_file_order();
@@ -264,9 +281,7 @@ LoadResult parse_site_config(std::string_view yaml_text, const std::string& file
     documents = YAML::LoadAll(std::string(yaml_text));
   } catch (const YAML::Exception& e) {
     // A syntax error stops the YAML parser itself: nothing after it can be read reliably.
-    diagnostics.error(e.mark, "YAML syntax error: " + e.msg +
-                                  " (check the indentation and quotes on this line and the one "
-                                  "before)");
+    diagnostics.error(e.mark, "YAML syntax error: " + e.msg + syntax_hint(yaml_text, e.mark));
     return finish_load(diagnostics, std::nullopt);
   }
   if (documents.size() > 1)

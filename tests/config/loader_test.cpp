@@ -313,7 +313,14 @@ TEST(SiteConfigLoader, LocatesAYamlSyntaxError) {
 
 TEST(SiteConfigLoader, LocatesABadIndentation) {
   EXPECT_TRUE(has_error(parse("device:\n  id: gw\n    extra: 1\n"), 3, 10,
-                        "YAML syntax error: illegal map value"));
+                        "YAML syntax error: illegal map value (check the indentation and quotes "
+                        "on this line and the one before)"));
+}
+
+TEST(SiteConfigLoader, SaysWhenASyntaxErrorComesFromATabInTheIndentation) {
+  EXPECT_TRUE(has_error(parse("device:\n\tid: gw\n"), 2, 4,
+                        "YAML syntax error: illegal map value (this line is indented with a tab: "
+                        "YAML indentation must be spaces)"));
 }
 
 TEST(SiteConfigLoader, RejectsADuplicateKeyAndPointsAtTheFirstOne) {

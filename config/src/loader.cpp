@@ -49,19 +49,21 @@ constexpr std::array<Choice<BrokerScheme>, 2> kBrokerSchemes{
 /// mqtt://, ws:// … (FIELD-NOTES); the gateway supports these two, so the others are refused here
 /// rather than at connect time.
 ScalarParser<BrokerAddress> broker_address() {
-  static constexpr std::string_view kExpected = "a broker address tcp://host:port or ssl://host:port";
+  static constexpr std::string_view kExpected =
+      "a broker address tcp://host:port or ssl://host:port";
   return {std::string(kExpected), [](std::string_view text) -> result<BrokerAddress> {
             const auto separator = text.find("://");
             if (separator == std::string_view::npos)
               return expected_but_got(kExpected, text, "it must start with tcp:// or ssl://");
             const std::string_view scheme_text = text.substr(0, separator);
             const std::string_view authority = text.substr(separator + 3);
-            const auto* scheme = std::find_if(kBrokerSchemes.begin(), kBrokerSchemes.end(),
-                                              [&](const auto& c) { return c.spelling == scheme_text; });
+            const auto* scheme =
+                std::find_if(kBrokerSchemes.begin(), kBrokerSchemes.end(),
+                             [&](const auto& c) { return c.spelling == scheme_text; });
             if (scheme == kBrokerSchemes.end())
-              return expected_but_got(kExpected, text,
-                                      "the scheme must be tcp:// or ssl://, not " +
-                                          std::string(scheme_text) + "://");
+              return expected_but_got(
+                  kExpected, text,
+                  "the scheme must be tcp:// or ssl://, not " + std::string(scheme_text) + "://");
             const auto colon = authority.rfind(':');
             const bool bracketed = authority.starts_with('[');
             if (colon == std::string_view::npos || (bracketed && authority[colon - 1] != ']'))
@@ -120,8 +122,8 @@ void read_device_section(ObjectReader& r, SiteConfig& config) {
 void read_queue(ObjectReader& r, QueueConfig& queue) {
   r.read("path", queue.path, file_path());
   r.read("commit_window", queue.commit_window, duration_in(0ms, 10s));
-  const bool max_bytes_valid = r.read("max_bytes", queue.max_bytes, size_in(kMiB, kNoLimit)) ||
-                               !r.has("max_bytes");
+  const bool max_bytes_valid =
+      r.read("max_bytes", queue.max_bytes, size_in(kMiB, kNoLimit)) || !r.has("max_bytes");
   r.read("max_age", queue.max_age, duration_in(1min, days{3650}));
   r.read("synchronous", queue.synchronous, one_of(kSyncModes));
   if (r.read("max_pending_bytes", queue.max_pending_bytes, size_in(64 * kKiB, kNoLimit)) &&
@@ -160,9 +162,8 @@ void read_uplink(ObjectReader& r, UplinkConfig& uplink) {
   r.read("max_readings_per_message", uplink.max_readings_per_message, integer_in<int>(1, 100000));
   r.read("health_interval", uplink.health_interval, duration_in(1s, days{1}));
   read_delay_range(r, "reconnect", uplink.reconnect_min, uplink.reconnect_max, 100ms, days{1});
-  const bool has_tls = r.section("tls", Presence::optional, [&](ObjectReader& t) {
-    read_tls(t, uplink.tls.emplace());
-  });
+  const bool has_tls = r.section("tls", Presence::optional,
+                                 [&](ObjectReader& t) { read_tls(t, uplink.tls.emplace()); });
   r.read("username", uplink.username, text());
   r.read("password_file", uplink.password_file, file_path());
   r.forbid("password",
@@ -172,8 +173,9 @@ void read_uplink(ObjectReader& r, UplinkConfig& uplink) {
   if (scheme_known && scheme == BrokerScheme::ssl && !has_tls)
     r.error("broker", "an ssl:// broker needs a 'tls' section with at least ca_file");
   if (scheme_known && scheme == BrokerScheme::tcp && has_tls)
-    r.error("tls", "tls only applies to an ssl:// broker: change the broker to "
-                   "ssl://host:port or remove this section");
+    r.error("tls",
+            "tls only applies to an ssl:// broker: change the broker to "
+            "ssl://host:port or remove this section");
   // MQTT 3.1.1 §3.1.2.9: a password can only be sent together with a user name.
   if (r.has("password_file") && !r.has("username"))
     r.error("password_file", "a password needs a username: add 'username'");
@@ -192,8 +194,7 @@ void read_adapter(ObjectReader& r, SiteConfig& config, SiteNames& names) {
   std::string name;
   if (auto written = r.required("name", identifier())) {
     name = std::move(*written);
-    r.require_unique("name", name, names.adapters, "adapter name",
-                     "adapter names must be unique");
+    r.require_unique("name", name, names.adapters, "adapter name", "adapter names must be unique");
   }
   const auto read_kind = r.required("type", one_of(kAdapterKinds));
   if (!read_kind) {

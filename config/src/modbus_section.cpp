@@ -3,7 +3,6 @@
 // Serial Line Specification V1.02 (MBSL).
 
 #include <array>
-#include <limits>
 
 #include "sections.hpp"
 
@@ -19,10 +18,10 @@ constexpr int kMaxReadRegisters = 125;
 constexpr int kMaxSerialUnitId = 247;
 constexpr std::int64_t kAddressSpace = 65536;  // 16-bit protocol addresses 0x0000–0xFFFF
 
-constexpr std::array<Choice<ModbusTransport>, 3> kTransports{{{"tcp", ModbusTransport::tcp},
-                                                              {"rtu", ModbusTransport::rtu},
-                                                              {"rtu-over-tcp",
-                                                               ModbusTransport::rtu_over_tcp}}};
+constexpr std::array<Choice<ModbusTransport>, 3> kTransports{
+    {{"tcp", ModbusTransport::tcp},
+     {"rtu", ModbusTransport::rtu},
+     {"rtu-over-tcp", ModbusTransport::rtu_over_tcp}}};
 
 constexpr std::array<Choice<Parity>, 3> kParities{
     {{"none", Parity::none}, {"even", Parity::even}, {"odd", Parity::odd}}};
@@ -84,8 +83,10 @@ bool is_integer(DataType t) {
     case DataType::int32:
     case DataType::uint32:
     case DataType::int64:
-    case DataType::uint64: return true;
-    default: return false;
+    case DataType::uint64:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -156,8 +157,9 @@ std::optional<std::uint16_t> protocol_address(ObjectReader& r, const PointFields
                                               int address_base, std::uint16_t width) {
   if (!f.address) return std::nullopt;
   if (*f.address < address_base) {
-    r.error("address", "address 0 does not exist when address_base is 1 (the manual counts "
-                       "from 1); write the address as the manual prints it");
+    r.error("address",
+            "address 0 does not exist when address_base is 1 (the manual counts "
+            "from 1); write the address as the manual prints it");
     return std::nullopt;
   }
   const int address = *f.address - address_base;
@@ -184,9 +186,7 @@ ModbusPoint read_point(ObjectReader& r, int address_base) {
   r.read("scale", point.scale, nonzero_real());
   r.read("offset", point.offset, real());
   r.read("unit", point.unit, text());
-  if (auto labels = r.dictionary("enum", integer_between(std::numeric_limits<std::int64_t>::min(),
-                                                         std::numeric_limits<std::int64_t>::max()),
-                                 text()))
+  if (auto labels = r.dictionary("enum", any_integer(), text()))
     point.enum_map = std::move(*labels);
 
   if (f.table) point.table = *f.table;
@@ -220,8 +220,9 @@ ModbusDevice read_device(ObjectReader& r, std::optional<ModbusTransport> transpo
   if (r.read("unit_id", device.unit_id, integer_in<int>(0, 255)) &&
       transport == ModbusTransport::rtu &&
       (device.unit_id == 0 || device.unit_id > kMaxSerialUnitId))
-    r.error("unit_id", "on a serial line a polled unit id is 1 to 247 (0 is broadcast and is "
-                       "never answered; 248-255 are reserved)");
+    r.error("unit_id",
+            "on a serial line a polled unit id is 1 to 247 (0 is broadcast and is "
+            "never answered; 248-255 are reserved)");
   r.read("poll_interval", device.poll_interval, duration_in(1ms, days{1}));
   r.read("timeout", device.timeout, duration_in(1ms, 60s));
   r.read("retries", device.retries, integer_in<int>(0, 10));
@@ -257,12 +258,12 @@ void check_transport_keys(ObjectReader& r, ModbusTransport transport) {
     if (!r.has("serial")) r.error("missing required key 'serial' (transport rtu needs it)");
     for (const std::string_view key : {"host", "port"})
       if (r.has(key))
-        r.error(key, "'" + std::string(key) + "' only applies to transports tcp and rtu-over-tcp; "
-                     "transport rtu uses 'serial'");
+        r.error(key, "'" + std::string(key) +
+                         "' only applies to transports tcp and rtu-over-tcp; "
+                         "transport rtu uses 'serial'");
   } else {
     if (!r.has("host")) r.error("missing required key 'host' (transport " + name + " needs it)");
-    if (r.has("serial"))
-      r.error("serial", "'serial' only applies to transport rtu, not " + name);
+    if (r.has("serial")) r.error("serial", "'serial' only applies to transport rtu, not " + name);
   }
 }
 

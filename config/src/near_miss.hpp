@@ -14,8 +14,8 @@ namespace guardian::config::detail {
 /// (insertions, deletions, substitutions, swaps of neighbours) of about a third of the word's
 /// length, at least 1 and at most 3, and less than the word's own length. Ties go to the earlier
 /// candidate.
-[[nodiscard]] std::optional<std::string_view> closest_match(std::string_view word,
-                                                            std::span<const std::string_view> candidates);
+[[nodiscard]] std::optional<std::string_view> closest_match(
+    std::string_view word, std::span<const std::string_view> candidates);
 
 /// "'a', 'b', 'c'" — the list form used in messages.
 [[nodiscard]] std::string quoted_list(std::span<const std::string_view> words);

@@ -9,11 +9,15 @@ namespace {
 
 std::string_view kind_name(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Map: return "a map (key: value lines)";
-    case YAML::NodeType::Sequence: return "a list (lines starting with '- ')";
-    case YAML::NodeType::Scalar: return "a single value";
+    case YAML::NodeType::Map:
+      return "a map (key: value lines)";
+    case YAML::NodeType::Sequence:
+      return "a list (lines starting with '- ')";
+    case YAML::NodeType::Scalar:
+      return "a single value";
     case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: break;
+    case YAML::NodeType::Undefined:
+      break;
   }
   return "nothing";
 }
@@ -21,8 +25,8 @@ std::string_view kind_name(const YAML::Node& node) {
 /// The entry for `key` in a const or mutable entry list, or nullptr.
 template <class Entries>
 auto* find_entry(Entries& entries, std::string_view key) {
-  const auto it = std::find_if(entries.begin(), entries.end(),
-                               [key](const auto& e) { return e.key == key; });
+  const auto it =
+      std::find_if(entries.begin(), entries.end(), [key](const auto& e) { return e.key == key; });
   return it == entries.end() ? nullptr : &*it;
 }
 
@@ -62,8 +66,8 @@ ObjectReader::ObjectReader(const YAML::Node& node, const YAML::Mark& where, std:
   for (const auto& key_value : node) {
     const YAML::Node& key = key_value.first;
     if (!key.IsScalar()) {
-      diagnostics_.error(key.Mark(), prefix() + "a key must be a single word, got " +
-                                         std::string(kind_name(key)));
+      diagnostics_.error(
+          key.Mark(), prefix() + "a key must be a single word, got " + std::string(kind_name(key)));
       continue;
     }
     if (const Entry* first = find(key.Scalar())) {
@@ -107,7 +111,9 @@ void ObjectReader::error(std::string_view key, const std::string& message) {
   diagnostics_.error(location_of(key), key_path(key) + ": " + message);
 }
 
-void ObjectReader::error(const std::string& message) { diagnostics_.error(where_, prefix() + message); }
+void ObjectReader::error(const std::string& message) {
+  diagnostics_.error(where_, prefix() + message);
+}
 
 void ObjectReader::report_missing(std::string_view key) {
   error("missing required key '" + std::string(key) + "'");
@@ -115,7 +121,8 @@ void ObjectReader::report_missing(std::string_view key) {
 
 void ObjectReader::report_not_scalar(const YAML::Node& node, const YAML::Mark& mark,
                                      const std::string& path, const std::string& expected) {
-  diagnostics_.error(mark, path + ": expected " + expected + ", got " + std::string(kind_name(node)));
+  diagnostics_.error(mark,
+                     path + ": expected " + expected + ", got " + std::string(kind_name(node)));
 }
 
 bool ObjectReader::section(std::string_view key, Presence presence,
@@ -168,12 +175,12 @@ std::optional<std::size_t> ObjectReader::list(
 void ObjectReader::forbid(std::string_view key, std::string_view reason) {
   forbidden_.emplace_back(key);
   const Entry* entry = take(key);
-  if (entry != nullptr) diagnostics_.error(entry->key_mark, key_path(key) + ": " + std::string(reason));
+  if (entry != nullptr)
+    diagnostics_.error(entry->key_mark, key_path(key) + ": " + std::string(reason));
 }
 
-void ObjectReader::require_unique(std::string_view key, const std::string& name,
-                                  UniqueNames& scope, std::string_view what,
-                                  std::string_view rule) {
+void ObjectReader::require_unique(std::string_view key, const std::string& name, UniqueNames& scope,
+                                  std::string_view what, std::string_view rule) {
   const SourceLocation where = location_of(key);
   if (const auto first = scope.claim(name, where))
     error(key, "duplicate " + std::string(what) + " '" + name + "' (first used at " +

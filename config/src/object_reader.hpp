@@ -142,8 +142,8 @@ class ObjectReader {
   YAML::Mark where_;
   std::string path_;
   bool is_map_ = false;
-  std::vector<Entry> entries_;            ///< First occurrence of each key, in file order.
-  std::vector<std::string> known_;        ///< Keys asked for: the did-you-mean candidates.
+  std::vector<Entry> entries_;      ///< First occurrence of each key, in file order.
+  std::vector<std::string> known_;  ///< Keys asked for: the did-you-mean candidates.
   std::vector<std::string> forbidden_;
 };
 
@@ -207,8 +207,8 @@ std::optional<std::map<K, V>> ObjectReader::dictionary(std::string_view key,
     item.taken = true;
     const std::string item_path = map.path_ + "[" + item.key + "]";
     auto k = parse_scalar(YAML::Node(item.key), item.key_mark, item_path, key_parser);
-    auto v = parse_scalar(item.value, value_mark(item.value, item.key_mark), item_path,
-                          value_parser);
+    auto v =
+        parse_scalar(item.value, value_mark(item.value, item.key_mark), item_path, value_parser);
     if (!k || !v) {
       all_valid = false;
     } else if (!out.emplace(std::move(*k), std::move(*v)).second) {

@@ -15,8 +15,8 @@ struct Unit {
 };
 
 // Largest first, so format_* picks the shortest exact spelling.
-constexpr std::array<Unit<std::int64_t>, 5> kDurationUnits{{
-    {"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}}};
+constexpr std::array<Unit<std::int64_t>, 5> kDurationUnits{
+    {{"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}}};
 
 constexpr std::array<Unit<std::uint64_t>, 7> kSizeUnits{{{"GiB", 1ull << 30},
                                                          {"GB", 1'000'000'000},
@@ -32,7 +32,8 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 std::optional<std::uint64_t> unsigned_decimal(std::string_view digits) {
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size()) return std::nullopt;
+  if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size())
+    return std::nullopt;
   return value;
 }
 
@@ -48,8 +49,7 @@ result<std::uint64_t> parse_with_unit(std::string_view text, const std::array<Un
     return expected_but_got(expected, text,
                             text.starts_with('-') ? "negative values are not allowed" : "");
   if (unit.empty())
-    return expected_but_got(expected, text,
-                            "add a unit, e.g. " + std::string(example));
+    return expected_but_got(expected, text, "add a unit, e.g. " + std::string(example));
   if (unit.starts_with('.'))
     return expected_but_got(expected, text,
                             "use a whole number with a smaller unit instead of a fraction");
@@ -86,7 +86,8 @@ constexpr std::array<Unit<std::uint64_t>, 4> kBinarySizeUnits{
 result<double> parse_real(std::string_view text) {
   double value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value))
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() ||
+      !std::isfinite(value))
     return expected_but_got("a decimal number such as 0.1 or -40", text);
   return value;
 }
@@ -158,8 +159,8 @@ ScalarParser<std::int64_t> integer_between(std::int64_t min, std::int64_t max) {
             std::int64_t number = 0;
             const bool hex = value.starts_with("0x") || value.starts_with("0X");
             const std::string_view digits = hex ? value.substr(2) : value;
-            const auto [end, ec] =
-                std::from_chars(digits.data(), digits.data() + digits.size(), number, hex ? 16 : 10);
+            const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(),
+                                                   number, hex ? 16 : 10);
             if (digits.empty() || (hex && digits.starts_with('-')) ||
                 end != digits.data() + digits.size() ||
                 (ec != std::errc{} && ec != std::errc::result_out_of_range))
@@ -168,6 +169,11 @@ ScalarParser<std::int64_t> integer_between(std::int64_t min, std::int64_t max) {
               return make_error(std::string(value) + " is out of range: expected " + expected);
             return number;
           }};
+}
+
+ScalarParser<std::int64_t> any_integer() {
+  return integer_between(std::numeric_limits<std::int64_t>::min(),
+                         std::numeric_limits<std::int64_t>::max());
 }
 
 ScalarParser<Duration> duration_in(Duration min, Duration max, Duration step) {

@@ -57,6 +57,9 @@ struct ScalarParser {
 /// A decimal (or 0x-prefixed hexadecimal) integer in [min, max].
 [[nodiscard]] ScalarParser<std::int64_t> integer_between(std::int64_t min, std::int64_t max);
 
+/// Any 64-bit signed integer (e.g. a raw value that gets a label).
+[[nodiscard]] ScalarParser<std::int64_t> any_integer();
+
 /// integer_between, converted to the integer type of the field it fills.
 template <class T>
 [[nodiscard]] ScalarParser<T> integer_in(T min, T max) {

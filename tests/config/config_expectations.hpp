@@ -35,8 +35,8 @@ struct ExpectedError {
 }
 
 /// Exactly `expected`, in this order, each at its line and column and containing its fragment.
-[[nodiscard]] inline ::testing::AssertionResult has_errors(const LoadResult& result,
-                                                           const std::vector<ExpectedError>& expected) {
+[[nodiscard]] inline ::testing::AssertionResult has_errors(
+    const LoadResult& result, const std::vector<ExpectedError>& expected) {
   bool match = result.errors.size() == expected.size() && !result.config;
   for (std::size_t i = 0; match && i < expected.size(); ++i) {
     const auto& e = result.errors[i];
@@ -48,7 +48,9 @@ struct ExpectedError {
   for (const auto& e : expected)
     want += "  " + std::string(kFile) + ":" + std::to_string(e.line) + ":" +
             std::to_string(e.column) + ": …" + e.fragment + "…\n";
-  return ::testing::AssertionFailure() << "expected errors:\n" << want << "got:\n" << describe(result);
+  return ::testing::AssertionFailure() << "expected errors:\n"
+                                       << want << "got:\n"
+                                       << describe(result);
 }
 
 /// One error at line:column containing `fragment`, and no other.
@@ -68,17 +70,19 @@ struct ExpectedError {
 /// line 9 (one `key: value` at the device's indentation); leave it empty for none.
 [[nodiscard]] inline std::string point_site(std::string_view point,
                                             std::string_view device_keys = "retries: 1") {
-  return "device: {id: gw}\n"                        // 1
-         "adapters:\n"                               // 2
-         "  - name: bus\n"                           // 3
-         "    type: modbus\n"                        // 4
-         "    host: 127.0.0.1\n"                     // 5
-         "    devices:\n"                            // 6
-         "      - name: dev\n"                       // 7
-         "        unit_id: 1\n"                      // 8
-         "        " + std::string(device_keys) + "\n"  // 9
-         "        points:\n"                         // 10
-         "          - " + std::string(point) + "\n";   // 11, the map starts at column 13
+  std::string site =
+      "device: {id: gw}\n"                               // 1
+      "adapters:\n"                                      // 2
+      "  - name: bus\n"                                  // 3
+      "    type: modbus\n"                               // 4
+      "    host: 127.0.0.1\n"                            // 5
+      "    devices:\n"                                   // 6
+      "      - name: dev\n"                              // 7
+      "        unit_id: 1\n";                            // 8
+  site += "        " + std::string(device_keys) + "\n";  // 9
+  site += "        points:\n";                           // 10
+  site += "          - " + std::string(point) + "\n";    // 11, the map starts at column 13
+  return site;
 }
 
 /// The column at which `needle` starts on the point line of point_site (1-based).

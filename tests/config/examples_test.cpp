@@ -47,9 +47,8 @@ TEST(ExampleConfigs, DemoConfigLoadsWithoutErrors) {
 TEST(ExampleConfigs, DemoConfigDescribesTheSimulatedEspressoMachineRegisterMap) {
   const auto result = load_site_config(source_path("config/examples/guardian.yaml"));
   ASSERT_TRUE(loads(result));
-  const auto& points = std::get<ModbusAdapterConfig>(result.config->adapters.at(0))
-                           .devices.at(0)
-                           .points;
+  const auto& points =
+      std::get<ModbusAdapterConfig>(result.config->adapters.at(0)).devices.at(0).points;
   using enum RegisterTable;
   using enum DataType;
   using enum WordOrder;

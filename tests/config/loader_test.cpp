@@ -270,12 +270,14 @@ adapters:
 )");
   EXPECT_TRUE(has_errors(
       result, {{2, 7, "device.id: expected a name of 1 to 64 characters"},
-               {4, 18, "queue.commit_window: 2h is out of range: expected a duration between 0ms "
-                       "and 10s"},
+               {4, 18,
+                "queue.commit_window: 2h is out of range: expected a duration between 0ms "
+                "and 10s"},
                {6, 3, "uplink: unknown key 'keepalve' (did you mean 'keepalive'?)"},
                {7, 17, "uplink.max_inflight: expected an integer between 1 and 65535, got 'abc'"},
-               {15, 57, "adapters[0].devices[0].points[0].type: unknown value 'flot32' (did you "
-                        "mean 'float32'?)"}}));
+               {15, 57,
+                "adapters[0].devices[0].points[0].type: unknown value 'flot32' (did you "
+                "mean 'float32'?)"}}));
 }
 
 TEST(SiteConfigLoader, SuggestsTheNearestKnownKeyForAMisspeltKey) {
@@ -330,8 +332,8 @@ queue:
   max_age: 1d
   path: /b.db
 )");
-  EXPECT_TRUE(has_error(result, 5, 3,
-                        "queue: duplicate key 'path' (first defined at line 3, column 3)"));
+  EXPECT_TRUE(
+      has_error(result, 5, 3, "queue: duplicate key 'path' (first defined at line 3, column 3)"));
 }
 
 TEST(SiteConfigLoader, RejectsADuplicateKeyInAFlowMap) {
@@ -346,15 +348,16 @@ adapters: {name: bus}
 )");
   EXPECT_TRUE(has_errors(
       result, {{1, 9, "device: expected a map (key: value lines), got a single value"},
-               {3, 12, "queue.max_age: expected a duration between 1m and 3650d (e.g. 500ms, "
-                       "2s, 5m, 7d), got a list"},
+               {3, 12,
+                "queue.max_age: expected a duration between 1m and 3650d (e.g. 500ms, "
+                "2s, 5m, 7d), got a list"},
                {4, 11, "adapters: expected a list (lines starting with '- '), got a map"}}));
 }
 
 TEST(SiteConfigLoader, ReportsAMissingRequiredKeyAtItsSection) {
-  EXPECT_TRUE(has_errors(parse("device:\n  name: gw\n"),
-                         {{2, 3, "device: missing required key 'id'"},
-                          {2, 3, "device: unknown key 'name'"}}));
+  EXPECT_TRUE(has_errors(
+      parse("device:\n  name: gw\n"),
+      {{2, 3, "device: missing required key 'id'"}, {2, 3, "device: unknown key 'name'"}}));
 }
 
 TEST(SiteConfigLoader, RequiresTheDeviceSectionEvenInAnEmptyFile) {

@@ -19,7 +19,8 @@ using testing::point_site;
 
 /// Expects exactly one error at `needle` on the point line, containing `fragment`.
 ::testing::AssertionResult point_error(std::string_view point, std::string_view needle,
-                                       std::string fragment, std::string_view device_keys = "retries: 1") {
+                                       std::string fragment,
+                                       std::string_view device_keys = "retries: 1") {
   return has_error(parse(point_site(point, device_keys)), 11, point_column(point, needle),
                    std::move(fragment));
 }
@@ -27,9 +28,10 @@ using testing::point_site;
 /// A site with one Modbus adapter "bus" (its map starts at line 3, column 5) whose keys after
 /// `type: modbus` are `adapter_keys`, from line 5, each indented by four spaces. `devices`
 /// follows them; by default one valid device.
-std::string adapter_site(std::string_view adapter_keys,
-                         std::string_view devices =
-                             "[{name: x, points: [{name: t, table: input, address: 0, type: int16}]}]") {
+std::string adapter_site(
+    std::string_view adapter_keys,
+    std::string_view devices =
+        "[{name: x, points: [{name: t, table: input, address: 0, type: int16}]}]") {
   return "device: {id: gw}\n"
          "adapters:\n"
          "  - name: bus\n"
@@ -68,8 +70,7 @@ TEST(ModbusPointRules, BitNeedsARegisterTable) {
 }
 
 TEST(ModbusPointRules, BitIsRequiredForTypeBitAndRefusedForOthers) {
-  const auto result =
-      parse(point_site("{name: p, table: input, address: 0, type: bit, bit: 7}"));
+  const auto result = parse(point_site("{name: p, table: input, address: 0, type: bit, bit: 7}"));
   ASSERT_TRUE(loads(result));
   EXPECT_EQ(only_point(result).bit, 7);
   EXPECT_TRUE(point_error("{name: p, table: holding, address: 0, type: bit}", "{",
@@ -87,18 +88,17 @@ TEST(ModbusPointRules, LengthIsRequiredForStringsAndLimitedTo125Registers) {
   EXPECT_EQ(only_point(result).width(), 125);
   EXPECT_TRUE(point_error("{name: p, table: holding, address: 0, type: string}", "{",
                           "missing required key 'length' (type string needs it)"));
-  EXPECT_TRUE(point_error("{name: p, table: holding, address: 0, type: string, length: 126}",
-                          "126", "126 is out of range: expected an integer between 1 and 125"));
+  EXPECT_TRUE(point_error("{name: p, table: holding, address: 0, type: string, length: 126}", "126",
+                          "126 is out of range: expected an integer between 1 and 125"));
   EXPECT_TRUE(point_error("{name: p, table: holding, address: 0, type: int32, length: 2}", "2}",
                           "'length' only applies to type string, not int32"));
 }
 
 TEST(ModbusPointRules, SixtyFourBitOrderSpellingsMapToTheSameOrderForSixtyFourBitTypes) {
-  const std::vector<std::pair<std::string, WordOrder>> spellings{
-      {"ABCDEFGH", WordOrder::ABCD},
-      {"HGFEDCBA", WordOrder::DCBA},
-      {"BADCFEHG", WordOrder::BADC},
-      {"GHEFCDAB", WordOrder::CDAB}};
+  const std::vector<std::pair<std::string, WordOrder>> spellings{{"ABCDEFGH", WordOrder::ABCD},
+                                                                 {"HGFEDCBA", WordOrder::DCBA},
+                                                                 {"BADCFEHG", WordOrder::BADC},
+                                                                 {"GHEFCDAB", WordOrder::CDAB}};
   for (const auto& [spelling, order] : spellings) {
     const auto result = parse(
         point_site("{name: p, table: holding, address: 0, type: uint64, order: " + spelling + "}"));
@@ -125,10 +125,10 @@ TEST(ModbusPointRules, OrderOnlyAppliesToRegisterTables) {
 }
 
 TEST(ModbusPointRules, AnUnknownOrderListsTheAllowedOnes) {
-  EXPECT_TRUE(point_error("{name: p, table: holding, address: 0, type: int32, order: abcd}",
-                          "abcd",
-                          "unknown value 'abcd' (did you mean 'ABCD'?); expected one of 'ABCD', "
-                          "'DCBA', 'BADC', 'CDAB', 'ABCDEFGH', 'HGFEDCBA', 'BADCFEHG', 'GHEFCDAB'"));
+  EXPECT_TRUE(
+      point_error("{name: p, table: holding, address: 0, type: int32, order: abcd}", "abcd",
+                  "unknown value 'abcd' (did you mean 'ABCD'?); expected one of 'ABCD', "
+                  "'DCBA', 'BADC', 'CDAB', 'ABCDEFGH', 'HGFEDCBA', 'BADCFEHG', 'GHEFCDAB'"));
 }
 
 TEST(ModbusPointRules, ScaleAndOffsetOnlyApplyToNumericTypes) {
@@ -139,9 +139,10 @@ TEST(ModbusPointRules, ScaleAndOffsetOnlyApplyToNumericTypes) {
   EXPECT_DOUBLE_EQ(only_point(result).offset, -273.15);
   EXPECT_TRUE(point_error("{name: p, table: coil, address: 0, type: bool, scale: 2}", "2}",
                           "'scale' only applies to numeric types, not bool"));
-  EXPECT_TRUE(point_error("{name: p, table: holding, address: 0, type: string, length: 2, "
-                          "offset: 1}",
-                          "1}", "'offset' only applies to numeric types, not string"));
+  EXPECT_TRUE(
+      point_error("{name: p, table: holding, address: 0, type: string, length: 2, "
+                  "offset: 1}",
+                  "1}", "'offset' only applies to numeric types, not string"));
   EXPECT_TRUE(point_error("{name: p, table: holding, address: 0, type: int16, scale: 0}", "0}",
                           "expected a decimal number other than 0, got '0'"));
 }
@@ -149,20 +150,23 @@ TEST(ModbusPointRules, ScaleAndOffsetOnlyApplyToNumericTypes) {
 TEST(ModbusPointRules, EnumLabelsOnlyApplyToIntegerTypes) {
   EXPECT_TRUE(point_error("{name: p, table: holding, address: 0, type: float32, enum: {1: on}}",
                           "{1: on}", "'enum' only applies to integer types, not float32"));
-  EXPECT_TRUE(point_error("{name: p, table: holding, address: 0, type: bit, bit: 0, enum: "
-                          "{1: on}}",
-                          "{1: on}", "'enum' only applies to integer types, not bit"));
+  EXPECT_TRUE(
+      point_error("{name: p, table: holding, address: 0, type: bit, bit: 0, enum: "
+                  "{1: on}}",
+                  "{1: on}", "'enum' only applies to integer types, not bit"));
 }
 
 TEST(ModbusPointRules, EnumKeysAreIntegersAndLabelsAreText) {
   EXPECT_TRUE(point_error("{name: p, table: holding, address: 0, type: uint16, enum: {one: on}}",
                           "one", "points[0].enum[one]: expected an integer, got 'one'"));
-  EXPECT_TRUE(point_error("{name: p, table: holding, address: 0, type: uint16, enum: {1: on, 1: "
-                          "off}}",
-                          "1: off", "duplicate key '1'"));
-  EXPECT_TRUE(point_error("{name: p, table: holding, address: 0, type: uint16, enum: {1: on, 0x1: "
-                          "off}}",
-                          "0x1", "points[0].enum[0x1]: the same value appears twice"));
+  EXPECT_TRUE(
+      point_error("{name: p, table: holding, address: 0, type: uint16, enum: {1: on, 1: "
+                  "off}}",
+                  "1: off", "duplicate key '1'"));
+  EXPECT_TRUE(
+      point_error("{name: p, table: holding, address: 0, type: uint16, enum: {1: on, 0x1: "
+                  "off}}",
+                  "0x1", "points[0].enum[0x1]: the same value appears twice"));
 }
 
 TEST(ModbusPointRules, APointMustEndInsideTheAddressSpace) {
@@ -177,13 +181,13 @@ TEST(ModbusPointRules, APointMustEndInsideTheAddressSpace) {
 }
 
 TEST(ModbusAddressBase, OneBasedManualAddressesBecomeZeroBasedProtocolAddresses) {
-  const auto result = parse(
-      point_site("{name: p, table: holding, address: 1, type: uint16}", "address_base: 1"));
+  const auto result =
+      parse(point_site("{name: p, table: holding, address: 1, type: uint16}", "address_base: 1"));
   ASSERT_TRUE(loads(result));
   EXPECT_EQ(only_point(result).address, 0);
   // The last register of the space is 65536 in a 1-based manual: 65535 as written fits a uint16.
-  const auto end = parse(
-      point_site("{name: p, table: input, address: 65535, type: uint16}", "address_base: 1"));
+  const auto end =
+      parse(point_site("{name: p, table: input, address: 65535, type: uint16}", "address_base: 1"));
   ASSERT_TRUE(loads(end));
   EXPECT_EQ(only_point(end).address, 65534);
 }
@@ -273,11 +277,13 @@ TEST(ModbusAdapterRules, TcpTransportsNeedAHostAndRefuseSerialSettings) {
   for (const std::string transport : {"tcp", "rtu-over-tcp"}) {
     const auto result =
         parse(adapter_site("    transport: " + transport + "\n    serial: {port: /dev/ttyS0}\n"));
-    EXPECT_TRUE(has_errors(result,
-                           {{3, 5, "adapters[0]: missing required key 'host' (transport " +
-                                       transport + " needs it)"},
-                            {6, 13, "adapters[0].serial: 'serial' only applies to transport rtu, "
-                                    "not " + transport}}))
+    EXPECT_TRUE(has_errors(
+        result,
+        {{3, 5, "adapters[0]: missing required key 'host' (transport " + transport + " needs it)"},
+         {6, 13,
+          "adapters[0].serial: 'serial' only applies to transport rtu, "
+          "not " +
+              transport}}))
         << transport;
   }
 }
@@ -288,24 +294,26 @@ TEST(ModbusAdapterRules, RtuNeedsSerialSettingsAndRefusesHostAndPort) {
   EXPECT_TRUE(has_errors(
       result, {{3, 5, "adapters[0]: missing required key 'serial' (transport rtu needs it)"},
                {6, 11, "adapters[0].host: 'host' only applies to transports tcp and rtu-over-tcp"},
-               {7, 11, "adapters[0].port: 'port' only applies to transports tcp and "
-                       "rtu-over-tcp"}}));
+               {7, 11,
+                "adapters[0].port: 'port' only applies to transports tcp and "
+                "rtu-over-tcp"}}));
 }
 
 TEST(ModbusAdapterRules, SerialSettingsAreCheckedOneByOne) {
-  const auto result = parse(adapter_site(
-      "    transport: rtu\n"
-      "    serial:\n"
-      "      baud: 0\n"
-      "      parity: evn\n"
-      "      data_bits: 9\n"
-      "      stop_bits: 1.5\n"));
+  const auto result =
+      parse(adapter_site("    transport: rtu\n"
+                         "    serial:\n"
+                         "      baud: 0\n"
+                         "      parity: evn\n"
+                         "      data_bits: 9\n"
+                         "      stop_bits: 1.5\n"));
   EXPECT_TRUE(has_errors(
       result,
       {{7, 7, "adapters[0].serial: missing required key 'port'"},
        {7, 13, "adapters[0].serial.baud: 0 is out of range"},
-       {8, 15, "adapters[0].serial.parity: unknown value 'evn' (did you mean 'even'?); expected "
-               "one of 'none', 'even', 'odd'"},
+       {8, 15,
+        "adapters[0].serial.parity: unknown value 'evn' (did you mean 'even'?); expected "
+        "one of 'none', 'even', 'odd'"},
        {9, 18, "adapters[0].serial.data_bits: unknown value '9'; expected one of '7', '8'"},
        {10, 18, "adapters[0].serial.stop_bits: unknown value '1.5'; expected one of '1', '2'"}}));
 }
@@ -342,8 +350,9 @@ TEST(ModbusAdapterRules, AnAdapterNeedsDevicesAndADeviceNeedsPoints) {
   EXPECT_TRUE(has_error(
       parse("device: {id: gw}\nadapters:\n  - {name: bus, type: modbus, host: h, devices: []}\n"),
       3, 49, "adapters[0].devices: needs at least one entry"));
-  EXPECT_TRUE(has_error(parse("device: {id: gw}\nadapters:\n  - {name: bus, type: modbus, host: h}\n"),
-                        3, 5, "adapters[0]: missing required key 'devices'"));
+  EXPECT_TRUE(
+      has_error(parse("device: {id: gw}\nadapters:\n  - {name: bus, type: modbus, host: h}\n"), 3,
+                5, "adapters[0]: missing required key 'devices'"));
   EXPECT_TRUE(has_error(parse("device: {id: gw}\nadapters:\n  - {name: bus, type: modbus, host: h, "
                               "devices: [{name: d, points: []}]}\n"),
                         3, 68, "adapters[0].devices[0].points: needs at least one entry"));
@@ -351,8 +360,8 @@ TEST(ModbusAdapterRules, AnAdapterNeedsDevicesAndADeviceNeedsPoints) {
 
 TEST(ModbusAdapterRules, BackoffMinMustNotExceedMax) {
   const auto result = parse(adapter_site("    host: h\n    backoff: {min: 2m, max: 30s}\n"));
-  EXPECT_TRUE(has_error(result, 6, 29,
-                        "adapters[0].backoff.max: min (2m) is greater than max (30s)"));
+  EXPECT_TRUE(
+      has_error(result, 6, 29, "adapters[0].backoff.max: min (2m) is greater than max (30s)"));
 }
 
 }  // namespace

@@ -95,13 +95,14 @@ TEST(UplinkBroker, RefusesOtherSchemesMissingPortsAndBadPorts) {
   for (const auto& [uri, fragment] : cases)
     EXPECT_TRUE(has_error(with_uplink("  broker: '" + uri + "'\n"), 3, 11,
                           "uplink.broker: expected a broker address tcp://host:port or "
-                          "ssl://host:port, got '" + uri + "'; " + fragment))
+                          "ssl://host:port, got '" +
+                              uri + "'; " + fragment))
         << uri;
 }
 
 TEST(UplinkBroker, AnInvalidBrokerDoesNotCascadeIntoTlsRules) {
-  EXPECT_TRUE(has_error(with_uplink("  broker: mqtts://b:8883\n  tls: {ca_file: /ca.pem}\n"), 3,
-                        11, "the scheme must be tcp:// or ssl://, not mqtts://"));
+  EXPECT_TRUE(has_error(with_uplink("  broker: mqtts://b:8883\n  tls: {ca_file: /ca.pem}\n"), 3, 11,
+                        "the scheme must be tcp:// or ssl://, not mqtts://"));
 }
 
 TEST(UplinkTopicPrefix, SubstitutesTheDeviceIdAndEndsWithASlash) {
@@ -131,26 +132,29 @@ TEST(UplinkReconnect, MinMustNotExceedMaxIncludingTheDefault) {
 }
 
 TEST(UplinkLimits, EnforceTheDocumentedRanges) {
-  EXPECT_TRUE(has_errors(with_uplink("  max_readings_per_message: 100001\n"
-                                     "  health_interval: 500ms\n"
-                                     "  client_id: ''\n"),
-                         {{3, 29, "100001 is out of range: expected an integer between 1 and 100000"},
-                          {4, 20, "500ms is out of range: expected a duration between 1s and 1d"},
-                          {5, 14, "expected a text value, got an empty string"}}));
+  EXPECT_TRUE(
+      has_errors(with_uplink("  max_readings_per_message: 100001\n"
+                             "  health_interval: 500ms\n"
+                             "  client_id: ''\n"),
+                 {{3, 29, "100001 is out of range: expected an integer between 1 and 100000"},
+                  {4, 20, "500ms is out of range: expected a duration between 1s and 1d"},
+                  {5, 14, "expected a text value, got an empty string"}}));
 }
 
 TEST(QueueRules, PendingBytesMustNotExceedTheQueueSize) {
-  EXPECT_TRUE(has_error(
-      parse("device: {id: gw}\nqueue:\n  max_bytes: 4MiB\n  max_pending_bytes: 8MiB\n"), 4, 22,
-      "queue.max_pending_bytes: must not exceed max_bytes (4MiB)"));
+  EXPECT_TRUE(
+      has_error(parse("device: {id: gw}\nqueue:\n  max_bytes: 4MiB\n  max_pending_bytes: 8MiB\n"),
+                4, 22, "queue.max_pending_bytes: must not exceed max_bytes (4MiB)"));
   EXPECT_TRUE(has_error(parse("device: {id: gw}\nqueue:\n  max_pending_bytes: 1GiB\n"), 3, 22,
                         "must not exceed max_bytes (256MiB)"));
-  EXPECT_TRUE(loads(parse("device: {id: gw}\nqueue: {max_bytes: 4MiB, max_pending_bytes: 4MiB}\n")));
+  EXPECT_TRUE(
+      loads(parse("device: {id: gw}\nqueue: {max_bytes: 4MiB, max_pending_bytes: 4MiB}\n")));
 }
 
 TEST(QueueRules, SynchronousIsFullOrNormal) {
-  EXPECT_TRUE(has_error(parse("device: {id: gw}\nqueue: {synchronous: off}\n"), 2, 22,
-                        "queue.synchronous: unknown value 'off'; expected one of 'full', 'normal'"));
+  EXPECT_TRUE(
+      has_error(parse("device: {id: gw}\nqueue: {synchronous: off}\n"), 2, 22,
+                "queue.synchronous: unknown value 'off'; expected one of 'full', 'normal'"));
 }
 
 TEST(ControlRules, TheSocketPathMustFitAUnixSocketAddress) {

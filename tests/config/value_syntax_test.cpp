@@ -43,13 +43,14 @@ TEST(DurationSyntax, AcceptsBothEndsOfTheRange) {
 }
 
 TEST(DurationSyntax, RequiresAUnit) {
-  EXPECT_TRUE(has_error(with_queue("commit_window: 10"), 3, 18,
-                        "got '10'; add a unit, e.g. 500ms or 2s"));
+  EXPECT_TRUE(
+      has_error(with_queue("commit_window: 10"), 3, 18, "got '10'; add a unit, e.g. 500ms or 2s"));
 }
 
 TEST(DurationSyntax, RefusesFractionsAndSuggestsASmallerUnit) {
-  EXPECT_TRUE(has_error(with_queue("commit_window: 1.5s"), 3, 18,
-                        "got '1.5s'; use a whole number with a smaller unit instead of a fraction"));
+  EXPECT_TRUE(
+      has_error(with_queue("commit_window: 1.5s"), 3, 18,
+                "got '1.5s'; use a whole number with a smaller unit instead of a fraction"));
 }
 
 TEST(DurationSyntax, RefusesASpaceBetweenNumberAndUnit) {
@@ -65,7 +66,8 @@ TEST(DurationSyntax, ListsTheUnitsForAnUnknownUnit) {
 }
 
 TEST(DurationSyntax, RefusesNegativeValues) {
-  EXPECT_TRUE(has_error(with_queue("commit_window: -1s"), 3, 18, "negative values are not allowed"));
+  EXPECT_TRUE(
+      has_error(with_queue("commit_window: -1s"), 3, 18, "negative values are not allowed"));
 }
 
 TEST(DurationSyntax, RefusesValuesThatOverflow) {
@@ -83,8 +85,8 @@ TEST(DurationSyntax, KeepaliveIsAWholeNumberOfSeconds) {
 
 TEST(SizeSyntax, AcceptsBinaryAndDecimalUnits) {
   const std::vector<std::pair<std::string, std::uint64_t>> cases{
-      {"2097152B", 2ull << 20},  {"4096KiB", 4ull << 20},     {"300MiB", 300ull << 20},
-      {"2GiB", 2ull << 30},      {"5000KB", 5'000'000},       {"10MB", 10'000'000},
+      {"2097152B", 2ull << 20}, {"4096KiB", 4ull << 20}, {"300MiB", 300ull << 20},
+      {"2GiB", 2ull << 30},     {"5000KB", 5'000'000},   {"10MB", 10'000'000},
       {"3GB", 3'000'000'000},
   };
   for (const auto& [text, expected] : cases) {
@@ -119,8 +121,7 @@ TEST(IntegerSyntax, RefusesTextDecimalsAndOutOfRangeValues) {
   EXPECT_TRUE(has_error(with_uplink("max_inflight: 70000"), 3, 17,
                         "70000 is out of range: expected an integer between 1 and 65535"));
   EXPECT_TRUE(has_error(with_uplink("max_inflight: 0"), 3, 17, "0 is out of range"));
-  EXPECT_TRUE(has_error(with_uplink("max_inflight: 99999999999999999999"), 3, 17,
-                        "out of range"));
+  EXPECT_TRUE(has_error(with_uplink("max_inflight: 99999999999999999999"), 3, 17, "out of range"));
 }
 
 TEST(IntegerSyntax, AcceptsHexadecimalAsPrintedInManuals) {
@@ -138,8 +139,9 @@ TEST(BooleanSyntax, AcceptsOnlyTrueAndFalse) {
       "    type: modbus\n"
       "    transport: rtu\n"
       "    serial: {port: /dev/ttyS0, rs485: ";
-  const std::string rest = "}\n    devices: [{name: d, points: [{name: p, table: coil, address: "
-                           "0, type: bool}]}]\n";
+  const std::string rest =
+      "}\n    devices: [{name: d, points: [{name: p, table: coil, address: "
+      "0, type: bool}]}]\n";
   const auto on = parse(serial_site + "true" + rest);
   ASSERT_TRUE(loads(on));
   EXPECT_TRUE(std::get<ModbusAdapterConfig>(on.config->adapters[0]).serial.rs485);
@@ -153,8 +155,9 @@ TEST(DecimalSyntax, RefusesTextAndNonFiniteNumbers) {
   for (const std::string_view bad : {"ten", "nan", "inf", "0x10", "1e999"}) {
     const std::string point =
         "{name: p, table: holding, address: 0, type: int16, offset: " + std::string(bad) + "}";
-    EXPECT_TRUE(has_error(parse(point_site(point)), 11, point_column(point, "offset: ") + 8,
-                          "expected a decimal number such as 0.1 or -40, got '" + std::string(bad) + "'"))
+    EXPECT_TRUE(
+        has_error(parse(point_site(point)), 11, point_column(point, "offset: ") + 8,
+                  "expected a decimal number such as 0.1 or -40, got '" + std::string(bad) + "'"))
         << bad;
   }
 }

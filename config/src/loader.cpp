@@ -214,8 +214,8 @@ SiteConfig read_site(const YAML::Node& root, Diagnostics& diagnostics) {
   r.section("control", Presence::optional,
             [&](ObjectReader& s) { read_control(s, config.control); });
   SiteNames names;
-  (void)r.list("adapters", Items::may_be_empty,
-               [&](ObjectReader& item, std::size_t) { read_adapter(item, config, names); });
+  r.list("adapters", Items::may_be_empty,
+         [&](ObjectReader& item) { read_adapter(item, config, names); });
   r.finish();
   if (config.uplink.client_id.empty()) config.uplink.client_id = config.device_id;
   return config;

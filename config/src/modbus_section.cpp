@@ -230,7 +230,7 @@ ModbusDevice read_device(ObjectReader& r, std::optional<ModbusTransport> transpo
   r.read("address_base", address_base, one_of(kAddressBases));
 
   UniqueNames point_names;
-  (void)r.list("points", Items::at_least_one, [&](ObjectReader& item, std::size_t) {
+  r.list("points", Items::at_least_one, [&](ObjectReader& item) {
     ModbusPoint point = read_point(item, address_base);
     if (!point.name.empty())
       item.require_unique("name", point.name, point_names, "point name",
@@ -289,7 +289,7 @@ AdapterConfig read_modbus_adapter(ObjectReader& r, std::string name, SiteNames& 
   r.read("pacing", adapter.pacing, duration_in(0ms, 10s));
   read_delay_range(r, "backoff", adapter.backoff_min, adapter.backoff_max, 100ms, days{1});
   if (transport) check_transport_keys(r, *transport);
-  (void)r.list("devices", Items::at_least_one, [&](ObjectReader& item, std::size_t) {
+  r.list("devices", Items::at_least_one, [&](ObjectReader& item) {
     adapter.devices.push_back(read_device(item, transport, names));
   });
   return adapter;

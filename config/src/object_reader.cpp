@@ -119,7 +119,7 @@ void ObjectReader::report_missing(std::string_view key) {
   error("missing required key '" + std::string(key) + "'");
 }
 
-void ObjectReader::report_not_scalar(const YAML::Node& node, const YAML::Mark& mark,
+void ObjectReader::report_wrong_kind(const YAML::Node& node, const YAML::Mark& mark,
                                      const std::string& path, const std::string& expected) {
   diagnostics_.error(mark,
                      path + ": expected " + expected + ", got " + std::string(kind_name(node)));
@@ -139,9 +139,8 @@ bool ObjectReader::section(std::string_view key, Presence presence,
   return true;
 }
 
-std::optional<std::size_t> ObjectReader::list(
-    std::string_view key, Items items,
-    const std::function<void(ObjectReader&, std::size_t)>& read_item) {
+void ObjectReader::list(std::string_view key, Items items,
+                        const std::function<void(ObjectReader&)>& read_item) {
   const Entry* entry = take(key);
   const bool empty = entry == nullptr || entry->value.IsNull() ||
                      (entry->value.IsSequence() && entry->value.size() == 0);
@@ -152,24 +151,23 @@ std::optional<std::size_t> ObjectReader::list(
       else
         error(key, "needs at least one entry");
     }
-    return 0;
+    return;
   }
   const YAML::Mark mark = value_mark(entry->value, entry->key_mark);
   if (!entry->value.IsSequence()) {
-    report_not_scalar(entry->value, mark, key_path(key), "a list (lines starting with '- ')");
-    return std::nullopt;
+    report_wrong_kind(entry->value, mark, key_path(key), "a list (lines starting with '- ')");
+    return;
   }
   std::size_t index = 0;
   for (const YAML::Node& item : entry->value) {
     ObjectReader map(item, item.Mark(), key_path(key) + "[" + std::to_string(index) + "]",
                      diagnostics_);
     if (map.is_map_) {
-      read_item(map, index);
+      read_item(map);
       map.finish();
     }
     ++index;
   }
-  return index;
 }
 
 void ObjectReader::forbid(std::string_view key, std::string_view reason) {

@@ -71,11 +71,9 @@ class ObjectReader {
   bool section(std::string_view key, Presence presence,
                const std::function<void(ObjectReader&)>& read_map);
 
-  /// Reads each map of the list under `key` with `read_item` (given the item's index), then
-  /// reports the item's unknown keys. An absent key is an empty list. Returns the number of
-  /// entries, or nullopt when the value is not a list.
-  std::optional<std::size_t> list(std::string_view key, Items items,
-                                  const std::function<void(ObjectReader&, std::size_t)>& read_item);
+  /// Reads each map of the list under `key` with `read_item`, then reports the item's unknown
+  /// keys. An absent key or an empty value is an empty list.
+  void list(std::string_view key, Items items, const std::function<void(ObjectReader&)>& read_item);
 
   /// A map with free-form keys (e.g. raw value → label), every key and value parsed. nullopt when
   /// absent or when any entry was invalid (each one is reported).
@@ -135,7 +133,7 @@ class ObjectReader {
   template <class T>
   std::optional<T> parse_scalar(const YAML::Node& node, const YAML::Mark& mark,
                                 const std::string& path, const ScalarParser<T>& parser);
-  void report_not_scalar(const YAML::Node& node, const YAML::Mark& mark, const std::string& path,
+  void report_wrong_kind(const YAML::Node& node, const YAML::Mark& mark, const std::string& path,
                          const std::string& expected);
 
   Diagnostics& diagnostics_;
@@ -158,7 +156,7 @@ std::optional<T> ObjectReader::parse_scalar(const YAML::Node& node, const YAML::
                                             const std::string& path,
                                             const ScalarParser<T>& parser) {
   if (!node.IsScalar()) {
-    report_not_scalar(node, mark, path, parser.expected);
+    report_wrong_kind(node, mark, path, parser.expected);
     return std::nullopt;
   }
   auto parsed = parser.parse(node.Scalar());

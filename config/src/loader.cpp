@@ -18,6 +18,7 @@
 #include "object_reader.hpp"
 #include "scalar_parsers.hpp"
 #include "sections.hpp"
+#include "yaml_documents.hpp"
 
 namespace guardian::config {
 namespace {
@@ -277,19 +278,27 @@ std::string ConfigError::to_string() const {
 
 LoadResult parse_site_config(std::string_view yaml_text, const std::string& file_name) {
   Diagnostics diagnostics(file_name);
-  std::vector<YAML::Node> documents;
+  const std::string text(yaml_text);
+  YamlDocuments documents;
   try {
-    documents = YAML::LoadAll(std::string(yaml_text));
+    documents = read_yaml_documents(text);
   } catch (const YAML::Exception& e) {
     // A syntax error stops the YAML parser itself: nothing after it can be read reliably.
-    diagnostics.error(e.mark, "YAML syntax error: " + e.msg + syntax_hint(yaml_text, e.mark));
+    diagnostics.error(e.mark, "YAML syntax error: " + e.msg + syntax_hint(text, e.mark));
     return finish_load(diagnostics, std::nullopt);
   }
-  if (documents.size() > 1)
-    diagnostics.error(documents[1].Mark(),
+  if (documents.stuck_at) {
+    const auto pos = static_cast<std::size_t>(documents.stuck_at->pos);
+    const std::string found = pos < text.size() ? "'" + text.substr(pos, 1) + "'" : "this";
+    diagnostics.error(*documents.stuck_at, "YAML syntax error: unexpected " + found +
+                                               syntax_hint(text, *documents.stuck_at));
+    return finish_load(diagnostics, std::nullopt);
+  }
+  if (documents.second_document)
+    diagnostics.error(*documents.second_document,
                       "a second YAML document ('---') starts here; the file must hold exactly "
                       "one");
-  SiteConfig config = read_site(documents.empty() ? YAML::Node() : documents.front(), diagnostics);
+  SiteConfig config = read_site(documents.first, diagnostics);
   config.source_file = file_name;
   return finish_load(diagnostics, std::move(config));
 }

@@ -319,6 +319,19 @@ TEST(SiteConfigLoader, LocatesABadIndentation) {
                         "on this line and the one before)"));
 }
 
+TEST(SiteConfigLoader, ReportsAStrayCommaInsteadOfHanging) {
+  // yaml-cpp 0.7's LoadAll never returns on these (yaml-cpp issue #1040): a hang here is the bug.
+  EXPECT_TRUE(has_error(parse(", device: {id: gw}\n"), 1, 1, "YAML syntax error: unexpected ','"));
+  EXPECT_TRUE(has_error(parse("# header\n,\n"), 2, 1, "YAML syntax error: unexpected ','"));
+  EXPECT_TRUE(
+      has_error(parse("device: {id: gw}\n---\n, x\n"), 3, 1, "YAML syntax error: unexpected ','"));
+}
+
+TEST(SiteConfigLoader, IgnoresAnEmptyDocumentAfterTheFirst) {
+  EXPECT_TRUE(loads(parse("---\ndevice: {id: gw}\n---\n")));
+  EXPECT_TRUE(loads(parse("device: {id: gw}\n...\n")));
+}
+
 TEST(SiteConfigLoader, SaysWhenASyntaxErrorComesFromATabInTheIndentation) {
   EXPECT_TRUE(has_error(parse("device:\n\tid: gw\n"), 2, 4,
                         "YAML syntax error: illegal map value (this line is indented with a tab: "
@@ -373,8 +386,8 @@ TEST(SiteConfigLoader, LocatesAKeyWithoutAValueAtTheKey) {
 }
 
 TEST(SiteConfigLoader, RejectsASecondYamlDocument) {
-  EXPECT_TRUE(has_error(parse("device: {id: gw}\n---\ndevice: {id: other}\n"), 3, 1,
-                        "a second YAML document"));
+  EXPECT_TRUE(has_error(parse("device: {id: gw}\n---\ndevice: {id: other}\n"), 2, 1,
+                        "a second YAML document ('---') starts here"));
 }
 
 TEST(SiteConfigLoader, ReadsAFileAndNamesItInEveryLocation) {

@@ -180,6 +180,20 @@ TEST(ModbusPointRules, APointMustEndInsideTheAddressSpace) {
                           "65536 is out of range: expected an integer between 0 and 65535"));
 }
 
+TEST(ModbusPointRules, PointsMayShareARegister) {
+  // Status words carry several flags: one register, several bit points, and the raw word too.
+  const auto result =
+      parse(adapter_site("    host: h\n",
+                         "[{name: x, points: ["
+                         "{name: pump, table: holding, address: 7, type: bit, bit: 0}, "
+                         "{name: heater, table: holding, address: 7, type: bit, bit: 1}, "
+                         "{name: status, table: holding, address: 7, type: uint16}]}]"));
+  ASSERT_TRUE(loads(result));
+  const auto& points = std::get<ModbusAdapterConfig>(result.config->adapters[0]).devices[0].points;
+  ASSERT_EQ(points.size(), 3u);
+  for (const auto& point : points) EXPECT_EQ(point.address, 7);
+}
+
 TEST(ModbusAddressBase, OneBasedManualAddressesBecomeZeroBasedProtocolAddresses) {
   const auto result =
       parse(point_site("{name: p, table: holding, address: 1, type: uint16}", "address_base: 1"));

@@ -33,8 +33,9 @@ struct LoadResult {
 };
 
 /// Reads and validates `path`. Unreadable file, YAML syntax errors, wrong types, out-of-range
-/// values, unknown keys and cross-field problems (duplicate names, overlapping points …) all come
-/// back as errors.
+/// values, unknown keys and cross-field problems (duplicate names, a type its table cannot hold,
+/// a point past the end of the address space …) all come back as errors, in file order.
+/// Overlapping points are allowed: several `bit` points commonly share one register.
 [[nodiscard]] LoadResult load_site_config(const std::filesystem::path& path);
 
 /// Same as load_site_config, from text; `file_name` is used in error locations.

@@ -1,0 +1,103 @@
+// The example files shipped in config/examples/ load cleanly, and the demo describes exactly the
+// register map of the project's simulated espresso machine (the simulator is written to it).
+
+#include <gtest/gtest.h>
+
+#include "config_expectations.hpp"
+#include "guardian/config/loader.hpp"
+#include "guardian/testing/environment.hpp"
+
+namespace guardian::config {
+namespace {
+
+using namespace std::chrono_literals;
+using guardian::testing::source_path;
+using testing::loads;
+
+struct ExpectedPoint {
+  std::string name;
+  RegisterTable table;
+  std::uint16_t address;
+  DataType type;
+  WordOrder order;
+  double scale;
+  std::string unit;
+};
+
+TEST(ExampleConfigs, DemoConfigLoadsWithoutErrors) {
+  const auto result = load_site_config(source_path("config/examples/guardian.yaml"));
+  ASSERT_TRUE(loads(result));
+  const SiteConfig& c = *result.config;
+  EXPECT_EQ(c.device_id, "demo-espresso-01");
+  EXPECT_EQ(c.queue.path, "./guardian-demo/queue.db");
+  EXPECT_EQ(c.uplink.broker, "tcp://127.0.0.1:1883");
+  EXPECT_EQ(c.control.socket, "./guardian-demo/control.sock");
+  ASSERT_EQ(c.adapters.size(), 1u);
+  const auto& bus = std::get<ModbusAdapterConfig>(c.adapters[0]);
+  EXPECT_EQ(bus.name, "espresso-bus");
+  EXPECT_EQ(bus.transport, ModbusTransport::tcp);
+  EXPECT_EQ(bus.tcp.host, "127.0.0.1");
+  EXPECT_EQ(bus.tcp.port, 5020);
+  ASSERT_EQ(bus.devices.size(), 1u);
+  EXPECT_EQ(bus.devices[0].name, "espresso-1");
+  EXPECT_EQ(bus.devices[0].unit_id, 1);
+  EXPECT_EQ(bus.devices[0].poll_interval, 1s);
+}
+
+TEST(ExampleConfigs, DemoConfigDescribesTheSimulatedEspressoMachineRegisterMap) {
+  const auto result = load_site_config(source_path("config/examples/guardian.yaml"));
+  ASSERT_TRUE(loads(result));
+  const auto& points =
+      std::get<ModbusAdapterConfig>(result.config->adapters.at(0)).devices.at(0).points;
+  using enum RegisterTable;
+  using enum DataType;
+  using enum WordOrder;
+  const std::vector<ExpectedPoint> expected{
+      {"boiler_temp", holding_register, 0, float32, ABCD, 1.0, "degC"},
+      {"steam_pressure", holding_register, 2, float32, CDAB, 1.0, "bar"},
+      {"group_head_temp", holding_register, 4, int16, ABCD, 0.1, "degC"},
+      {"pump_pressure", holding_register, 5, uint16, ABCD, 0.01, "bar"},
+      {"shot_count", holding_register, 6, uint32, ABCD, 1.0, ""},
+      {"state", holding_register, 8, uint16, ABCD, 1.0, ""},
+      {"water_flow", holding_register, 9, uint16, ABCD, 0.1, "ml/s"},
+      {"power", holding_register, 10, float32, ABCD, 1.0, "W"},
+      {"energy", holding_register, 12, uint32, CDAB, 1.0, "Wh"},
+      {"ambient_temp", input_register, 0, int16, ABCD, 0.1, "degC"},
+  };
+  ASSERT_EQ(points.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    SCOPED_TRACE(expected[i].name);
+    EXPECT_EQ(points[i].name, expected[i].name);
+    EXPECT_EQ(points[i].table, expected[i].table);
+    EXPECT_EQ(points[i].address, expected[i].address);
+    EXPECT_EQ(points[i].type, expected[i].type);
+    EXPECT_EQ(points[i].order, expected[i].order);
+    EXPECT_DOUBLE_EQ(points[i].scale, expected[i].scale);
+    EXPECT_DOUBLE_EQ(points[i].offset, 0.0);
+    EXPECT_EQ(points[i].unit, expected[i].unit);
+    const bool is_state = expected[i].name == "state";
+    EXPECT_EQ(points[i].enum_map.empty(), !is_state);
+  }
+  EXPECT_EQ(points[5].enum_map, (std::map<std::int64_t, std::string>{{0, "idle"},
+                                                                     {1, "heating"},
+                                                                     {2, "ready"},
+                                                                     {3, "brewing"},
+                                                                     {4, "steaming"},
+                                                                     {5, "fault"}}));
+}
+
+TEST(ExampleConfigs, FullConfigLoadsWithoutErrors) {
+  const auto result = load_site_config(source_path("config/examples/guardian-full.yaml"));
+  ASSERT_TRUE(loads(result));
+  const SiteConfig& c = *result.config;
+  EXPECT_TRUE(c.uplink.tls.has_value());
+  ASSERT_EQ(c.adapters.size(), 2u);
+  const auto& meters = std::get<ModbusAdapterConfig>(c.adapters[1]);
+  EXPECT_EQ(meters.transport, ModbusTransport::rtu);
+  ASSERT_EQ(meters.devices.size(), 2u);
+  // The meter's manual counts from 1: address 1 as written is protocol address 0.
+  EXPECT_EQ(meters.devices[0].points.at(0).address, 0);
+}
+
+}  // namespace
+}  // namespace guardian::config

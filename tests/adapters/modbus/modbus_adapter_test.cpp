@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -26,8 +28,38 @@ using guardian::testing::wait_until;
 
 constexpr auto kHr = RegisterTable::holding_register;
 
+// A pymodbus server serving `spec` and a started adapter polling `devices` on it. Members are
+// destroyed in reverse order: the adapter stops before the recorder and io_context go away.
+struct Rig {
+  Rig(const char* spec, std::vector<config::ModbusDevice> devices,
+      const std::function<void(config::ModbusAdapterConfig&)>& adjust = {})
+      : server(nlohmann::json::parse(spec)), config(tcp_connection(server.port())) {
+    config.devices = std::move(devices);
+    if (adjust) adjust(config);
+    adapter = std::make_unique<ModbusAdapter>(config, driver.io(), rec.sink());
+    adapter->start();
+  }
+  [[nodiscard]] SourceHealth health(const std::string& source) const {
+    return source_health(*adapter, source);
+  }
+
+  PymodbusServer server;
+  IoDriver driver;
+  BatchRecorder rec;
+  config::ModbusAdapterConfig config;
+  std::unique_ptr<ModbusAdapter> adapter;
+};
+
+// A device with one uint16 point "value" at holding register 0.
+config::ModbusDevice one_point_device(std::string name, int unit_id, std::chrono::milliseconds poll,
+                                      std::chrono::milliseconds timeout = 500ms) {
+  auto d = device(std::move(name), unit_id, poll, timeout);
+  d.points.push_back(point("value", kHr, 0, DataType::uint16));
+  return d;
+}
+
 // 123.456f = 0x42F6E979, 1234.5678 = 0x40934A456D5CFAAD, written in each order.
-const nlohmann::json kEveryTypeSpec = nlohmann::json::parse(R"({
+constexpr const char* kEveryTypeSpec = R"({
   "units": {"1": {
     "hr": {"0": 17142, "1": 59769,
            "2": 59769, "3": 17142,
@@ -44,7 +76,7 @@ const nlohmann::json kEveryTypeSpec = nlohmann::json::parse(R"({
            "38": 8, "39": 3, "40": 18259, "41": 13056, "42": 0},
     "ir": {"0": 225},
     "co": {"0": 1, "1": 0},
-    "di": {"0": 1}}}})");
+    "di": {"0": 1}}}})";
 
 config::ModbusDevice every_type_device() {
   auto d = device("espresso-1", 1, 60s);
@@ -86,19 +118,14 @@ config::ModbusDevice every_type_device() {
 }
 
 TEST(ModbusAdapter, DecodesEveryTypeAndWordOrderFromARealServer) {
-  PymodbusServer server(kEveryTypeSpec);
-  IoDriver driver;
-  BatchRecorder rec;
-  auto config = tcp_connection(server.port());
-  config.devices.push_back(every_type_device());
   const auto before = now_ms();
-  ModbusAdapter adapter(config, driver.io(), rec.sink());
-  adapter.start();
-  ASSERT_TRUE(driver.run_until([&] { return !rec.batches.empty(); }, 20s)) << server.log();
+  Rig rig(kEveryTypeSpec, {every_type_device()});
+  auto& rec = rig.rec;
+  ASSERT_TRUE(rig.driver.run_until([&] { return !rec.batches.empty(); }, 20s)) << rig.server.log();
 
   const auto& batch = rec.batches.front();
   EXPECT_EQ(batch.source, "espresso-1");
-  ASSERT_EQ(batch.readings.size(), config.devices[0].points.size());
+  ASSERT_EQ(batch.readings.size(), rig.config.devices[0].points.size());
   for (const auto& r : batch.readings) {
     EXPECT_EQ(r.quality, Quality::good) << r.point << ": " << r.error;
     EXPECT_EQ(r.source, "espresso-1");
@@ -131,35 +158,25 @@ TEST(ModbusAdapter, DecodesEveryTypeAndWordOrderFromARealServer) {
   EXPECT_EQ(value("water_low"), Value{true});
 
   // 43 holding registers, 1 input register, 2 coils, 1 discrete input: one request per table.
-  const auto h = source_health(adapter, "espresso-1");
+  const auto h = rig.health("espresso-1");
   EXPECT_EQ(h.polls, 1U);
   EXPECT_EQ(h.requests, 4U);
   EXPECT_EQ(h.responses, 4U);
   EXPECT_EQ(h.state, "ok");
   EXPECT_GT(h.rtt_ms_last, 0.0);
   EXPECT_GE(h.last_ok, before);
-  EXPECT_EQ(adapter.health().state, "running");
-  EXPECT_EQ(adapter.health().type, "modbus-tcp");
+  EXPECT_EQ(rig.adapter->health().state, "running");
+  EXPECT_EQ(rig.adapter->health().type, "modbus-tcp");
 }
 
 TEST(ModbusAdapter, AnAbsentUnitIsCommFailWhileAnotherUnitKeepsDelivering) {
-  PymodbusServer server(nlohmann::json::parse(R"({"units": {"1": {"hr": {"0": 42}}}})"));
-  IoDriver driver;
-  BatchRecorder rec;
-  auto config = tcp_connection(server.port());
-  // Back-off pinned to 1.5–3 s so that the window between two attempts on the dead unit is known.
-  config.backoff_min = 3000ms;
-  config.backoff_max = 3000ms;
-  auto alive = device("alive", 1, 50ms);
-  alive.points.push_back(point("value", kHr, 0, DataType::uint16));
-  auto dead = device("dead", 7, 50ms, 1000ms);
-  dead.points.push_back(point("value", kHr, 0, DataType::uint16));
+  auto dead = one_point_device("dead", 7, 50ms, 1000ms);
   dead.points.push_back(point("other", kHr, 1, DataType::uint16));
-  config.devices = {alive, dead};
-  ModbusAdapter adapter(config, driver.io(), rec.sink());
-  adapter.start();
-
-  ASSERT_TRUE(driver.run_until([&] { return rec.count("dead", Quality::comm_fail) >= 2; }, 30s));
+  // Back-off pinned to 1.5–3 s so that the window between two attempts on the dead unit is known.
+  Rig rig(R"({"units": {"1": {"hr": {"0": 42}}}})", {one_point_device("alive", 1, 50ms), dead},
+          [](auto& c) { c.backoff_min = c.backoff_max = 3000ms; });
+  auto& rec = rig.rec;
+  ASSERT_TRUE(rig.driver.run_until([&] { return rec.count("dead", Quality::comm_fail) >= 2; }, 30s));
   const auto failure = rec.latest("dead", "other");
   ASSERT_TRUE(failure.has_value());
   EXPECT_TRUE(std::holds_alternative<std::monostate>(failure->value));
@@ -169,37 +186,28 @@ TEST(ModbusAdapter, AnAbsentUnitIsCommFailWhileAnotherUnitKeepsDelivering) {
   // Between the dead unit's first and second attempt the live unit kept its 50 ms rhythm
   // (a scheduler retrying the dead unit at its poll interval would leave it ~1 poll a second).
   std::size_t first = 0, second = 0, seen = 0;
-  for (std::size_t i = 0; i < rec.batches.size(); ++i) {
-    if (rec.batches[i].source != "dead") continue;
-    (seen++ == 0 ? first : second) = i;
-    if (seen == 2) break;
-  }
+  for (std::size_t i = 0; i < rec.batches.size() && seen < 2; ++i)
+    if (rec.batches[i].source == "dead") (seen++ == 0 ? first : second) = i;
   EXPECT_GE(rec.count("alive", Quality::good, first) - rec.count("alive", Quality::good, second), 10U);
   EXPECT_EQ(rec.latest("alive", "value")->value, Value{std::uint64_t{42}});
 
-  const auto dead_health = source_health(adapter, "dead");
+  const auto dead_health = rig.health("dead");
   EXPECT_EQ(dead_health.state, "comm_fail");
   EXPECT_GE(dead_health.timeouts, 2U);
   EXPECT_EQ(dead_health.responses, 0U);
   EXPECT_NE(dead_health.last_error.find("timeout after 1000 ms"), std::string::npos);
-  const auto alive_health = source_health(adapter, "alive");
+  const auto alive_health = rig.health("alive");
   EXPECT_EQ(alive_health.state, "ok");
   EXPECT_EQ(alive_health.timeouts, 0U);
 }
 
 TEST(ModbusAdapter, AnExceptionResponseMarksItsPointsBadAndNamesTheException) {
-  PymodbusServer server(nlohmann::json::parse(
-      R"({"units": {"1": {"hr": {"0": 7}}}, "forbidden": {"1": {"hr": [[100, 109]]}}})"));
-  IoDriver driver;
-  BatchRecorder rec;
-  auto config = tcp_connection(server.port());
   auto d = device("meter", 1, 100ms);
   d.points.push_back(point("ok", kHr, 0, DataType::uint16));
   d.points.push_back(point("refused", kHr, 100, DataType::float32));
-  config.devices = {d};
-  ModbusAdapter adapter(config, driver.io(), rec.sink());
-  adapter.start();
-  ASSERT_TRUE(driver.run_until([&] { return rec.batches.size() >= 2; }, 20s)) << server.log();
+  Rig rig(R"({"units": {"1": {"hr": {"0": 7}}}, "forbidden": {"1": {"hr": [[100, 109]]}}})", {d});
+  auto& rec = rig.rec;
+  ASSERT_TRUE(rig.driver.run_until([&] { return rec.batches.size() >= 2; }, 20s)) << rig.server.log();
 
   const auto refused = rec.latest("meter", "refused");
   EXPECT_EQ(refused->quality, Quality::bad);
@@ -210,7 +218,7 @@ TEST(ModbusAdapter, AnExceptionResponseMarksItsPointsBadAndNamesTheException) {
   EXPECT_EQ(ok->quality, Quality::good);
   EXPECT_EQ(ok->value, Value{std::uint64_t{7}});
 
-  const auto h = source_health(adapter, "meter");
+  const auto h = rig.health("meter");
   EXPECT_GE(h.counters.at("exception_02"), 2U);
   EXPECT_GE(h.errors, 2U);
   EXPECT_EQ(h.timeouts, 0U);
@@ -219,130 +227,85 @@ TEST(ModbusAdapter, AnExceptionResponseMarksItsPointsBadAndNamesTheException) {
 }
 
 TEST(ModbusAdapter, ResumesGoodValuesByItselfAfterTheServerIsKilledAndRestarted) {
-  PymodbusServer server(nlohmann::json::parse(R"({"units": {"1": {"hr": {"5": 1234}}}})"));
-  IoDriver driver;
-  BatchRecorder rec;
-  auto config = tcp_connection(server.port());
-  auto d = device("fridge", 1, 100ms, 300ms);
-  d.points.push_back(point("setpoint", kHr, 5, DataType::int16));
-  config.devices = {d};
-  ModbusAdapter adapter(config, driver.io(), rec.sink());
-  adapter.start();
-  ASSERT_TRUE(driver.run_until([&] { return rec.count("fridge", Quality::good) >= 1; }, 20s));
+  Rig rig(R"({"units": {"1": {"hr": {"0": 1234}}}})", {one_point_device("fridge", 1, 100ms, 300ms)});
+  auto& rec = rig.rec;
+  ASSERT_TRUE(rig.driver.run_until([&] { return rec.count("fridge", Quality::good) >= 1; }, 20s));
 
-  server.kill();
+  rig.server.kill();
   const auto outage = rec.batches.size();
-  ASSERT_TRUE(driver.run_until([&] { return rec.count("fridge", Quality::comm_fail, outage) >= 2; }, 20s));
-  const auto failed = rec.latest("fridge", "setpoint");
-  EXPECT_TRUE(std::holds_alternative<std::monostate>(failed->value));
-  EXPECT_NE(adapter.health().state, "running");
-  EXPECT_EQ(source_health(adapter, "fridge").state, "connecting");
+  ASSERT_TRUE(rig.driver.run_until([&] { return rec.count("fridge", Quality::comm_fail, outage) >= 2; }, 20s));
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(rec.latest("fridge", "value")->value));
+  EXPECT_NE(rig.adapter->health().state, "running");
+  EXPECT_EQ(rig.health("fridge").state, "connecting");
 
-  server.start();
+  rig.server.start();  // same port
   const auto restart = rec.batches.size();
-  ASSERT_TRUE(driver.run_until([&] { return rec.count("fridge", Quality::good, restart) >= 3; }, 30s))
-      << describe(rec.latest("fridge", "setpoint"));
-  EXPECT_EQ(rec.latest("fridge", "setpoint")->value, Value{std::int64_t{1234}});
-  EXPECT_EQ(adapter.health().state, "running");
-  EXPECT_EQ(source_health(adapter, "fridge").state, "ok");
+  ASSERT_TRUE(rig.driver.run_until([&] { return rec.count("fridge", Quality::good, restart) >= 3; }, 30s))
+      << describe(rec.latest("fridge", "value"));
+  EXPECT_EQ(rec.latest("fridge", "value")->value, Value{std::uint64_t{1234}});
+  EXPECT_EQ(rig.adapter->health().state, "running");
+  EXPECT_EQ(rig.health("fridge").state, "ok");
 }
 
 TEST(ModbusAdapter, ASlowUnitTimesOutWhenItsTimeoutIsShorterThanItsDelay) {
-  PymodbusServer server(
-      nlohmann::json::parse(R"({"units": {"1": {"hr": {"0": 5}}}, "delay_ms": {"1": 400}})"));
-  IoDriver driver;
-  BatchRecorder rec;
-  auto config = tcp_connection(server.port());
-  auto d = device("slow", 1, 100ms, 100ms);
+  auto d = one_point_device("slow", 1, 100ms, 100ms);
   d.retries = 1;
-  d.points.push_back(point("value", kHr, 0, DataType::uint16));
-  config.devices = {d};
-  ModbusAdapter adapter(config, driver.io(), rec.sink());
-  adapter.start();
-  ASSERT_TRUE(driver.run_until([&] { return rec.count("slow", Quality::comm_fail) >= 1; }, 20s));
+  Rig rig(R"({"units": {"1": {"hr": {"0": 5}}}, "delay_ms": {"1": 400}})", {d});
+  auto& rec = rig.rec;
+  ASSERT_TRUE(rig.driver.run_until([&] { return rec.count("slow", Quality::comm_fail) >= 1; }, 20s));
   const auto r = rec.latest("slow", "value");
   EXPECT_NE(r->error.find("timeout after 100 ms"), std::string::npos) << r->error;
   EXPECT_NE(r->error.find("(2 attempts)"), std::string::npos) << r->error;
-  const auto h = source_health(adapter, "slow");
+  const auto h = rig.health("slow");
   EXPECT_GE(h.timeouts, 2U);
   EXPECT_EQ(h.state, "comm_fail");
 }
 
 TEST(ModbusAdapter, ASlowUnitIsReadWhenItsTimeoutCoversItsDelay) {
-  PymodbusServer server(
-      nlohmann::json::parse(R"({"units": {"1": {"hr": {"0": 5}}}, "delay_ms": {"1": 300}})"));
-  IoDriver driver;
-  BatchRecorder rec;
-  auto config = tcp_connection(server.port());
-  auto d = device("slow", 1, 100ms, 2000ms);
-  d.points.push_back(point("value", kHr, 0, DataType::uint16));
-  config.devices = {d};
-  ModbusAdapter adapter(config, driver.io(), rec.sink());
-  adapter.start();
-  ASSERT_TRUE(driver.run_until([&] { return rec.count("slow", Quality::good) >= 2; }, 20s))
+  Rig rig(R"({"units": {"1": {"hr": {"0": 5}}}, "delay_ms": {"1": 300}})",
+          {one_point_device("slow", 1, 100ms, 2000ms)});
+  auto& rec = rig.rec;
+  ASSERT_TRUE(rig.driver.run_until([&] { return rec.count("slow", Quality::good) >= 2; }, 20s))
       << describe(rec.latest("slow", "value"));
-  const auto h = source_health(adapter, "slow");
+  const auto h = rig.health("slow");
   EXPECT_EQ(h.timeouts, 0U);
   EXPECT_GE(h.rtt_ms_last, 250.0);
   EXPECT_GE(h.rtt_ms_avg, 250.0);
 }
 
 TEST(ModbusAdapter, PacingKeepsSilentTimeBetweenRequests) {
-  PymodbusServer server(nlohmann::json::parse(R"({"units": {"1": {"hr": {"0": 1}}}})"));
-  IoDriver driver;
-  BatchRecorder rec;
-  auto config = tcp_connection(server.port());
-  config.pacing = 100ms;
-  auto d = device("paced", 1, 0ms);
-  d.points.push_back(point("a", kHr, 0, DataType::uint16));
-  d.points.push_back(point("b", kHr, 200, DataType::uint16));  // a second request per poll
-  config.devices = {d};
-  ModbusAdapter adapter(config, driver.io(), rec.sink());
-  adapter.start();
-  ASSERT_TRUE(driver.run_until([&] { return source_health(adapter, "paced").requests >= 2; }, 20s));
+  auto d = one_point_device("paced", 1, 0ms);
+  d.points.push_back(point("far", kHr, 200, DataType::uint16));  // a second request per poll
+  Rig rig(R"({"units": {"1": {"hr": {"0": 1}}}})", {d}, [](auto& c) { c.pacing = 100ms; });
+  const auto requests = [&] { return rig.health("paced").requests; };
+  ASSERT_TRUE(rig.driver.run_until([&] { return requests() >= 2; }, 20s));
   const auto start = std::chrono::steady_clock::now();
-  const auto first = source_health(adapter, "paced").requests;
-  ASSERT_TRUE(driver.run_until([&] { return source_health(adapter, "paced").requests >= first + 5; }, 20s));
+  const auto first = requests();
+  ASSERT_TRUE(rig.driver.run_until([&] { return requests() >= first + 5; }, 20s));
   // Five more requests need at least four full pacing intervals (unpaced: a few milliseconds).
   EXPECT_GE(std::chrono::steady_clock::now() - start, 400ms);
 }
 
 TEST(ModbusAdapter, StopInterruptsARequestInFlightPromptly) {
-  PymodbusServer server(
-      nlohmann::json::parse(R"({"units": {"1": {"hr": {"0": 5}}}, "delay_ms": {"1": 3000}})"));
-  IoDriver driver;
-  BatchRecorder rec;
-  auto config = tcp_connection(server.port());
-  auto d = device("slow", 1, 100ms, 10000ms);
-  d.points.push_back(point("value", kHr, 0, DataType::uint16));
-  config.devices = {d};
-  ModbusAdapter adapter(config, driver.io(), rec.sink());
-  adapter.start();
-  ASSERT_TRUE(wait_until([&] { return source_health(adapter, "slow").requests >= 1; }, 20s));
+  Rig rig(R"({"units": {"1": {"hr": {"0": 5}}}, "delay_ms": {"1": 3000}})",
+          {one_point_device("slow", 1, 100ms, 10000ms)});
+  ASSERT_TRUE(wait_until([&] { return rig.health("slow").requests >= 1; }, 20s));
   const auto start = std::chrono::steady_clock::now();
-  adapter.stop();
+  rig.adapter->stop();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
-  EXPECT_EQ(adapter.health().state, "stopped");
-  adapter.stop();  // idempotent
-  driver.run_until([] { return false; }, 50ms);
-  EXPECT_TRUE(rec.batches.empty());
+  EXPECT_EQ(rig.adapter->health().state, "stopped");
+  rig.adapter->stop();  // idempotent
+  rig.driver.run_until([] { return false; }, 50ms);
+  EXPECT_TRUE(rig.rec.batches.empty());
 }
 
 TEST(ModbusAdapter, NoBatchReachesTheSinkAfterStopReturns) {
-  PymodbusServer server(nlohmann::json::parse(R"({"units": {"1": {"hr": {"0": 5}}}})"));
-  IoDriver driver;
-  BatchRecorder rec;
-  auto config = tcp_connection(server.port());
-  auto d = device("fast", 1, 0ms);
-  d.points.push_back(point("value", kHr, 0, DataType::uint16));
-  config.devices = {d};
-  ModbusAdapter adapter(config, driver.io(), rec.sink());
-  adapter.start();
+  Rig rig(R"({"units": {"1": {"hr": {"0": 5}}}})", {one_point_device("fast", 1, 0ms)});
   // The io_context does not run yet: every batch of these polls is posted and waiting.
-  ASSERT_TRUE(wait_until([&] { return source_health(adapter, "fast").polls >= 5; }, 20s));
-  adapter.stop();
-  driver.run_until([] { return false; }, 100ms);
-  EXPECT_TRUE(rec.batches.empty()) << rec.batches.size() << " batches delivered after stop()";
+  ASSERT_TRUE(wait_until([&] { return rig.health("fast").polls >= 5; }, 20s));
+  rig.adapter->stop();
+  rig.driver.run_until([] { return false; }, 100ms);
+  EXPECT_TRUE(rig.rec.batches.empty()) << rig.rec.batches.size() << " batches delivered after stop()";
 }
 
 TEST(ModbusAdapter, ReportsConnectionFailuresAsCommFailWithThePeer) {
@@ -350,9 +313,7 @@ TEST(ModbusAdapter, ReportsConnectionFailuresAsCommFailWithThePeer) {
   IoDriver driver;
   BatchRecorder rec;
   auto config = tcp_connection(port);
-  auto d = device("nowhere", 1, 100ms);
-  d.points.push_back(point("value", kHr, 0, DataType::uint16));
-  config.devices = {d};
+  config.devices = {one_point_device("nowhere", 1, 100ms)};
   ModbusAdapter adapter(config, driver.io(), rec.sink());
   adapter.start();
   ASSERT_TRUE(driver.run_until([&] { return rec.count("nowhere", Quality::comm_fail) >= 2; }, 20s));

@@ -21,6 +21,9 @@
 namespace guardian::adapters::modbus::testing {
 
 using namespace std::chrono_literals;
+using config::DataType;
+using config::RegisterTable;
+using config::WordOrder;
 
 /// Records every batch; all access happens on the test thread (the io_context runs there).
 struct BatchRecorder {

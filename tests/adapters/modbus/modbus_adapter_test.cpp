@@ -18,11 +18,7 @@
 namespace guardian::adapters::modbus {
 namespace {
 
-using namespace std::chrono_literals;
-using namespace testing;
-using config::DataType;
-using config::RegisterTable;
-using config::WordOrder;
+using namespace testing;  // the harness, with the config vocabulary it re-exports
 using guardian::testing::PymodbusServer;
 using guardian::testing::wait_until;
 

@@ -9,11 +9,13 @@
 ///   │   wait until it is due (condition variable: stop wakes it)
 ///   │   connect if needed ──fails──► comm_fail batch for due units, connection back-off
 ///   │   per planned request: pacing → read (unit timeout, retries) → decode
-///   │   deliver(ReadingBatch) ──────── boost::asio::post ─────────► ReadingSink(batch)
+///   │   one ReadingBatch per poll → outbox
+///   │   outbox ≥ 2 ms old, or about to wait ── deliver(batches) ── post ──► ReadingSink(batch)…
 ///   └── reschedule: next slot of poll_interval, or now + the unit's back-off
 ///
 /// A unit that does not answer only costs its own timeout once per back-off step, so the other
-/// units on the connection keep their rhythm. Blocking libmodbus calls never hold a lock.
+/// units on the connection keep their rhythm. Blocking libmodbus calls never hold a lock. The
+/// outbox exists because waking the io_context costs more than a loopback Modbus round trip.
 
 #include <array>
 #include <chrono>
@@ -37,8 +39,10 @@ namespace guardian::adapters::modbus {
 /// Polls the units of one ModbusAdapterConfig over one ModbusLink on its own thread.
 class ModbusBusScheduler {
  public:
-  /// Called on the worker thread with every poll's batch; must not block (post it away).
-  using Deliver = std::function<void(ReadingBatch&&)>;
+  /// Called on the worker thread with the batches of one or more polls, oldest first; must not
+  /// block (post them away). A batch is handed over at most ~2 ms after its poll, or before the
+  /// worker waits for anything slower than that (a sleep, a connect, a slow or failing unit).
+  using Deliver = std::function<void(std::vector<ReadingBatch>&&)>;
 
   /// `type` is the adapter type reported in health ("modbus-tcp").
   ModbusBusScheduler(config::ModbusAdapterConfig config, std::string type,
@@ -64,6 +68,7 @@ class ModbusBusScheduler {
     Backoff backoff;
     Clock::time_point next_due{};
     SourceHealth health;  // worker-private; copied to published_ after each poll
+    bool answering = false;  // last poll got answers: its round trip time predicts the next
   };
 
   // no_answer: timeouts or invalid answers on every attempt (the unit is failing);
@@ -91,6 +96,10 @@ class ModbusBusScheduler {
   void publish_requests(const Unit& unit);
   void set_state(const char* state);
   [[nodiscard]] bool sleep_until(Clock::time_point deadline);
+  void enqueue(ReadingBatch&& batch);
+  void flush();
+  // Flushes when the outbox is getting old or the next step may take `expected` or longer.
+  void flush_before_waiting(Clock::duration expected);
   [[nodiscard]] bool stopping() const noexcept { return stopping_.load(std::memory_order_relaxed); }
   [[nodiscard]] Unit& top() { return units_[heap_.front()]; }
   [[nodiscard]] bool due_later(std::size_t a, std::size_t b) const noexcept;
@@ -108,6 +117,8 @@ class ModbusBusScheduler {
   Backoff connection_backoff_;
   Clock::time_point reconnect_at_{};
   Clock::time_point last_request_end_{};
+  std::vector<ReadingBatch> outbox_;  // batches not yet handed to deliver_
+  Clock::time_point outbox_since_{};
   const Unit* selected_unit_ = nullptr;  // unit whose id/timeout are set on the context
   bool flush_before_next_request_ = false;
   std::array<std::uint16_t, kMaxReadRegisters> registers_{};

@@ -3,6 +3,7 @@
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <vector>
 
 #include <boost/asio/post.hpp>
 
@@ -67,11 +68,15 @@ ModbusAdapter::ModbusAdapter(config::ModbusAdapterConfig config, boost::asio::io
   impl_->gate = std::make_shared<DeliveryGate>();
   impl_->gate->sink = std::move(sink);
   auto link = std::make_unique<ModbusTcpLink>(config.tcp.host, config.tcp.port);
-  // Runs on the worker thread: hand the batch to the io_context, where the sink lives.
-  auto deliver = [&io, gate = impl_->gate](ReadingBatch&& batch) {
-    boost::asio::post(io, [gate, batch = std::move(batch)]() mutable {
+  // Runs on the worker thread: hand the batches to the io_context, where the sink lives.
+  auto deliver = [&io, gate = impl_->gate](std::vector<ReadingBatch>&& batches) {
+    boost::asio::post(io, [gate, batches = std::move(batches)]() mutable {
       std::lock_guard lock(gate->mutex);
-      if (gate->open && gate->sink) gate->sink(std::move(batch));
+      for (auto& batch : batches) {
+        // Checked per batch: the sink itself may call stop().
+        if (!gate->open || !gate->sink) return;
+        gate->sink(std::move(batch));
+      }
     });
   };
   impl_->scheduler = std::make_unique<ModbusBusScheduler>(std::move(config), "modbus-tcp",

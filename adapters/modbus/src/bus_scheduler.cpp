@@ -30,6 +30,18 @@ constexpr std::size_t kMaxOutbox = 256;
   return text;
 }
 
+// Why the planner could not fit a point into any request, for the technician.
+[[nodiscard]] std::string unreadable_reason(const config::ModbusPoint& p) {
+  const std::string where = std::string(table_name(p.table)) + " " + std::to_string(p.address) +
+                            " (point '" + p.name + "')";
+  const std::uint32_t width = span_in_table(p);
+  if (width == 0) return "cannot read " + where + ": it spans no registers (string length 0)";
+  if (width > kMaxReadRegisters)
+    return "cannot read " + where + ": it spans " + std::to_string(width) +
+           " registers, one request reads at most " + std::to_string(kMaxReadRegisters);
+  return "cannot read " + where + ": it runs past address 65535";
+}
+
 // Marks every point a request serves with a quality other than good.
 void mark(std::vector<Reading>& readings, const ReadRequest& request, Quality quality,
           const std::string& error, Timestamp ts) {
@@ -70,6 +82,8 @@ ModbusBusScheduler::ModbusBusScheduler(config::ModbusAdapterConfig config, std::
   for (const auto& device : config_.devices) {
     Unit unit{&device, plan_reads(device.points), Backoff(config_.backoff_min, config_.backoff_max),
               now, {}};
+    for (const std::size_t index : unit.plan.unreadable)
+      unit.unreadable_errors.push_back(unreadable_reason(device.points[index]));
     unit.health.source = device.name;
     unit.health.state = "connecting";
     published_.push_back(unit.health);
@@ -310,7 +324,7 @@ ModbusBusScheduler::RequestResult ModbusBusScheduler::transact(Unit& unit,
               (attempts == 1 ? " attempt)" : " attempts)")};
 }
 
-void ModbusBusScheduler::decode(const Unit& unit, const ReadRequest& request, Timestamp arrived,
+void ModbusBusScheduler::decode(Unit& unit, const ReadRequest& request, Timestamp arrived,
                                 std::vector<Reading>& readings) {
   const auto& points = unit.device->points;
   const bool bit_table = is_bit_table(request.table);
@@ -329,6 +343,9 @@ void ModbusBusScheduler::decode(const Unit& unit, const ReadRequest& request, Ti
     } else {
       r.quality = Quality::bad;
       r.error = std::move(value).error().message;
+      ++unit.health.errors;
+      ++unit.health.counters["decode_errors"];
+      unit.health.last_error = r.error;
     }
   }
 }
@@ -392,14 +409,10 @@ void ModbusBusScheduler::poll(Unit& unit) {
         break;
     }
   }
-  for (const std::size_t index : unit.plan.unreadable) {
-    auto& r = batch.readings[index];
+  for (std::size_t i = 0; i < unit.plan.unreadable.size(); ++i) {
+    auto& r = batch.readings[unit.plan.unreadable[i]];
     r.quality = Quality::bad;
-    r.error = "point '" + device.points[index].name + "' at " +
-              table_name(device.points[index].table) + " " +
-              std::to_string(device.points[index].address) +
-              " cannot be read: it spans no registers, more than one request can read (" +
-              std::to_string(kMaxReadRegisters) + " registers), or runs past address 65535";
+    r.error = unit.unreadable_errors[i];
     r.source_ts = now_ms();
   }
 

@@ -69,6 +69,7 @@ class ModbusBusScheduler {
     Clock::time_point next_due{};
     SourceHealth health;  // worker-private; copied to published_ after each poll
     bool answering = false;  // last poll got answers: its round trip time predicts the next
+    std::vector<std::string> unreadable_errors;  // one per plan.unreadable entry
   };
 
   // no_answer: timeouts or invalid answers on every attempt (the unit is failing);
@@ -85,7 +86,7 @@ class ModbusBusScheduler {
   void poll(Unit& unit);
   [[nodiscard]] RequestResult transact(Unit& unit, const ReadRequest& request);
   [[nodiscard]] int issue(const ReadRequest& request);
-  void decode(const Unit& unit, const ReadRequest& request, Timestamp arrived,
+  void decode(Unit& unit, const ReadRequest& request, Timestamp arrived,
               std::vector<Reading>& readings);
   void fail_due_units(Clock::time_point now, const std::string& error);
   void fail_all_points(const Unit& unit, Quality quality, const std::string& error, Timestamp ts);

@@ -222,6 +222,39 @@ TEST(ModbusAdapter, AnExceptionResponseMarksItsPointsBadAndNamesTheException) {
   EXPECT_GE(h.polls, 2U);
 }
 
+TEST(ModbusAdapter, ValuesThatCannotBeDecodedOrReadAreBadWhileTheOthersAreGood) {
+  auto d = device("meter", 1, 100ms);
+  d.points.push_back(point("nan", kHr, 0, DataType::float32));
+  auto state = point("state", kHr, 2, DataType::uint16);
+  state.enum_map = {{0, "off"}};
+  d.points.push_back(state);
+  d.points.push_back(point("fine", kHr, 3, DataType::int16));
+  auto huge = point("serial", kHr, 10, DataType::string);
+  huge.length = 200;
+  d.points.push_back(huge);
+  Rig rig(R"({"units": {"1": {"hr": {"0": 32704, "1": 0, "2": 7, "3": 65535}}}})", {d});
+  auto& rec = rig.rec;
+  ASSERT_TRUE(rig.driver.run_until([&] { return !rec.batches.empty(); }, 20s)) << rig.server.log();
+  const auto nan = rec.latest("meter", "nan");
+  EXPECT_EQ(nan->quality, Quality::bad);
+  EXPECT_NE(nan->error.find("NaN (raw 0x7FC00000)"), std::string::npos) << nan->error;
+  const auto unmapped = rec.latest("meter", "state");
+  EXPECT_EQ(unmapped->quality, Quality::bad);
+  EXPECT_NE(unmapped->error.find("raw value 7"), std::string::npos) << unmapped->error;
+  const auto serial = rec.latest("meter", "serial");
+  EXPECT_EQ(serial->quality, Quality::bad);
+  EXPECT_NE(serial->error.find("spans 200 registers, one request reads at most 125"), std::string::npos)
+      << serial->error;
+  const auto fine = rec.latest("meter", "fine");
+  EXPECT_EQ(fine->quality, Quality::good);
+  EXPECT_EQ(fine->value, Value{std::int64_t{-1}});
+  const auto h = rig.health("meter");
+  EXPECT_GE(h.counters.at("decode_errors"), 2U);
+  // One request per poll (the next one may be in flight); the unreadable point asks nothing.
+  EXPECT_GE(h.requests, h.polls);
+  EXPECT_LE(h.requests, h.polls + 1);
+}
+
 TEST(ModbusAdapter, ResumesGoodValuesByItselfAfterTheServerIsKilledAndRestarted) {
   Rig rig(R"({"units": {"1": {"hr": {"0": 1234}}}})", {one_point_device("fridge", 1, 100ms, 300ms)});
   auto& rec = rig.rec;
@@ -244,13 +277,13 @@ TEST(ModbusAdapter, ResumesGoodValuesByItselfAfterTheServerIsKilledAndRestarted)
 }
 
 TEST(ModbusAdapter, ABatchIsNotHeldBackWhileAnotherUnitTimesOut) {
-  // The live unit is polled first; the dead one then blocks the connection for 3 s. Batches are
+  // The live unit is polled first; the dead one then blocks the connection for 5 s. Batches are
   // handed to the io_context in bunches, but never kept waiting behind a request that may be slow.
   const auto start = std::chrono::steady_clock::now();
   Rig rig(R"({"units": {"1": {"hr": {"0": 42}}}})",
-          {one_point_device("alive", 1, 10s), one_point_device("dead", 7, 10s, 3000ms)});
+          {one_point_device("alive", 1, 10s), one_point_device("dead", 7, 10s, 5000ms)});
   ASSERT_TRUE(rig.driver.run_until([&] { return rig.rec.count("alive", Quality::good) >= 1; }, 20s));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 2500ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4000ms);  // includes starting pymodbus
   EXPECT_EQ(rig.rec.count("dead", Quality::comm_fail), 0U);  // still waiting for its answer
 }
 

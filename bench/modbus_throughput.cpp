@@ -16,7 +16,8 @@
 #include <string>
 #include <vector>
 
-#pragma GCC diagnostic ignored "-Wnull-dereference"  // CLI11 2.1 vs GCC 12, see tools/guardian-sim/main.cpp
+#pragma GCC diagnostic ignored \
+    "-Wnull-dereference"  // CLI11 2.1 vs GCC 12, see tools/guardian-sim/main.cpp
 #include <CLI/CLI.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -42,7 +43,8 @@ class Simulator {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
     posix_spawn_file_actions_addclose(&actions, out[0]);
-    std::vector<std::string> args{path, "modbus-tcp", "--port", "0", "--units", std::to_string(units)};
+    std::vector<std::string> args{path, "modbus-tcp", "--port",
+                                  "0",  "--units",    std::to_string(units)};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -101,7 +103,8 @@ struct AdapterRun {
   double batches_per_s = 0;
 };
 
-AdapterRun through_adapters(std::uint16_t port, int connections, bool full_map, std::chrono::seconds duration) {
+AdapterRun through_adapters(std::uint16_t port, int connections, bool full_map,
+                            std::chrono::seconds duration) {
   boost::asio::io_context io;
   auto guard = boost::asio::make_work_guard(io);
   std::uint64_t readings = 0, batches = 0, bad = 0;
@@ -148,14 +151,18 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Modbus TCP throughput: plain libmodbus vs the Guardian adapter, against guardian-sim"};
+  CLI::App app{
+      "Modbus TCP throughput: plain libmodbus vs the Guardian adapter, against guardian-sim"};
   int seconds = 2;
   int connections = 50;
   int rounds = 5;
   std::string sim = std::string(GUARDIAN_BINARY_DIR) + "/bin/guardian-sim";
   app.add_option("--seconds", seconds, "Duration of each measurement")->capture_default_str();
-  app.add_option("--connections", connections, "Connections for the fan-in run")->check(CLI::Range(1, 247))->capture_default_str();
-  app.add_option("--rounds", rounds, "Alternating rounds of the one-connection comparison")->capture_default_str();
+  app.add_option("--connections", connections, "Connections for the fan-in run")
+      ->check(CLI::Range(1, 247))
+      ->capture_default_str();
+  app.add_option("--rounds", rounds, "Alternating rounds of the one-connection comparison")
+      ->capture_default_str();
   app.add_option("--sim", sim, "guardian-sim executable")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   const std::chrono::seconds duration{seconds};
@@ -175,10 +182,11 @@ int main(int argc, char** argv) {
   const double adapter = median(adapter_runs);
   std::printf("one connection, 14 holding registers per request (median of %d rounds):\n", rounds);
   std::printf("  plain libmodbus loop   %9.0f requests/s\n", plain);
-  std::printf("  adapter                %9.0f requests/s  (%.2fx plain)  %9.0f readings/s\n", adapter,
-              adapter / plain, median(adapter_readings));
+  std::printf("  adapter                %9.0f requests/s  (%.2fx plain)  %9.0f readings/s\n",
+              adapter, adapter / plain, median(adapter_readings));
   const auto many = through_adapters(simulator.port(), connections, false, duration);
-  std::printf("%d connections, holding registers only (9 points, 1 request per poll):\n", connections);
+  std::printf("%d connections, holding registers only (9 points, 1 request per poll):\n",
+              connections);
   std::printf("  adapters               %9.0f requests/s  %9.0f readings/s  %8.0f batches/s\n",
               many.requests_per_s, many.readings_per_s, many.batches_per_s);
   const auto full = through_adapters(simulator.port(), connections, true, duration);

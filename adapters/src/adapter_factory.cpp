@@ -21,8 +21,9 @@ struct AdapterBuilder {
 
 }  // namespace
 
-std::unique_ptr<Adapter> make_adapter(const config::AdapterConfig& config, boost::asio::io_context& io,
-                                      ReadingSink readings, RecordSink records) {
+std::unique_ptr<Adapter> make_adapter(const config::AdapterConfig& config,
+                                      boost::asio::io_context& io, ReadingSink readings,
+                                      RecordSink records) {
   return std::visit(AdapterBuilder{io, readings, records}, config);
 }
 

@@ -15,7 +15,14 @@
 namespace guardian::sim {
 
 /// Machine states as the "state" register reports them.
-enum class MachineState : std::uint16_t { idle = 0, heating = 1, ready = 2, brewing = 3, steaming = 4, fault = 5 };
+enum class MachineState : std::uint16_t {
+  idle = 0,
+  heating = 1,
+  ready = 2,
+  brewing = 3,
+  steaming = 4,
+  fault = 5
+};
 
 /// Everything the register map exposes, in engineering units.
 struct EspressoReadings {
@@ -25,10 +32,10 @@ struct EspressoReadings {
   double pump_pressure = 0.0;     ///< bar
   std::uint32_t shot_count = 0;
   MachineState state = MachineState::heating;
-  double water_flow = 0.0;        ///< ml/s
-  double power = 0.0;             ///< W
-  double energy = 0.0;            ///< Wh since manufacture
-  double ambient_temp = 22.5;     ///< °C
+  double water_flow = 0.0;     ///< ml/s
+  double power = 0.0;          ///< W
+  double energy = 0.0;         ///< Wh since manufacture
+  double ambient_temp = 22.5;  ///< °C
   bool heater_on = false;
   bool pump_on = false;
   bool water_low = false;
@@ -56,7 +63,7 @@ class EspressoModel {
   double state_duration_ = 0.0;  // s the current brew/steam/fault lasts
   double next_brew_in_ = 0.0;    // s of ready time until the next shot
   double tank_ml_ = 2000.0;
-  double elapsed_ = 0.0;        // s of simulated time since power-on
+  double elapsed_ = 0.0;  // s of simulated time since power-on
 };
 
 /// The espresso register map (docs/simulator.md) as Modbus points: the single source the

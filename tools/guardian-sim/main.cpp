@@ -36,14 +36,17 @@ int main(int argc, char** argv) {
   auto* tcp = app.add_subcommand("modbus-tcp", "Serve simulated machines over Modbus TCP");
   tcp->add_option("--port", options.port, "TCP port to listen on (0 = any free port)")->required();
   tcp->add_option("--bind", options.bind, "IPv4 address to listen on")->capture_default_str();
-  tcp->add_option("--model", model, "Machine model")->check(CLI::IsMember({"espresso"}))->capture_default_str();
+  tcp->add_option("--model", model, "Machine model")
+      ->check(CLI::IsMember({"espresso"}))
+      ->capture_default_str();
   tcp->add_option("--units", options.units, "Unit ids 1..N, one machine each")
       ->check(CLI::Range(1, 247))
       ->capture_default_str();
   tcp->add_option("--speed", options.speed, "Simulated seconds per real second")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  tcp->add_option("--seed", options.seed, "Seed of the machines' randomness")->capture_default_str();
+  tcp->add_option("--seed", options.seed, "Seed of the machines' randomness")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {

@@ -49,8 +49,9 @@ ModbusTcpSimServer::~ModbusTcpSimServer() {
 result<std::uint16_t> ModbusTcpSimServer::listen() {
   listen_fd_ = modbus_tcp_listen(ctx_.get(), kListenBacklog);
   if (listen_fd_ < 0)
-    return make_errno_error(errno, "cannot listen on " + options_.bind + ":" + std::to_string(options_.port) +
-                                       ": " + modbus_strerror(errno));
+    return make_errno_error(errno, "cannot listen on " + options_.bind + ":" +
+                                       std::to_string(options_.port) + ": " +
+                                       modbus_strerror(errno));
   sockaddr_in addr{};
   socklen_t len = sizeof addr;
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
@@ -87,7 +88,8 @@ bool ModbusTcpSimServer::serve(int fd) {
     // What a TCP gateway answers for a unit behind it that does not respond (exception 0B).
     return modbus_reply_exception(ctx_.get(), query_.data(), MODBUS_EXCEPTION_GATEWAY_TARGET) >= 0;
   }
-  if (modbus_reply(ctx_.get(), query_.data(), rc, mappings_[static_cast<std::size_t>(unit - 1)].get()) < 0)
+  if (modbus_reply(ctx_.get(), query_.data(), rc,
+                   mappings_[static_cast<std::size_t>(unit - 1)].get()) < 0)
     return false;
   ++answered_;
   return true;
@@ -97,11 +99,12 @@ void ModbusTcpSimServer::tick(double real_seconds) {
   for (std::size_t u = 0; u < models_.size(); ++u) {
     models_[u].advance(real_seconds * options_.speed);
     auto* m = mappings_[u].get();
-    encode_espresso(models_[u].readings(),
-                    RegisterTables{{m->tab_registers, static_cast<std::size_t>(m->nb_registers)},
-                                   {m->tab_input_registers, static_cast<std::size_t>(m->nb_input_registers)},
-                                   {m->tab_bits, static_cast<std::size_t>(m->nb_bits)},
-                                   {m->tab_input_bits, static_cast<std::size_t>(m->nb_input_bits)}});
+    encode_espresso(
+        models_[u].readings(),
+        RegisterTables{{m->tab_registers, static_cast<std::size_t>(m->nb_registers)},
+                       {m->tab_input_registers, static_cast<std::size_t>(m->nb_input_registers)},
+                       {m->tab_bits, static_cast<std::size_t>(m->nb_bits)},
+                       {m->tab_input_bits, static_cast<std::size_t>(m->nb_input_bits)}});
   }
 }
 
@@ -118,14 +121,16 @@ std::uint64_t ModbusTcpSimServer::run(const volatile std::sig_atomic_t& stop) {
   auto next_tick = last_tick + kTick;
   while (stop == 0) {
     const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_tick - Clock::now());
-    const int ready = ::poll(fds_.data(), fds_.size(), static_cast<int>(std::max<std::int64_t>(0, wait.count())));
+    const int ready =
+        ::poll(fds_.data(), fds_.size(), static_cast<int>(std::max<std::int64_t>(0, wait.count())));
     if (ready < 0 && errno != EINTR) break;
     if (ready > 0) {
       // Walk backwards: close_client() moves the last entry into the freed slot.
       for (std::size_t i = fds_.size(); i > 1; --i) {
         const auto revents = fds_[i - 1].revents;
         if (revents == 0) continue;
-        if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !serve(fds_[i - 1].fd)) close_client(i - 1);
+        if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !serve(fds_[i - 1].fd))
+          close_client(i - 1);
       }
       if ((fds_[0].revents & POLLIN) != 0) accept_clients();
     }

@@ -80,8 +80,11 @@ ModbusBusScheduler::ModbusBusScheduler(config::ModbusAdapterConfig config, std::
   published_.reserve(config_.devices.size());
   const auto now = Clock::now();
   for (const auto& device : config_.devices) {
-    Unit unit{&device, plan_reads(device.points), Backoff(config_.backoff_min, config_.backoff_max),
-              now, {}};
+    Unit unit{&device,
+              plan_reads(device.points),
+              Backoff(config_.backoff_min, config_.backoff_max),
+              now,
+              {}};
     for (const std::size_t index : unit.plan.unreadable)
       unit.unreadable_errors.push_back(unreadable_reason(device.points[index]));
     unit.health.source = device.name;
@@ -159,11 +162,13 @@ void ModbusBusScheduler::flush_before_waiting(Clock::duration expected) {
 
 void ModbusBusScheduler::push(std::size_t index) {
   heap_.push_back(index);
-  std::push_heap(heap_.begin(), heap_.end(), [this](std::size_t a, std::size_t b) { return due_later(a, b); });
+  std::push_heap(heap_.begin(), heap_.end(),
+                 [this](std::size_t a, std::size_t b) { return due_later(a, b); });
 }
 
 void ModbusBusScheduler::pop_top() {
-  std::pop_heap(heap_.begin(), heap_.end(), [this](std::size_t a, std::size_t b) { return due_later(a, b); });
+  std::pop_heap(heap_.begin(), heap_.end(),
+                [this](std::size_t a, std::size_t b) { return due_later(a, b); });
   heap_.pop_back();
 }
 
@@ -216,7 +221,8 @@ void ModbusBusScheduler::select_unit(const Unit& unit) {
 int ModbusBusScheduler::issue(const ReadRequest& r) {
   auto* ctx = link_->context();
   switch (r.table) {
-    case config::RegisterTable::coil: return modbus_read_bits(ctx, r.address, r.count, bits_.data());
+    case config::RegisterTable::coil:
+      return modbus_read_bits(ctx, r.address, r.count, bits_.data());
     case config::RegisterTable::discrete_input:
       return modbus_read_input_bits(ctx, r.address, r.count, bits_.data());
     case config::RegisterTable::holding_register:
@@ -242,20 +248,20 @@ ModbusBusScheduler::RequestResult ModbusBusScheduler::transact(Unit& unit,
   bool reconnected_once = false;
   std::string last_failure;
   for (int attempt = 0; attempt < attempts;) {
-    if (stopping()) return {Outcome::stopped, 0, {}, {}};
+    if (stopping()) return RequestResult::failed(Outcome::stopped);
     if (!link_->connected()) {
       flush();
       auto connected = link_->connect(config_.connect_timeout);
       if (!connected) {
         ++h.errors;
-        return {Outcome::link_lost, 0, {}, connected.error().message};
+        return RequestResult::failed(Outcome::link_lost, connected.error().message);
       }
       selected_unit_ = nullptr;
       flush_before_next_request_ = false;
     }
     select_unit(unit);
     if (config_.pacing.count() > 0 && !sleep_until(last_request_end_ + config_.pacing))
-      return {Outcome::stopped, 0, {}, {}};
+      return RequestResult::failed(Outcome::stopped);
     if (flush_before_next_request_) {
       // A response that missed its timeout may still arrive; drop what is already here.
       modbus_flush(link_->context());
@@ -277,7 +283,7 @@ ModbusBusScheduler::RequestResult ModbusBusScheduler::transact(Unit& unit,
       record_rtt(unit, last_request_end_ - sent);
       return {Outcome::ok, 0, now_ms(), {}};
     }
-    if (stopping()) return {Outcome::stopped, 0, {}, {}};
+    if (stopping()) return RequestResult::failed(Outcome::stopped);
     if (const int code = exception_code(error); code != 0) {
       // An exception response is an answer: the unit is alive, these addresses are not.
       ++h.responses;
@@ -307,8 +313,8 @@ ModbusBusScheduler::RequestResult ModbusBusScheduler::transact(Unit& unit,
       // The connection itself failed (reset, closed by the peer).
       link_->close();
       if (reconnected_once)
-        return {Outcome::link_lost, 0, {},
-                "connection to " + link_->peer() + " lost: " + modbus_strerror(error)};
+        return RequestResult::failed(Outcome::link_lost, "connection to " + link_->peer() +
+                                                             " lost: " + modbus_strerror(error));
     }
     // A device that drops idle connections, or a stream out of step, deserves one immediate
     // fresh connection before anyone is told.
@@ -318,10 +324,11 @@ ModbusBusScheduler::RequestResult ModbusBusScheduler::transact(Unit& unit,
     }
     ++attempt;
   }
-  return {Outcome::no_answer, 0, {},
-          last_failure + ": unit " + std::to_string(unit.device->unit_id) +
-              " did not answer reading " + range_text(request) + " (" + std::to_string(attempts) +
-              (attempts == 1 ? " attempt)" : " attempts)")};
+  return RequestResult::failed(Outcome::no_answer,
+                               last_failure + ": unit " + std::to_string(unit.device->unit_id) +
+                                   " did not answer reading " + range_text(request) + " (" +
+                                   std::to_string(attempts) +
+                                   (attempts == 1 ? " attempt)" : " attempts)"));
 }
 
 void ModbusBusScheduler::decode(Unit& unit, const ReadRequest& request, Timestamp arrived,
@@ -331,10 +338,10 @@ void ModbusBusScheduler::decode(Unit& unit, const ReadRequest& request, Timestam
   for (const std::size_t index : request.points) {
     const auto& point = points[index];
     const std::size_t offset = point.address - request.address;
-    auto value = bit_table
-                     ? decode_bit(point, bits_[offset] != 0)
-                     : decode_registers(point, std::span<const std::uint16_t>(
-                                                   registers_.data() + offset, request.count - offset));
+    auto value = bit_table ? decode_bit(point, bits_[offset] != 0)
+                           : decode_registers(
+                                 point, std::span<const std::uint16_t>(registers_.data() + offset,
+                                                                       request.count - offset));
     Reading& r = readings[index];
     r.source_ts = arrived;
     if (value) {
@@ -355,7 +362,8 @@ void ModbusBusScheduler::fail_all_points(const Unit& unit, Quality quality,
   ReadingBatch batch{unit.device->name, {}};
   batch.readings.reserve(unit.device->points.size());
   for (const auto& point : unit.device->points)
-    batch.readings.push_back(Reading{unit.device->name, point.name, {}, point.unit, quality, ts, error});
+    batch.readings.push_back(
+        Reading{unit.device->name, point.name, {}, point.unit, quality, ts, error});
   enqueue(std::move(batch));
 }
 
@@ -371,7 +379,8 @@ void ModbusBusScheduler::fail_due_units(Clock::time_point now, const std::string
     unit.next_due = reconnect_at_;
     publish(unit);
   }
-  std::make_heap(heap_.begin(), heap_.end(), [this](std::size_t a, std::size_t b) { return due_later(a, b); });
+  std::make_heap(heap_.begin(), heap_.end(),
+                 [this](std::size_t a, std::size_t b) { return due_later(a, b); });
 }
 
 void ModbusBusScheduler::poll(Unit& unit) {
@@ -395,12 +404,15 @@ void ModbusBusScheduler::poll(Unit& unit) {
     }
     auto result = transact(unit, request);
     switch (result.outcome) {
-      case Outcome::ok: decode(unit, request, result.arrived, batch.readings); break;
+      case Outcome::ok:
+        decode(unit, request, result.arrived, batch.readings);
+        break;
       case Outcome::exception:
         h.last_error = result.error;
         mark(batch.readings, request, Quality::bad, result.error, result.arrived);
         break;
-      case Outcome::stopped: return;  // nobody listens any more
+      case Outcome::stopped:
+        return;  // nobody listens any more
       case Outcome::no_answer:
       case Outcome::link_lost:
         failure = result.outcome;
@@ -429,8 +441,8 @@ void ModbusBusScheduler::poll(Unit& unit) {
       h.last_error = failure_text;
       h.state = "comm_fail";
       // A dead unit is retried with back-off so it cannot eat the connection's time.
-      unit.next_due = std::max(next_slot(unit.next_due, device.poll_interval, now),
-                               now + unit.backoff.next());
+      unit.next_due =
+          std::max(next_slot(unit.next_due, device.poll_interval, now), now + unit.backoff.next());
       break;
     default:
       h.last_error = failure_text;

@@ -67,7 +67,7 @@ class ModbusBusScheduler {
     ReadPlan plan;
     Backoff backoff;
     Clock::time_point next_due{};
-    SourceHealth health;  // worker-private; copied to published_ after each poll
+    SourceHealth health;     // worker-private; copied to published_ after each poll
     bool answering = false;  // last poll got answers: its round trip time predicts the next
     std::vector<std::string> unreadable_errors;  // one per plan.unreadable entry
   };
@@ -80,6 +80,10 @@ class ModbusBusScheduler {
     int exception = 0;
     Timestamp arrived{};
     std::string error;
+
+    [[nodiscard]] static RequestResult failed(Outcome outcome, std::string why = {}) {
+      return {outcome, 0, {}, std::move(why)};
+    }
   };
 
   void run();
@@ -130,7 +134,7 @@ class ModbusBusScheduler {
   std::condition_variable wake_;
   bool stop_requested_ = false;  // guarded by mutex_
   std::atomic<bool> stopping_{false};
-  std::mutex lifecycle_mutex_;   // serialises start()/stop()
+  std::mutex lifecycle_mutex_;  // serialises start()/stop()
   std::thread worker_;
 
   // Published health.

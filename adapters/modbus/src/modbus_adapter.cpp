@@ -23,11 +23,20 @@ struct DeliveryGate {
 
 [[nodiscard]] const char* transport_name(config::ModbusTransport t) noexcept {
   switch (t) {
-    case config::ModbusTransport::tcp: return "tcp";
-    case config::ModbusTransport::rtu: return "rtu";
-    case config::ModbusTransport::rtu_over_tcp: return "rtu_over_tcp";
+    case config::ModbusTransport::tcp:
+      return "tcp";
+    case config::ModbusTransport::rtu:
+      return "rtu";
+    case config::ModbusTransport::rtu_over_tcp:
+      return "rtu_over_tcp";
   }
   return "?";
+}
+
+// "file:line:column: " when the configuration loader recorded where something was declared.
+[[nodiscard]] std::string located(const config::SourceLocation& where) {
+  if (where.file.empty()) return {};
+  return where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": ";
 }
 
 void validate(const config::ModbusAdapterConfig& c) {
@@ -40,7 +49,7 @@ void validate(const config::ModbusAdapterConfig& c) {
   if (c.tcp.port == 0) problem("tcp.port is 0");
   std::set<std::string> names;
   for (const auto& d : c.devices) {
-    const std::string where = "device '" + d.name + "': ";
+    const std::string where = located(d.where) + "device '" + d.name + "': ";
     if (d.name.empty()) problem("a device has no name");
     if (!names.insert(d.name).second) problem(where + "the name is used twice");
     if (d.unit_id < 0 || (d.unit_id > 247 && d.unit_id != 255))
@@ -49,7 +58,8 @@ void validate(const config::ModbusAdapterConfig& c) {
     if (d.poll_interval.count() < 0) problem(where + "poll_interval must not be negative");
   }
   if (!problems.empty())
-    throw std::runtime_error("modbus adapter '" + c.name + "' cannot start:" + problems);
+    throw std::runtime_error(located(c.where) + "modbus adapter '" + c.name +
+                             "' cannot start:" + problems);
 }
 
 }  // namespace

@@ -23,17 +23,28 @@ class LibmodbusCategory final : public boost::system::error_category {
 // "negative acknowledge" libmodbus also knows.
 [[nodiscard]] const char* exception_name(int code) noexcept {
   switch (code) {
-    case MODBUS_EXCEPTION_ILLEGAL_FUNCTION: return "illegal function";
-    case MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS: return "illegal data address";
-    case MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE: return "illegal data value";
-    case MODBUS_EXCEPTION_SLAVE_OR_SERVER_FAILURE: return "server device failure";
-    case MODBUS_EXCEPTION_ACKNOWLEDGE: return "acknowledge";
-    case MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY: return "server device busy";
-    case MODBUS_EXCEPTION_NEGATIVE_ACKNOWLEDGE: return "negative acknowledge";
-    case MODBUS_EXCEPTION_MEMORY_PARITY: return "memory parity error";
-    case MODBUS_EXCEPTION_GATEWAY_PATH: return "gateway path unavailable";
-    case MODBUS_EXCEPTION_GATEWAY_TARGET: return "gateway target device failed to respond";
-    default: return "unknown exception";
+    case MODBUS_EXCEPTION_ILLEGAL_FUNCTION:
+      return "illegal function";
+    case MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS:
+      return "illegal data address";
+    case MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE:
+      return "illegal data value";
+    case MODBUS_EXCEPTION_SLAVE_OR_SERVER_FAILURE:
+      return "server device failure";
+    case MODBUS_EXCEPTION_ACKNOWLEDGE:
+      return "acknowledge";
+    case MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY:
+      return "server device busy";
+    case MODBUS_EXCEPTION_NEGATIVE_ACKNOWLEDGE:
+      return "negative acknowledge";
+    case MODBUS_EXCEPTION_MEMORY_PARITY:
+      return "memory parity error";
+    case MODBUS_EXCEPTION_GATEWAY_PATH:
+      return "gateway path unavailable";
+    case MODBUS_EXCEPTION_GATEWAY_TARGET:
+      return "gateway target device failed to respond";
+    default:
+      return "unknown exception";
   }
 }
 
@@ -67,7 +78,8 @@ std::string describe_exception(int code) {
 std::string exception_counter(int code) { return "exception_" + two_hex_digits(code); }
 
 Error libmodbus_error(int errno_value, std::string message) {
-  return make_error(boost::system::error_code(errno_value, libmodbus_category()), std::move(message));
+  return make_error(boost::system::error_code(errno_value, libmodbus_category()),
+                    std::move(message));
 }
 
 }  // namespace guardian::adapters::modbus

@@ -49,7 +49,8 @@ ModbusTcpLink::ModbusTcpLink(std::string host, std::uint16_t port)
   if (!ctx_) throw std::runtime_error("libmodbus could not create a TCP context for " + peer_);
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0)
-    throw std::runtime_error(std::string("eventfd for the Modbus link failed: ") + std::strerror(errno));
+    throw std::runtime_error(std::string("eventfd for the Modbus link failed: ") +
+                             std::strerror(errno));
 }
 
 ModbusTcpLink::~ModbusTcpLink() {
@@ -60,7 +61,8 @@ ModbusTcpLink::~ModbusTcpLink() {
 result<void> ModbusTcpLink::connect(std::chrono::milliseconds timeout) {
   close();
   const auto cancelled = [this] {
-    return make_errno_error(ECANCELED, "connection to " + peer_ + " cancelled: the adapter is stopping");
+    return make_errno_error(ECANCELED,
+                            "connection to " + peer_ + " cancelled: the adapter is stopping");
   };
   if (interrupted_) return cancelled();
   BOOST_OUTCOME_TRY(fd, connect_socket(std::chrono::steady_clock::now() + timeout));
@@ -86,13 +88,14 @@ result<int> ModbusTcpLink::connect_socket(std::chrono::steady_clock::time_point 
   addrinfo* found = nullptr;
   const int gai = ::getaddrinfo(host_.c_str(), std::to_string(port_).c_str(), &hints, &found);
   if (gai != 0)
-    return make_error("cannot resolve host '" + host_ + "' of " + peer_ + ": " + ::gai_strerror(gai) +
-                      "; check tcp.host in the configuration");
+    return make_error("cannot resolve host '" + host_ + "' of " + peer_ + ": " +
+                      ::gai_strerror(gai) + "; check tcp.host in the configuration");
   const std::unique_ptr<addrinfo, AddrinfoDeleter> addresses(found);
 
   int last_errno = ECONNREFUSED;
   for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-    UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol));
+    UniqueFd fd(
+        ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol));
     if (fd.get() < 0) {
       last_errno = errno;
       continue;
@@ -110,10 +113,12 @@ result<int> ModbusTcpLink::connect_socket(std::chrono::steady_clock::time_point 
       do {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
-        rc = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<std::int64_t>(0, left.count())));
+        rc = ::poll(fds.data(), fds.size(),
+                    static_cast<int>(std::max<std::int64_t>(0, left.count())));
       } while (rc < 0 && errno == EINTR);
       if (interrupted_ || (fds[1].revents & POLLIN) != 0)
-        return make_errno_error(ECANCELED, "connection to " + peer_ + " cancelled: the adapter is stopping");
+        return make_errno_error(ECANCELED,
+                                "connection to " + peer_ + " cancelled: the adapter is stopping");
       if (rc == 0) {
         last_errno = ETIMEDOUT;
         break;  // the deadline covers all addresses
@@ -131,7 +136,8 @@ result<int> ModbusTcpLink::connect_socket(std::chrono::steady_clock::time_point 
     ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
     return fd.release();
   }
-  return make_errno_error(last_errno, "cannot connect to " + peer_ + ": " + std::strerror(last_errno));
+  return make_errno_error(last_errno,
+                          "cannot connect to " + peer_ + ": " + std::strerror(last_errno));
 }
 
 void ModbusTcpLink::close() noexcept {

@@ -70,10 +70,10 @@ class ModbusTcpLink final : public ModbusLink {
   std::uint16_t port_;
   std::string peer_;
   ModbusContextPtr ctx_;
-  int wake_fd_ = -1;             // eventfd: readable once interrupt() has been called
+  int wake_fd_ = -1;  // eventfd: readable once interrupt() has been called
   std::atomic<bool> interrupted_{false};
-  bool connected_ = false;       // worker thread only
-  std::mutex socket_mutex_;      // guards socket_ against interrupt() racing close()
+  bool connected_ = false;   // worker thread only
+  std::mutex socket_mutex_;  // guards socket_ against interrupt() racing close()
   int socket_ = -1;
 };
 

@@ -27,7 +27,8 @@ struct Span {
 void plan_table(RegisterTable table, std::vector<Span>& spans, const ReadPlanLimits& limits,
                 std::span<const AddressRange> refused, ReadPlan& plan) {
   const bool bits = is_bit_table(table);
-  const std::uint32_t max_count = std::max<std::uint32_t>(1, bits ? limits.max_bits : limits.max_registers);
+  const std::uint32_t max_count =
+      std::max<std::uint32_t>(1, bits ? limits.max_bits : limits.max_registers);
   const std::uint32_t max_gap = bits ? limits.max_bit_gap : limits.max_register_gap;
   std::stable_sort(spans.begin(), spans.end(),
                    [](const Span& a, const Span& b) { return a.first < b.first; });
@@ -57,8 +58,10 @@ void plan_table(RegisterTable table, std::vector<Span>& spans, const ReadPlanLim
       open->points.push_back(s.index);
       continue;
     }
-    plan.requests.push_back(ReadRequest{table, static_cast<std::uint16_t>(s.first),
-                                        static_cast<std::uint16_t>(s.end - s.first), {s.index}});
+    plan.requests.push_back(ReadRequest{table,
+                                        static_cast<std::uint16_t>(s.first),
+                                        static_cast<std::uint16_t>(s.end - s.first),
+                                        {s.index}});
     open = &plan.requests.back();
     open_end = s.end;
     open_is_isolated = isolated;

@@ -46,17 +46,28 @@ constexpr std::size_t kMaxNumericRegisters = 4;
 
 [[nodiscard]] const char* type_name(DataType t) noexcept {
   switch (t) {
-    case DataType::boolean: return "bool";
-    case DataType::bit: return "bit";
-    case DataType::int16: return "int16";
-    case DataType::uint16: return "uint16";
-    case DataType::int32: return "int32";
-    case DataType::uint32: return "uint32";
-    case DataType::int64: return "int64";
-    case DataType::uint64: return "uint64";
-    case DataType::float32: return "float32";
-    case DataType::float64: return "float64";
-    case DataType::string: return "string";
+    case DataType::boolean:
+      return "bool";
+    case DataType::bit:
+      return "bit";
+    case DataType::int16:
+      return "int16";
+    case DataType::uint16:
+      return "uint16";
+    case DataType::int32:
+      return "int32";
+    case DataType::uint32:
+      return "uint32";
+    case DataType::int64:
+      return "int64";
+    case DataType::uint64:
+      return "uint64";
+    case DataType::float32:
+      return "float32";
+    case DataType::float64:
+      return "float64";
+    case DataType::string:
+      return "string";
   }
   return "?";
 }
@@ -91,8 +102,7 @@ constexpr std::size_t kMaxNumericRegisters = 4;
 void unfold(std::uint64_t raw, WordOrder order, std::span<std::uint16_t> wire) noexcept {
   std::array<std::uint16_t, kMaxNumericRegisters> be{};
   const auto n = wire.size();
-  for (std::size_t i = 0; i < n; ++i)
-    be[n - 1 - i] = static_cast<std::uint16_t>(raw >> (16 * i));
+  for (std::size_t i = 0; i < n; ++i) be[n - 1 - i] = static_cast<std::uint16_t>(raw >> (16 * i));
   reorder_registers(std::span<const std::uint16_t>(be.data(), n), order, wire);
 }
 
@@ -119,7 +129,8 @@ void unfold(std::uint64_t raw, WordOrder order, std::span<std::uint16_t> wire) n
 [[nodiscard]] result<Value> finish_unsigned(const ModbusPoint& p, std::uint64_t raw) {
   if (!p.enum_map.empty()) {
     constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-    if (raw > kMax) return point_error(p, "raw value " + std::to_string(raw) + " has no label in enum_map");
+    if (raw > kMax)
+      return point_error(p, "raw value " + std::to_string(raw) + " has no label in enum_map");
     return label_for(p, static_cast<std::int64_t>(raw), true);
   }
   if (is_identity_scale(p)) return Value{raw};
@@ -135,8 +146,9 @@ void unfold(std::uint64_t raw, WordOrder order, std::span<std::uint16_t> wire) n
                                          std::size_t registers) {
   if (!p.enum_map.empty()) return point_error(p, "enum_map needs an integer point, not a float");
   if (!std::isfinite(v))
-    return point_error(p, std::string(type_name(p.type)) + " is " + (std::isnan(v) ? "NaN" : "infinite") +
-                              " (raw " + hex(raw, registers) + ")");
+    return point_error(p, std::string(type_name(p.type)) + " is " +
+                              (std::isnan(v) ? "NaN" : "infinite") + " (raw " +
+                              hex(raw, registers) + ")");
   if (is_identity_scale(p)) return Value{v};
   return finish_scaled(p, v);
 }
@@ -178,7 +190,8 @@ struct Numeric {
       if (label == *s) {
         n.is_integer = true;
         n.negative = raw < 0;
-        n.magnitude = raw < 0 ? 0 - static_cast<std::uint64_t>(raw) : static_cast<std::uint64_t>(raw);
+        n.magnitude =
+            raw < 0 ? 0 - static_cast<std::uint64_t>(raw) : static_cast<std::uint64_t>(raw);
         n.real = static_cast<double>(raw);
         return n;
       }
@@ -265,10 +278,14 @@ struct Numeric {
 
 const char* table_name(config::RegisterTable table) noexcept {
   switch (table) {
-    case config::RegisterTable::coil: return "coil";
-    case config::RegisterTable::discrete_input: return "discrete input";
-    case config::RegisterTable::holding_register: return "holding register";
-    case config::RegisterTable::input_register: return "input register";
+    case config::RegisterTable::coil:
+      return "coil";
+    case config::RegisterTable::discrete_input:
+      return "discrete input";
+    case config::RegisterTable::holding_register:
+      return "holding register";
+    case config::RegisterTable::input_register:
+      return "input register";
   }
   return "register";
 }
@@ -289,20 +306,28 @@ result<Value> decode_registers(const ModbusPoint& p, std::span<const std::uint16
   if (auto problem = width_problem(p, registers.size())) return std::move(*problem);
   const auto wire = registers.first(width);
   switch (p.type) {
-    case DataType::boolean: return finish_bool(p, wire[0] != 0);
+    case DataType::boolean:
+      return finish_bool(p, wire[0] != 0);
     case DataType::bit: {
-      if (p.bit < 0 || p.bit > 15) return point_error(p, "bit " + std::to_string(p.bit) + " is outside 0-15");
+      if (p.bit < 0 || p.bit > 15)
+        return point_error(p, "bit " + std::to_string(p.bit) + " is outside 0-15");
       const auto r = static_cast<std::uint16_t>(fold(wire, p.order));
       return finish_bool(p, ((r >> p.bit) & 1U) != 0);
     }
     case DataType::int16:
-      return finish_signed(p, static_cast<std::int16_t>(static_cast<std::uint16_t>(fold(wire, p.order))));
-    case DataType::uint16: return finish_unsigned(p, fold(wire, p.order));
+      return finish_signed(
+          p, static_cast<std::int16_t>(static_cast<std::uint16_t>(fold(wire, p.order))));
+    case DataType::uint16:
+      return finish_unsigned(p, fold(wire, p.order));
     case DataType::int32:
-      return finish_signed(p, static_cast<std::int32_t>(static_cast<std::uint32_t>(fold(wire, p.order))));
-    case DataType::uint32: return finish_unsigned(p, fold(wire, p.order));
-    case DataType::int64: return finish_signed(p, static_cast<std::int64_t>(fold(wire, p.order)));
-    case DataType::uint64: return finish_unsigned(p, fold(wire, p.order));
+      return finish_signed(
+          p, static_cast<std::int32_t>(static_cast<std::uint32_t>(fold(wire, p.order))));
+    case DataType::uint32:
+      return finish_unsigned(p, fold(wire, p.order));
+    case DataType::int64:
+      return finish_signed(p, static_cast<std::int64_t>(fold(wire, p.order)));
+    case DataType::uint64:
+      return finish_unsigned(p, fold(wire, p.order));
     case DataType::float32: {
       const auto raw = static_cast<std::uint32_t>(fold(wire, p.order));
       return finish_float(p, static_cast<double>(std::bit_cast<float>(raw)), raw, 2);
@@ -311,14 +336,16 @@ result<Value> decode_registers(const ModbusPoint& p, std::span<const std::uint16
       const auto raw = fold(wire, p.order);
       return finish_float(p, std::bit_cast<double>(raw), raw, 4);
     }
-    case DataType::string: return decode_string(p, wire);
+    case DataType::string:
+      return decode_string(p, wire);
   }
   return point_error(p, "unknown data type");
 }
 
 result<Value> decode_bit(const ModbusPoint& p, bool bit) {
   if (p.type != DataType::boolean && p.type != DataType::bit)
-    return point_error(p, std::string("a ") + type_name(p.type) + " point cannot be read from a single bit");
+    return point_error(
+        p, std::string("a ") + type_name(p.type) + " point cannot be read from a single bit");
   return finish_bool(p, bit);
 }
 
@@ -334,7 +361,8 @@ result<void> encode_registers(const ModbusPoint& p, const Value& value,
       return outcome::success();
     }
     case DataType::bit: {
-      if (p.bit < 0 || p.bit > 15) return point_error(p, "bit " + std::to_string(p.bit) + " is outside 0-15");
+      if (p.bit < 0 || p.bit > 15)
+        return point_error(p, "bit " + std::to_string(p.bit) + " is outside 0-15");
       BOOST_OUTCOME_TRY(b, bool_of(p, value));
       const auto mask = static_cast<std::uint16_t>(1U << p.bit);
       auto r = static_cast<std::uint16_t>(fold(wire, p.order));
@@ -371,14 +399,16 @@ result<void> encode_registers(const ModbusPoint& p, const Value& value,
       }
       return outcome::success();
     }
-    case DataType::string: return encode_string(p, value, wire);
+    case DataType::string:
+      return encode_string(p, value, wire);
   }
   return point_error(p, "unknown data type");
 }
 
 result<bool> encode_bit(const ModbusPoint& p, const Value& value) {
   if (p.type != DataType::boolean && p.type != DataType::bit)
-    return point_error(p, std::string("a ") + type_name(p.type) + " point cannot be written to a single bit");
+    return point_error(
+        p, std::string("a ") + type_name(p.type) + " point cannot be written to a single bit");
   return bool_of(p, value);
 }
 

@@ -46,7 +46,8 @@ struct BatchRecorder {
   }
 
   /// Number of batches from `source` since batch index `from` whose every reading has `quality`.
-  [[nodiscard]] std::size_t count(const std::string& source, Quality quality, std::size_t from = 0) const {
+  [[nodiscard]] std::size_t count(const std::string& source, Quality quality,
+                                  std::size_t from = 0) const {
     std::size_t n = 0;
     for (std::size_t i = from; i < batches.size(); ++i) {
       const auto& b = batches[i];
@@ -104,8 +105,8 @@ inline config::ModbusDevice device(std::string name, int unit_id,
   return d;
 }
 
-inline config::ModbusPoint point(std::string name, config::RegisterTable table, std::uint16_t address,
-                                 config::DataType type,
+inline config::ModbusPoint point(std::string name, config::RegisterTable table,
+                                 std::uint16_t address, config::DataType type,
                                  config::WordOrder order = config::WordOrder::ABCD,
                                  std::string unit = {}) {
   config::ModbusPoint p;

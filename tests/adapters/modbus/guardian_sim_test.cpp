@@ -27,8 +27,8 @@ using guardian::testing::TempDir;
 class Simulator {
  public:
   explicit Simulator(std::vector<std::string> extra_args = {}) {
-    std::vector<std::string> argv{guardian::testing::binary_path("guardian-sim").string(), "modbus-tcp",
-                                  "--port", "0"};
+    std::vector<std::string> argv{guardian::testing::binary_path("guardian-sim").string(),
+                                  "modbus-tcp", "--port", "0"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     process_ = std::make_unique<Process>(Process::Options{argv, {}, dir_ / "sim.log", {}});
     const bool ready = guardian::testing::wait_until(
@@ -65,12 +65,15 @@ config::ModbusDevice espresso(std::string name, int unit_id) {
       scaled(point("water_flow", hr, 9, DataType::uint16, WordOrder::ABCD, "ml/s"), 0.1),
       point("power", hr, 10, DataType::float32, WordOrder::ABCD, "W"),
       point("energy", hr, 12, DataType::uint32, WordOrder::CDAB, "Wh"),
-      scaled(point("ambient_temp", RegisterTable::input_register, 0, DataType::int16, WordOrder::ABCD, "degC"), 0.1),
+      scaled(point("ambient_temp", RegisterTable::input_register, 0, DataType::int16,
+                   WordOrder::ABCD, "degC"),
+             0.1),
       point("heater_on", RegisterTable::coil, 0, DataType::boolean),
       point("pump_on", RegisterTable::coil, 1, DataType::boolean),
       point("water_low", RegisterTable::discrete_input, 0, DataType::boolean),
   };
-  d.points[5].enum_map = {{0, "idle"}, {1, "heating"}, {2, "ready"}, {3, "brewing"}, {4, "steaming"}, {5, "fault"}};
+  d.points[5].enum_map = {{0, "idle"},    {1, "heating"},  {2, "ready"},
+                          {3, "brewing"}, {4, "steaming"}, {5, "fault"}};
   return d;
 }
 
@@ -145,7 +148,8 @@ TEST(GuardianSim, EspressoValuesArePlausibleAndTheMachineGoesThroughItsCycle) {
       << "shots " << first_shots << " -> " << last_shots << ", states seen: " << states.size()
       << ", brewing at pressure: " << saw_brewing_pressure;
   // Machines differ: their counters started at different values.
-  EXPECT_NE(rec.latest("espresso-1", "shot_count")->value, rec.latest("espresso-2", "shot_count")->value);
+  EXPECT_NE(rec.latest("espresso-1", "shot_count")->value,
+            rec.latest("espresso-2", "shot_count")->value);
 }
 
 TEST(GuardianSim, AnswersAnUnknownUnitWithGatewayTargetException) {
@@ -158,7 +162,8 @@ TEST(GuardianSim, AnswersAnUnknownUnitWithGatewayTargetException) {
   adapter.start();
   ASSERT_TRUE(driver.run_until([&] { return rec.count("ghost", Quality::bad) >= 1; }, 20s));
   const auto r = rec.latest("ghost", "boiler_temp");
-  EXPECT_NE(r->error.find("exception 0B gateway target device failed to respond"), std::string::npos)
+  EXPECT_NE(r->error.find("exception 0B gateway target device failed to respond"),
+            std::string::npos)
       << r->error;
   EXPECT_GE(source_health(adapter, "ghost").counters.at("exception_0B"), 4U);  // one per table
 }
@@ -184,7 +189,8 @@ TEST(GuardianSim, ServesFiftyConnectionsPollingAsFastAsTheyCan) {
   ASSERT_TRUE(driver.run_until([&] { return all_polled(20); }, 30s));
   for (const auto& a : adapters) EXPECT_EQ(a->health().sources.at(0).timeouts, 0U) << a->name();
   for (const auto& b : rec.batches)
-    for (const auto& r : b.readings) ASSERT_EQ(r.quality, Quality::good) << b.source << ": " << r.error;
+    for (const auto& r : b.readings)
+      ASSERT_EQ(r.quality, Quality::good) << b.source << ": " << r.error;
 }
 
 TEST(GuardianSim, ExitsCleanlyOnSigterm) {

@@ -172,7 +172,8 @@ TEST(ModbusAdapter, AnAbsentUnitIsCommFailWhileAnotherUnitKeepsDelivering) {
   Rig rig(R"({"units": {"1": {"hr": {"0": 42}}}})", {one_point_device("alive", 1, 50ms), dead},
           [](auto& c) { c.backoff_min = c.backoff_max = 3000ms; });
   auto& rec = rig.rec;
-  ASSERT_TRUE(rig.driver.run_until([&] { return rec.count("dead", Quality::comm_fail) >= 2; }, 30s));
+  ASSERT_TRUE(
+      rig.driver.run_until([&] { return rec.count("dead", Quality::comm_fail) >= 2; }, 30s));
   const auto failure = rec.latest("dead", "other");
   ASSERT_TRUE(failure.has_value());
   EXPECT_TRUE(std::holds_alternative<std::monostate>(failure->value));
@@ -184,7 +185,8 @@ TEST(ModbusAdapter, AnAbsentUnitIsCommFailWhileAnotherUnitKeepsDelivering) {
   std::size_t first = 0, second = 0, seen = 0;
   for (std::size_t i = 0; i < rec.batches.size() && seen < 2; ++i)
     if (rec.batches[i].source == "dead") (seen++ == 0 ? first : second) = i;
-  EXPECT_GE(rec.count("alive", Quality::good, first) - rec.count("alive", Quality::good, second), 10U);
+  EXPECT_GE(rec.count("alive", Quality::good, first) - rec.count("alive", Quality::good, second),
+            10U);
   EXPECT_EQ(rec.latest("alive", "value")->value, Value{std::uint64_t{42}});
 
   const auto dead_health = rig.health("dead");
@@ -203,12 +205,14 @@ TEST(ModbusAdapter, AnExceptionResponseMarksItsPointsBadAndNamesTheException) {
   d.points.push_back(point("refused", kHr, 100, DataType::float32));
   Rig rig(R"({"units": {"1": {"hr": {"0": 7}}}, "forbidden": {"1": {"hr": [[100, 109]]}}})", {d});
   auto& rec = rig.rec;
-  ASSERT_TRUE(rig.driver.run_until([&] { return rec.batches.size() >= 2; }, 20s)) << rig.server.log();
+  ASSERT_TRUE(rig.driver.run_until([&] { return rec.batches.size() >= 2; }, 20s))
+      << rig.server.log();
 
   const auto refused = rec.latest("meter", "refused");
   EXPECT_EQ(refused->quality, Quality::bad);
   EXPECT_TRUE(std::holds_alternative<std::monostate>(refused->value));
-  EXPECT_NE(refused->error.find("exception 02 illegal data address"), std::string::npos) << refused->error;
+  EXPECT_NE(refused->error.find("exception 02 illegal data address"), std::string::npos)
+      << refused->error;
   EXPECT_NE(refused->error.find("holding registers 100-101"), std::string::npos) << refused->error;
   const auto ok = rec.latest("meter", "ok");
   EXPECT_EQ(ok->quality, Quality::good);
@@ -243,7 +247,8 @@ TEST(ModbusAdapter, ValuesThatCannotBeDecodedOrReadAreBadWhileTheOthersAreGood) 
   EXPECT_NE(unmapped->error.find("raw value 7"), std::string::npos) << unmapped->error;
   const auto serial = rec.latest("meter", "serial");
   EXPECT_EQ(serial->quality, Quality::bad);
-  EXPECT_NE(serial->error.find("spans 200 registers, one request reads at most 125"), std::string::npos)
+  EXPECT_NE(serial->error.find("spans 200 registers, one request reads at most 125"),
+            std::string::npos)
       << serial->error;
   const auto fine = rec.latest("meter", "fine");
   EXPECT_EQ(fine->quality, Quality::good);
@@ -256,20 +261,23 @@ TEST(ModbusAdapter, ValuesThatCannotBeDecodedOrReadAreBadWhileTheOthersAreGood) 
 }
 
 TEST(ModbusAdapter, ResumesGoodValuesByItselfAfterTheServerIsKilledAndRestarted) {
-  Rig rig(R"({"units": {"1": {"hr": {"0": 1234}}}})", {one_point_device("fridge", 1, 100ms, 300ms)});
+  Rig rig(R"({"units": {"1": {"hr": {"0": 1234}}}})",
+          {one_point_device("fridge", 1, 100ms, 300ms)});
   auto& rec = rig.rec;
   ASSERT_TRUE(rig.driver.run_until([&] { return rec.count("fridge", Quality::good) >= 1; }, 20s));
 
   rig.server.kill();
   const auto outage = rec.batches.size();
-  ASSERT_TRUE(rig.driver.run_until([&] { return rec.count("fridge", Quality::comm_fail, outage) >= 2; }, 20s));
+  ASSERT_TRUE(rig.driver.run_until(
+      [&] { return rec.count("fridge", Quality::comm_fail, outage) >= 2; }, 20s));
   EXPECT_TRUE(std::holds_alternative<std::monostate>(rec.latest("fridge", "value")->value));
   EXPECT_NE(rig.adapter->health().state, "running");
   EXPECT_EQ(rig.health("fridge").state, "connecting");
 
   rig.server.start();  // same port
   const auto restart = rec.batches.size();
-  ASSERT_TRUE(rig.driver.run_until([&] { return rec.count("fridge", Quality::good, restart) >= 3; }, 30s))
+  ASSERT_TRUE(
+      rig.driver.run_until([&] { return rec.count("fridge", Quality::good, restart) >= 3; }, 30s))
       << describe(rec.latest("fridge", "value"));
   EXPECT_EQ(rec.latest("fridge", "value")->value, Value{std::uint64_t{1234}});
   EXPECT_EQ(rig.adapter->health().state, "running");
@@ -282,9 +290,10 @@ TEST(ModbusAdapter, ABatchIsNotHeldBackWhileAnotherUnitTimesOut) {
   const auto start = std::chrono::steady_clock::now();
   Rig rig(R"({"units": {"1": {"hr": {"0": 42}}}})",
           {one_point_device("alive", 1, 10s), one_point_device("dead", 7, 10s, 5000ms)});
-  ASSERT_TRUE(rig.driver.run_until([&] { return rig.rec.count("alive", Quality::good) >= 1; }, 20s));
+  ASSERT_TRUE(
+      rig.driver.run_until([&] { return rig.rec.count("alive", Quality::good) >= 1; }, 20s));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 4000ms);  // includes starting pymodbus
-  EXPECT_EQ(rig.rec.count("dead", Quality::comm_fail), 0U);  // still waiting for its answer
+  EXPECT_EQ(rig.rec.count("dead", Quality::comm_fail), 0U);     // still waiting for its answer
 }
 
 TEST(ModbusAdapter, ASlowUnitTimesOutWhenItsTimeoutIsShorterThanItsDelay) {
@@ -292,7 +301,8 @@ TEST(ModbusAdapter, ASlowUnitTimesOutWhenItsTimeoutIsShorterThanItsDelay) {
   d.retries = 1;
   Rig rig(R"({"units": {"1": {"hr": {"0": 5}}}, "delay_ms": {"1": 400}})", {d});
   auto& rec = rig.rec;
-  ASSERT_TRUE(rig.driver.run_until([&] { return rec.count("slow", Quality::comm_fail) >= 1; }, 20s));
+  ASSERT_TRUE(
+      rig.driver.run_until([&] { return rec.count("slow", Quality::comm_fail) >= 1; }, 20s));
   const auto r = rec.latest("slow", "value");
   EXPECT_NE(r->error.find("timeout after 100 ms"), std::string::npos) << r->error;
   EXPECT_NE(r->error.find("(2 attempts)"), std::string::npos) << r->error;
@@ -345,7 +355,8 @@ TEST(ModbusAdapter, NoBatchReachesTheSinkAfterStopReturns) {
   ASSERT_TRUE(wait_until([&] { return rig.health("fast").polls >= 5; }, 20s));
   rig.adapter->stop();
   rig.driver.run_until([] { return false; }, 100ms);
-  EXPECT_TRUE(rig.rec.batches.empty()) << rig.rec.batches.size() << " batches delivered after stop()";
+  EXPECT_TRUE(rig.rec.batches.empty())
+      << rig.rec.batches.size() << " batches delivered after stop()";
 }
 
 TEST(ModbusAdapter, ReportsConnectionFailuresAsCommFailWithThePeer) {
@@ -381,6 +392,7 @@ TEST(ModbusAdapter, RefusesAConfigurationItCannotRun) {
   auto config = tcp_connection(502, "bus");
   config.transport = config::ModbusTransport::rtu;
   auto d = device("x", 300);
+  d.where = {"/etc/guardian/guardian.yaml", 12, 7};
   config.devices = {d, d};
   try {
     ModbusAdapter adapter(config, driver.io(), {});
@@ -389,7 +401,9 @@ TEST(ModbusAdapter, RefusesAConfigurationItCannotRun) {
     const std::string what = e.what();
     EXPECT_NE(what.find("modbus adapter 'bus'"), std::string::npos) << what;
     EXPECT_NE(what.find("transport 'rtu'"), std::string::npos) << what;
-    EXPECT_NE(what.find("unit_id 300"), std::string::npos) << what;
+    EXPECT_NE(what.find("/etc/guardian/guardian.yaml:12:7: device 'x': unit_id 300 is outside"),
+              std::string::npos)
+        << what;
     EXPECT_NE(what.find("device 'x': the name is used twice"), std::string::npos) << what;
   }
 }

@@ -65,7 +65,8 @@ TEST(ReadPlanner, SortsUnsortedPointsAndRemembersTheirIndices) {
 
 TEST(ReadPlanner, BridgesAGapUpToTheLimitAndSplitsBeyondIt) {
   // Gap of exactly 8 unused registers (1..8) is bridged.
-  EXPECT_EQ(spans(plan_reads(std::vector<ModbusPoint>{at(0), at(9)})), (std::vector<Span>{{kHr, 0, 10}}));
+  EXPECT_EQ(spans(plan_reads(std::vector<ModbusPoint>{at(0), at(9)})),
+            (std::vector<Span>{{kHr, 0, 10}}));
   // Gap of 9 is not.
   EXPECT_EQ(spans(plan_reads(std::vector<ModbusPoint>{at(0), at(10)})),
             (std::vector<Span>{{kHr, 0, 1}, {kHr, 10, 1}}));
@@ -93,7 +94,8 @@ TEST(ReadPlanner, NeverAsksForMoreThan125Registers) {
 
 TEST(ReadPlanner, NeverAsksForMoreThan2000Bits) {
   std::vector<ModbusPoint> points;
-  for (std::uint16_t a = 0; a < 2001; ++a) points.push_back(at(a, DataType::boolean, RegisterTable::coil));
+  for (std::uint16_t a = 0; a < 2001; ++a)
+    points.push_back(at(a, DataType::boolean, RegisterTable::coil));
   EXPECT_EQ(spans(plan_reads(points)),
             (std::vector<Span>{{RegisterTable::coil, 0, 2000}, {RegisterTable::coil, 2000, 1}}));
 }
@@ -111,11 +113,10 @@ TEST(ReadPlanner, KeepsTablesApartAndOrdersThem) {
       at(0, DataType::int16, RegisterTable::input_register), at(0, DataType::float32),
       at(0, DataType::boolean, RegisterTable::discrete_input),
       at(1, DataType::boolean, RegisterTable::coil), at(0, DataType::boolean, RegisterTable::coil)};
-  EXPECT_EQ(spans(plan_reads(points)),
-            (std::vector<Span>{{RegisterTable::coil, 0, 2},
-                               {RegisterTable::discrete_input, 0, 1},
-                               {kHr, 0, 2},
-                               {RegisterTable::input_register, 0, 1}}));
+  EXPECT_EQ(spans(plan_reads(points)), (std::vector<Span>{{RegisterTable::coil, 0, 2},
+                                                          {RegisterTable::discrete_input, 0, 1},
+                                                          {kHr, 0, 2},
+                                                          {RegisterTable::input_register, 0, 1}}));
 }
 
 TEST(ReadPlanner, OverlappingPointsShareTheirRegisters) {
@@ -132,8 +133,9 @@ TEST(ReadPlanner, OverlappingPointsShareTheirRegisters) {
 }
 
 TEST(ReadPlanner, ReportsPointsNoRequestCanRead) {
-  const std::vector<ModbusPoint> points{string_at(0, 126), string_at(200, 0), at(65535, DataType::uint32),
-                                        at(65535), string_at(300, 125)};
+  const std::vector<ModbusPoint> points{string_at(0, 126), string_at(200, 0),
+                                        at(65535, DataType::uint32), at(65535),
+                                        string_at(300, 125)};
   const auto plan = plan_reads(points);
   EXPECT_EQ(plan.unreadable, (std::vector<std::size_t>{0, 1, 2}));
   EXPECT_EQ(spans(plan), (std::vector<Span>{{kHr, 300, 125}, {kHr, 65535, 1}}));

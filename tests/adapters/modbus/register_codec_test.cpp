@@ -104,8 +104,10 @@ TEST(RegisterCodec, DecodesTheSameFloat64InEveryWordOrder) {
 
 TEST(RegisterCodec, DecodesTheSame64BitIntegersInEveryWordOrder) {
   for (const auto& v : kUint64) {
-    EXPECT_EQ(decoded(point(DataType::uint64, v.order), v.wire), Value{std::uint64_t{0x0102030405060708}});
-    EXPECT_EQ(decoded(point(DataType::int64, v.order), v.wire), Value{std::int64_t{0x0102030405060708}});
+    EXPECT_EQ(decoded(point(DataType::uint64, v.order), v.wire),
+              Value{std::uint64_t{0x0102030405060708}});
+    EXPECT_EQ(decoded(point(DataType::int64, v.order), v.wire),
+              Value{std::int64_t{0x0102030405060708}});
   }
   // -1234567890123 = 0xFFFFFEE08E04FB35
   EXPECT_EQ(decoded(point(DataType::int64), {0xFFFF, 0xFEE0, 0x8E04, 0xFB35}),
@@ -134,8 +136,10 @@ TEST(RegisterCodec, Decodes16BitIntegersWithSignAndByteOrder) {
   EXPECT_EQ(decoded(point(DataType::int16), {0xFF85}), Value{std::int64_t{-123}});
   EXPECT_EQ(decoded(point(DataType::uint16), {0xFF85}), Value{std::uint64_t{0xFF85}});
   EXPECT_EQ(decoded(point(DataType::int16, WordOrder::BADC), {0x85FF}), Value{std::int64_t{-123}});
-  EXPECT_EQ(decoded(point(DataType::uint16, WordOrder::DCBA), {0x3412}), Value{std::uint64_t{0x1234}});
-  EXPECT_EQ(decoded(point(DataType::uint16, WordOrder::CDAB), {0x1234}), Value{std::uint64_t{0x1234}});
+  EXPECT_EQ(decoded(point(DataType::uint16, WordOrder::DCBA), {0x3412}),
+            Value{std::uint64_t{0x1234}});
+  EXPECT_EQ(decoded(point(DataType::uint16, WordOrder::CDAB), {0x1234}),
+            Value{std::uint64_t{0x1234}});
   EXPECT_EQ(decoded(point(DataType::int16), {0x8000}), Value{std::int64_t{-32768}});
 }
 
@@ -209,11 +213,13 @@ TEST(RegisterCodec, UnmappedEnumValueIsAnErrorNamingTheRawValue) {
 TEST(RegisterCodec, NanAndInfinityAreErrors) {
   EXPECT_NE(decode_error(point(DataType::float32), {0x7FC0, 0x0000}).find("NaN (raw 0x7FC00000)"),
             std::string::npos);
-  EXPECT_NE(decode_error(point(DataType::float32, WordOrder::CDAB), {0x0000, 0xFF80}).find("infinite"),
-            std::string::npos);
+  EXPECT_NE(
+      decode_error(point(DataType::float32, WordOrder::CDAB), {0x0000, 0xFF80}).find("infinite"),
+      std::string::npos);
   EXPECT_NE(decode_error(point(DataType::float64), {0x7FF0, 0, 0, 0}).find("infinite"),
             std::string::npos);
-  EXPECT_NE(decode_error(point(DataType::float64), {0x7FF8, 0, 0, 1}).find("NaN"), std::string::npos);
+  EXPECT_NE(decode_error(point(DataType::float64), {0x7FF8, 0, 0, 1}).find("NaN"),
+            std::string::npos);
   auto huge = point(DataType::float32);
   huge.scale = 1e300;
   EXPECT_NE(decode_error(huge, {0x7F7F, 0xFFFF}).find("not finite"), std::string::npos);
@@ -266,15 +272,18 @@ TEST(RegisterCodec, DecodesCoilsAndDiscreteInputsAsBool) {
 
 TEST(RegisterCodec, EncodesFloatsIntoEveryWordOrder) {
   for (const auto& v : kFloat32)
-    EXPECT_EQ(encoded(point(DataType::float32, v.order), Value{static_cast<double>(123.456f)}), v.wire);
+    EXPECT_EQ(encoded(point(DataType::float32, v.order), Value{static_cast<double>(123.456f)}),
+              v.wire);
   for (const auto& v : kFloat64)
     EXPECT_EQ(encoded(point(DataType::float64, v.order), Value{1234.5678}), v.wire);
 }
 
 TEST(RegisterCodec, Encodes64BitIntegersExactlyInEveryWordOrder) {
   for (const auto& v : kUint64) {
-    EXPECT_EQ(encoded(point(DataType::uint64, v.order), Value{std::uint64_t{0x0102030405060708}}), v.wire);
-    EXPECT_EQ(encoded(point(DataType::int64, v.order), Value{std::int64_t{0x0102030405060708}}), v.wire);
+    EXPECT_EQ(encoded(point(DataType::uint64, v.order), Value{std::uint64_t{0x0102030405060708}}),
+              v.wire);
+    EXPECT_EQ(encoded(point(DataType::int64, v.order), Value{std::int64_t{0x0102030405060708}}),
+              v.wire);
   }
   EXPECT_EQ(encoded(point(DataType::int64), Value{std::numeric_limits<std::int64_t>::min()}),
             (Registers{0x8000, 0, 0, 0}));
@@ -329,7 +338,8 @@ TEST(RegisterCodec, EncodingRejectsValuesOutOfTheTypesRange) {
   scaled.scale = 0.01;
   const auto r = encode_registers(scaled, Value{700.0}, regs);  // raw 70000
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("out of range for uint16"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("out of range for uint16"), std::string::npos)
+      << r.error().message;
 }
 
 TEST(RegisterCodec, EncodingABitKeepsTheOtherBitsOfTheRegister) {

@@ -1,17 +1,30 @@
-#include <stdexcept>
+#include <variant>
 
 #include "guardian/adapters/adapter.hpp"
+#include "guardian/adapters/modbus/modbus_adapter.hpp"
 
 namespace guardian::adapters {
+namespace {
 
-std::unique_ptr<Adapter> make_adapter(const config::AdapterConfig& config, boost::asio::io_context&,
-                                      ReadingSink, RecordSink) {
-  // Explicit list of adapter kinds (STYLE.md: no static self-registration).
-  return std::visit(
-      [](const auto&) -> std::unique_ptr<Adapter> {
-        throw std::runtime_error("adapter kind not built yet");
-      },
-      config);
+// One overload per adapter kind (STYLE.md: an explicit list, no static self-registration).
+// A new alternative in config::AdapterConfig fails to compile here until it is wired in.
+struct AdapterBuilder {
+  boost::asio::io_context& io;
+  ReadingSink& readings;
+  RecordSink& records;
+
+  std::unique_ptr<Adapter> operator()(const config::ModbusAdapterConfig& c) const {
+    // Modbus produces readings only; records come from the frame-based adapters.
+    return std::make_unique<modbus::ModbusAdapter>(c, io, std::move(readings));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Adapter> make_adapter(const config::AdapterConfig& config,
+                                      boost::asio::io_context& io, ReadingSink readings,
+                                      RecordSink records) {
+  return std::visit(AdapterBuilder{io, readings, records}, config);
 }
 
 }  // namespace guardian::adapters

@@ -1,0 +1,115 @@
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "guardian/gateway/outbox.hpp"
+#include "guardian/gateway/payload.hpp"
+#include "guardian/gateway/pipeline.hpp"
+#include "guardian/common/time_format.hpp"
+#include "guardian/testing/environment.hpp"
+
+namespace guardian::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct PipelineFixture : ::testing::Test {
+  testing::TempDir dir;
+  boost::asio::io_context io;
+  config::SiteConfig site;
+  std::unique_ptr<Outbox> outbox;
+
+  void open(std::uint64_t max_pending_bytes = 8u << 20, int per_message = 500) {
+    site.device_id = "pipe-01";
+    site.queue.path = dir / "queue.db";
+    site.queue.max_pending_bytes = max_pending_bytes;
+    site.uplink.max_readings_per_message = per_message;
+    auto store = OutboxStore::open(site.queue);
+    ASSERT_TRUE(store) << store.error().describe();
+    outbox = std::make_unique<Outbox>(io, std::move(store).value(), site.queue);
+  }
+
+  std::vector<StoredMessage> committed() {
+    outbox->flush();
+    std::vector<StoredMessage> out;
+    bool done = false;
+    outbox->async_fetch(0, 100000, [&](result<std::vector<StoredMessage>> r) {
+      EXPECT_TRUE(r);
+      if (r) out = std::move(r).value();
+      done = true;
+    });
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!done && std::chrono::steady_clock::now() < deadline) io.run_for(10ms);
+    EXPECT_TRUE(done);
+    return out;
+  }
+
+  static ReadingBatch batch(const std::string& source, int n, Timestamp t0 = now_ms()) {
+    ReadingBatch b{source, {}};
+    for (int i = 0; i < n; ++i)
+      b.readings.push_back(Reading{source, "p" + std::to_string(i), std::int64_t{i}, "u",
+                                   Quality::good, t0 + std::chrono::milliseconds{i}, {}});
+    return b;
+  }
+};
+
+TEST_F(PipelineFixture, KeepsTheLastValueOfEveryPoint) {
+  open();
+  Pipeline p(site, *outbox);
+  p.on_batch(batch("a", 3));
+  auto second = batch("a", 1);
+  second.readings[0].value = std::int64_t{42};
+  p.on_batch(std::move(second));
+  ASSERT_EQ(p.last_values().at("a").size(), 3u);
+  EXPECT_EQ(std::get<std::int64_t>(p.last_values().at("a").at("p0").value), 42);
+  EXPECT_EQ(std::get<std::int64_t>(p.last_values().at("a").at("p2").value), 2);
+}
+
+TEST_F(PipelineFixture, SplitsABatchIntoMessagesOfAtMostTheConfiguredSize) {
+  open(8u << 20, /*per_message=*/4);
+  Pipeline p(site, *outbox);
+  p.on_batch(batch("a", 10));
+  const auto msgs = committed();
+  ASSERT_EQ(msgs.size(), 3u);
+  EXPECT_EQ(msgs[0].count, 4u);
+  EXPECT_EQ(msgs[1].count, 4u);
+  EXPECT_EQ(msgs[2].count, 2u);
+  std::size_t total = 0;
+  for (const auto& m : msgs) {
+    const auto j = nlohmann::json::parse(envelope("pipe-01", m.seq, m.body));
+    total += j.at("readings").size();
+    EXPECT_EQ(j.at("source"), "a");
+  }
+  EXPECT_EQ(total, 10u);
+  EXPECT_EQ(p.counters().messages, 3u);
+}
+
+TEST_F(PipelineFixture, RefusedReadingsBecomeAGapMessageOnceTheQueueAcceptsAgain) {
+  // A pending bound smaller than two messages: the second submit in the same commit window is
+  // refused by back-pressure.
+  open(/*max_pending_bytes=*/600);
+  Pipeline p(site, *outbox);
+  const auto t0 = now_ms();
+  p.on_batch(batch("a", 5, t0));
+  p.on_batch(batch("a", 5, t0 + 1s));
+  EXPECT_EQ(p.counters().readings_refused, 5u);
+  outbox->flush();  // the queue drains: there is room again
+  p.on_batch(batch("a", 1, t0 + 2s));
+  EXPECT_EQ(p.counters().gaps_reported, 1u);
+
+  const auto msgs = committed();
+  std::vector<nlohmann::json> gaps;
+  for (const auto& m : msgs)
+    if (m.kind == MessageKind::gap) gaps.push_back(nlohmann::json::parse(envelope("pipe-01", m.seq, m.body)));
+  ASSERT_EQ(gaps.size(), 1u);
+  EXPECT_EQ(gaps[0].at("source"), "a");
+  EXPECT_EQ(gaps[0].at("count"), 5);
+  EXPECT_EQ(gaps[0].at("reason"), "backpressure");
+  EXPECT_EQ(gaps[0].at("points").size(), 5u);
+  EXPECT_EQ(parse_rfc3339(gaps[0].at("from").get<std::string>()), t0 + 1s);
+  EXPECT_EQ(parse_rfc3339(gaps[0].at("to").get<std::string>()), t0 + 1s + 4ms);
+}
+
+}  // namespace
+}  // namespace guardian::gateway

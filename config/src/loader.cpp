@@ -189,7 +189,12 @@ void read_control(ObjectReader& r, ControlConfig& control) {
 /// The adapter kinds Guardian knows, as an explicit build-time list (STYLE.md: no
 /// self-registration). Adding a kind is one line here and its reader in sections.hpp.
 using AdapterReader = AdapterConfig (*)(ObjectReader&, std::string, SiteNames&);
-constexpr std::array<Choice<AdapterReader>, 1> kAdapterKinds{{{"modbus", &read_modbus_adapter}}};
+constexpr std::array<Choice<AdapterReader>, 5> kAdapterKinds{
+    {{"modbus", &read_modbus_adapter},
+     {"serial", &read_serial_adapter},
+     {"tcp-client", &read_tcp_client_adapter},
+     {"tcp-server", &read_tcp_server_adapter},
+     {"udp", &read_udp_adapter}}};
 
 void read_adapter(ObjectReader& r, SiteConfig& config, SiteNames& names) {
   std::string name;

@@ -26,4 +26,14 @@ void read_delay_range(ObjectReader& parent, std::string_view key, Duration& min,
 [[nodiscard]] AdapterConfig read_modbus_adapter(ObjectReader& r, std::string name,
                                                 SiteNames& names);
 
+/// Read the keys of one stream adapter entry (`type: serial | tcp-client | tcp-server | udp`):
+/// transport, codec, poll (name and type are already read). stream_section.cpp.
+[[nodiscard]] AdapterConfig read_serial_adapter(ObjectReader& r, std::string name,
+                                                SiteNames& names);
+[[nodiscard]] AdapterConfig read_tcp_client_adapter(ObjectReader& r, std::string name,
+                                                    SiteNames& names);
+[[nodiscard]] AdapterConfig read_tcp_server_adapter(ObjectReader& r, std::string name,
+                                                    SiteNames& names);
+[[nodiscard]] AdapterConfig read_udp_adapter(ObjectReader& r, std::string name, SiteNames& names);
+
 }  // namespace guardian::config::detail

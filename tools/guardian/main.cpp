@@ -36,13 +36,19 @@ int cmd_config_check(const std::string& file) {
   if (!loaded.ok()) return print_config_errors(loaded);
   const auto& c = *loaded.config;
   std::size_t devices = 0, points = 0;
-  for (const auto& a : c.adapters)
-    std::visit(
-        [&](const guardian::config::ModbusAdapterConfig& m) {
-          devices += m.devices.size();
-          for (const auto& d : m.devices) points += d.points.size();
-        },
-        a);
+  struct Count {
+    std::size_t& devices;
+    std::size_t& points;
+    void operator()(const guardian::config::ModbusAdapterConfig& m) const {
+      devices += m.devices.size();
+      for (const auto& d : m.devices) points += d.points.size();
+    }
+    void operator()(const guardian::config::StreamAdapterConfig& s) const {
+      devices += s.peers.empty() ? 1 : s.peers.size();
+      for (const auto& m : guardian::config::messages_of(s.codec)) points += m.fields.size();
+    }
+  };
+  for (const auto& a : c.adapters) std::visit(Count{devices, points}, a);
   std::cout << file << ": OK — device " << c.device_id << ", " << c.adapters.size()
             << " adapter(s), " << devices << " source(s), " << points << " point(s), broker "
             << c.uplink.broker << '\n';

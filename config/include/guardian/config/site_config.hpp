@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include "guardian/config/stream_config.hpp"
+
 namespace guardian::config {
 
 using Duration = std::chrono::milliseconds;
@@ -123,7 +125,7 @@ struct ModbusAdapterConfig {
 };
 
 /// Every adapter kind Guardian knows, as an explicit list (STYLE.md: no self-registration).
-using AdapterConfig = std::variant<ModbusAdapterConfig>;
+using AdapterConfig = std::variant<ModbusAdapterConfig, StreamAdapterConfig>;
 
 // ───────────────────────────── Gateway ─────────────────────────────
 

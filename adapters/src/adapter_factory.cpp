@@ -2,6 +2,7 @@
 
 #include "guardian/adapters/adapter.hpp"
 #include "guardian/adapters/modbus/modbus_adapter.hpp"
+#include "guardian/adapters/stream/stream_adapter.hpp"
 
 namespace guardian::adapters {
 namespace {
@@ -16,6 +17,10 @@ struct AdapterBuilder {
   std::unique_ptr<Adapter> operator()(const config::ModbusAdapterConfig& c) const {
     // Modbus produces readings only; records come from the frame-based adapters.
     return std::make_unique<modbus::ModbusAdapter>(c, io, std::move(readings));
+  }
+
+  std::unique_ptr<Adapter> operator()(const config::StreamAdapterConfig& c) const {
+    return std::make_unique<stream::StreamAdapter>(c, io, std::move(readings), std::move(records));
   }
 };
 

@@ -82,7 +82,9 @@ nlohmann::json health_json(const GatewayView& v, Timestamp now) {
     const auto h = a->health();
     nlohmann::json sources = nlohmann::json::array();
     for (const auto& s : h.sources) sources.push_back(source_json(s));
-    adapters.push_back({{"name", h.name}, {"type", h.type}, {"state", h.state}, {"sources", sources}});
+    nlohmann::json adapter{{"name", h.name}, {"type", h.type}, {"state", h.state}, {"sources", sources}};
+    if (!h.counters.empty()) adapter["counters"] = h.counters;
+    adapters.push_back(std::move(adapter));
   }
   j["adapters"] = std::move(adapters);
   return j;

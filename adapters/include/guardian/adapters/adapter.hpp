@@ -47,6 +47,8 @@ struct AdapterHealth {
   std::string type;              ///< "modbus-tcp", "modbus-rtu", …
   std::string state;             ///< "running", "connecting", "backoff", "stopped"
   std::vector<SourceHealth> sources;
+  /// Adapter-wide counters that belong to no one source (refused peers, link errors …).
+  std::map<std::string, std::uint64_t> counters;
 };
 
 /// A running adapter. Created by make_adapter(); start() begins polling/receiving; stop() is

@@ -6,6 +6,7 @@
 
 #include "guardian/config/site_config.hpp"
 #include "reconnecting_transport.hpp"
+#include "transports.hpp"
 
 namespace guardian::adapters::stream::detail {
 namespace {

@@ -12,13 +12,12 @@
 
 #include "guardian/adapters/stream/codec.hpp"
 #include "guardian/common/log.hpp"
-#include "transport.hpp"
+#include "guardian/adapters/stream/transport.hpp"
 
 namespace guardian::adapters::stream {
 namespace {
 
 namespace asio = boost::asio;
-using detail::ConnectionId;
 using SteadyClock = std::chrono::steady_clock;
 
 // The silence watchdog looks this many times per silence_timeout (so a silence is reported at
@@ -58,7 +57,7 @@ bool valid_source_name(const std::string& s) {
 
 }  // namespace
 
-class StreamAdapter::Session final : public detail::TransportEvents,
+class StreamAdapter::Session final : public TransportEvents,
                                      public std::enable_shared_from_this<Session> {
  public:
   Session(config::StreamAdapterConfig config, asio::io_context& io, ReadingSink readings,
@@ -68,7 +67,7 @@ class StreamAdapter::Session final : public detail::TransportEvents,
         readings_(std::move(readings)),
         records_(std::move(records)),
         factory_(config_.codec),
-        transport_(detail::make_transport(config_, io)),
+        transport_(make_transport(config_, io)),
         watchdog_(io),
         query_(config_.poll ? std::make_shared<const std::vector<std::uint8_t>>(config_.poll->query)
                             : nullptr) {
@@ -440,7 +439,7 @@ class StreamAdapter::Session final : public detail::TransportEvents,
   ReadingSink readings_;
   RecordSink records_;
   CodecFactory factory_;
-  std::shared_ptr<detail::Transport> transport_;
+  std::shared_ptr<Transport> transport_;
   asio::steady_timer watchdog_;
   std::shared_ptr<const std::vector<std::uint8_t>> query_;
 

@@ -19,7 +19,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/write.hpp>
 
-#include "transport.hpp"
+#include "guardian/adapters/stream/transport.hpp"
 
 namespace guardian::adapters::stream::detail {
 

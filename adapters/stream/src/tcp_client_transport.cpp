@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "reconnecting_transport.hpp"
+#include "transports.hpp"
 
 namespace guardian::adapters::stream::detail {
 namespace {

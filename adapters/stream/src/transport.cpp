@@ -1,6 +1,8 @@
-#include "transport.hpp"
+#include "guardian/adapters/stream/transport.hpp"
 
-namespace guardian::adapters::stream::detail {
+#include "transports.hpp"
+
+namespace guardian::adapters::stream {
 
 std::string peer_text(const boost::asio::ip::address& address) {
   if (address.is_v6() && address.to_v6().is_v4_mapped())
@@ -11,12 +13,12 @@ std::string peer_text(const boost::asio::ip::address& address) {
 std::shared_ptr<Transport> make_transport(const config::StreamAdapterConfig& config,
                                           boost::asio::io_context& io) {
   switch (config.transport) {
-    case config::StreamTransport::serial: return make_serial_transport(config, io);
-    case config::StreamTransport::tcp_client: return make_tcp_client_transport(config, io);
-    case config::StreamTransport::tcp_server: return make_tcp_server_transport(config, io);
-    case config::StreamTransport::udp: return make_udp_transport(config, io);
+    case config::StreamTransport::serial: return detail::make_serial_transport(config, io);
+    case config::StreamTransport::tcp_client: return detail::make_tcp_client_transport(config, io);
+    case config::StreamTransport::tcp_server: return detail::make_tcp_server_transport(config, io);
+    case config::StreamTransport::udp: return detail::make_udp_transport(config, io);
   }
-  return make_serial_transport(config, io);
+  return detail::make_serial_transport(config, io);
 }
 
-}  // namespace guardian::adapters::stream::detail
+}  // namespace guardian::adapters::stream

@@ -13,6 +13,7 @@
 
 #include "guardian/common/backoff.hpp"
 #include "stream_link.hpp"
+#include "transports.hpp"
 
 namespace guardian::adapters::stream::detail {
 namespace {

@@ -2,8 +2,8 @@
 /// \file
 /// Byte transports of the stream adapter: serial port, TCP client, TCP server, UDP receiver. A
 /// transport knows nothing of codecs: it reports connections and bytes to its TransportEvents and
-/// sends what it is given, so every transport works with every codec. Private to the stream
-/// adapter.
+/// sends what it is given, so every transport works with every codec. Public so that field tools
+/// (`guardian probe`) open links exactly as the adapter does.
 ///
 ///   Transport::start ─▶ open/connect/listen ─▶ events.on_connected(id, peer)
 ///                           ▲       │ async_read_some → events.on_bytes(id, peer, bytes)
@@ -24,7 +24,7 @@
 
 #include "guardian/config/stream_config.hpp"
 
-namespace guardian::adapters::stream::detail {
+namespace guardian::adapters::stream {
 
 /// Names one connection of a transport (the serial port, a TCP connection, a UDP sender).
 using ConnectionId = std::uint64_t;
@@ -60,15 +60,6 @@ class Transport {
   [[nodiscard]] virtual std::string state() const = 0;
 };
 
-[[nodiscard]] std::shared_ptr<Transport> make_serial_transport(
-    const config::StreamAdapterConfig& config, boost::asio::io_context& io);
-[[nodiscard]] std::shared_ptr<Transport> make_tcp_client_transport(
-    const config::StreamAdapterConfig& config, boost::asio::io_context& io);
-[[nodiscard]] std::shared_ptr<Transport> make_tcp_server_transport(
-    const config::StreamAdapterConfig& config, boost::asio::io_context& io);
-[[nodiscard]] std::shared_ptr<Transport> make_udp_transport(
-    const config::StreamAdapterConfig& config, boost::asio::io_context& io);
-
 /// The peer's address as configured peers are written: IPv4-mapped IPv6 addresses as IPv4.
 [[nodiscard]] std::string peer_text(const boost::asio::ip::address& address);
 
@@ -76,4 +67,4 @@ class Transport {
 [[nodiscard]] std::shared_ptr<Transport> make_transport(const config::StreamAdapterConfig& config,
                                                         boost::asio::io_context& io);
 
-}  // namespace guardian::adapters::stream::detail
+}  // namespace guardian::adapters::stream

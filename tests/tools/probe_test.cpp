@@ -1,0 +1,120 @@
+// `guardian probe` against real links: a pty pair whose far end answers a query, a TCP port where
+// nobody listens, and UDP datagrams. The output must show the bytes (hex and ASCII) and what the
+// configured codec decodes and drops.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/serial_port.hpp>
+#include <boost/asio/write.hpp>
+#include <sstream>
+#include <thread>
+
+#include "guardian/config/loader.hpp"
+#include "guardian/testing/environment.hpp"
+#include "guardian/testing/pty_pair.hpp"
+#include "probe.hpp"
+
+namespace guardian::tools {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+config::CodecConfig status_codec() {
+  const auto loaded = config::parse_site_config(R"(device: {id: gw}
+adapters:
+  - name: espresso
+    type: serial
+    serial: {port: /dev/null}
+    codec:
+      type: lines
+      delimiter: "\r\n"
+      messages:
+        - name: status
+          regex: '^STAT (?<t>[0-9.]+)$'
+          fields: [{name: t, type: float, unit: degC}]
+)",
+                                                "probe.yaml");
+  EXPECT_TRUE(loaded.ok());
+  return std::get<config::StreamAdapterConfig>(loaded.config->adapters.at(0)).codec;
+}
+
+TEST(Probe, SendsTheQueryAndShowsTheReplyInHexAsciiAndDecoded) {
+  testing::PtyPair pty;
+  // The device: answers "STAT?\r\n" with a good line and a line the codec does not know.
+  std::thread device([path = pty.device()] {
+    asio::io_context io;
+    asio::serial_port port(io, path.string());
+    std::string in;
+    asio::read_until(port, asio::dynamic_buffer(in), '\n');
+    if (in == "STAT?\r\n") asio::write(port, asio::buffer(std::string("STAT 93.5\r\nHELLO\x01\r\n")));
+  });
+  ProbeOptions options;
+  options.link.transport = config::StreamTransport::serial;
+  options.link.serial.port = pty.gateway().string();
+  options.link.serial.baud = 115200;
+  options.send = {'S', 'T', 'A', 'T', '?', '\r', '\n'};
+  options.duration = 1s;
+  options.codec = status_codec();
+  options.codec_origin = "the test";
+  std::ostringstream out;
+  EXPECT_EQ(run_probe(options, out), 0);
+  device.join();
+  const std::string text = out.str();
+  EXPECT_NE(text.find("serial " + pty.gateway().string() + " at 115200 8N1"), std::string::npos) << text;
+  EXPECT_NE(text.find("sent 7 bytes: STAT?\\r\\n"), std::string::npos) << text;
+  // 16 bytes per line, hex then the same bytes as escaped ASCII.
+  EXPECT_NE(text.find("53 54 41 54 20 39 33 2E 35 0D 0A 48 45 4C 4C 4F  STAT 93.5\\r\\nHELLO\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("01 0D 0A"), std::string::npos) << text;
+  EXPECT_NE(text.find("\\x01\\r\\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("→ status: t=93.5 degC"), std::string::npos) << text;
+  EXPECT_NE(text.find("codec: messages=1 unmatched_lines=1"), std::string::npos) << text;
+}
+
+TEST(Probe, SaysWhyATcpLinkCannotBeOpenedAndExitsWithTwo) {
+  ProbeOptions options;
+  options.link.transport = config::StreamTransport::tcp_client;
+  options.link.host = "127.0.0.1";
+  options.link.port = testing::free_tcp_port();  // nobody listens there
+  options.duration = 1s;
+  std::ostringstream out;
+  EXPECT_EQ(run_probe(options, out), 2);
+  EXPECT_NE(out.str().find("cannot connect to 127.0.0.1:" + std::to_string(options.link.port) +
+                           ": Connection refused"),
+            std::string::npos)
+      << out.str();
+}
+
+TEST(Probe, ShowsUdpDatagramsWithTheirSender) {
+  ProbeOptions options;
+  options.link.transport = config::StreamTransport::udp;
+  options.link.host = "127.0.0.1";
+  options.link.port = testing::free_tcp_port();
+  options.duration = 1500ms;
+  std::atomic<bool> done = false;
+  std::thread sender([&] {
+    asio::io_context io;
+    asio::ip::udp::socket s(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.7"), 0));
+    const asio::ip::udp::endpoint to(asio::ip::make_address("127.0.0.1"), options.link.port);
+    // Until the probe is done: it may not be listening yet when the first datagram leaves.
+    testing::wait_until([&] {
+      s.send_to(asio::buffer(std::string("T=4")), to);
+      return done.load();
+    }, 10s, 100ms);
+  });
+  std::ostringstream out;
+  EXPECT_EQ(run_probe(options, out), 0);
+  done = true;
+  sender.join();
+  EXPECT_NE(out.str().find("datagrams from 127.0.0.7"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("54 3D 34"), std::string::npos) << out.str();
+}
+
+}  // namespace
+}  // namespace guardian::tools

@@ -302,7 +302,7 @@ MessageSpec read_message(ObjectReader& r, const FieldContext& base) {
         r.error("regex", "the regex cannot be used: " + named.error().message);
       } else {
         try {
-          const std::regex compiled(named.value().ecmascript, std::regex::ECMAScript);
+          const std::regex compiled = compile_line_regex(named.value());
           translated = std::move(named).value();
         } catch (const std::regex_error& e) {
           r.error("regex", std::string("the regex does not compile: ") + e.what());

@@ -300,3 +300,25 @@ adapters:
 
 }  // namespace
 }  // namespace guardian::config
+
+namespace guardian::config {
+namespace {
+
+TEST(StreamSection, ABackReferenceIsRefusedBecauseLinesAreMatchedInLinearTime) {
+  const auto result = testing::parse(R"(device: {id: gw}
+adapters:
+  - name: a
+    type: serial
+    serial: {port: /dev/ttyS0}
+    codec:
+      type: lines
+      messages:
+        - name: m
+          regex: '(?<a>x)\1'
+          fields: [{name: a, type: string}]
+)");
+  EXPECT_TRUE(testing::has_error(result, 10, 18, "the regex does not compile"));
+}
+
+}  // namespace
+}  // namespace guardian::config

@@ -24,7 +24,7 @@ CodecConfig make_config() {
   shot.fields = {n, d, v, s};
   MessageSpec status;
   status.name = "status";
-  status.regex = R"((?<t>[-+]?[0-9]*\.?[0-9]+)\s*(?<on>on|off|true|false|1|0)?)";
+  status.regex = R"(.*?(?<t>[-+]?[0-9]*\.?[0-9]+)\s*(?<on>on|off|true|false|1|0)?.*)";
   FieldSpec t{.name = "t", .type = FieldType::real, .group = "t"};
   FieldSpec on{.name = "on", .type = FieldType::boolean, .group = "on"};
   status.fields = {t, on};

@@ -131,7 +131,8 @@ class LineCodec final : public Codec {
                            const CompiledLineMessage& c, Timestamp ts, Decoded& out) {
     std::cmatch match;
     try {
-      if (!std::regex_search(line.data(), line.data() + line.size(), match, c.regex)) return false;
+      // The whole line must match: one linear pass, no search from every position.
+      if (!std::regex_match(line.data(), line.data() + line.size(), match, c.regex)) return false;
     } catch (const std::exception&) {
       // std::regex reports resource exhaustion by throwing: this line is simply not matched.
       return false;
@@ -198,7 +199,7 @@ std::vector<CompiledLineMessage> compile_line_messages(const config::LineCodecCo
       if (!named)
         throw std::invalid_argument("message '" + m.name + "': " + named.error().message);
       try {
-        c.regex = std::regex(named.value().ecmascript, std::regex::ECMAScript);
+        c.regex = compile_line_regex(named.value());
       } catch (const std::regex_error& e) {
         throw std::invalid_argument("message '" + m.name + "': the regex does not compile: " +
                                     e.what());

@@ -489,3 +489,53 @@ TEST_F(JsonCodecTest, OverlongLinesAndDeepNestingAreHandledWithinTheBound) {
 
 }  // namespace
 }  // namespace guardian::adapters::stream
+
+namespace guardian::adapters::stream {
+namespace {
+
+using namespace testing;
+
+TEST(LineCodecRegex, AHugeLineAgainstABacktrackingPatternNeitherOverflowsNorCrawls) {
+  // The default std::regex executor recurses once per character here and overflows the stack
+  // (ASan build) at ~20 000 bytes; the codec uses the linear executor.
+  const auto adapter = load_adapter(R"(- name: a
+  type: serial
+  serial: {port: /dev/null}
+  codec:
+    type: lines
+    max_line: 65536
+    messages:
+      - name: m
+        regex: '(?<t>[-+]?[0-9]*\.?[0-9]+)\s*(?<on>on|off)?'
+        fields: [{name: t, type: string}]
+)");
+  CodecFactory factory(adapter.codec);
+  auto codec = factory.make();
+  const auto start = std::chrono::steady_clock::now();
+  const auto out = feed(*codec, bytes_of(std::string(60000, '7') + "\n"));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(std::get<std::string>(out[0].fields[0].value).size(), 60000u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+TEST(LineCodecRegex, TheRegexMustMatchTheWholeLine) {
+  const auto adapter = load_adapter(R"(- name: a
+  type: serial
+  serial: {port: /dev/null}
+  codec:
+    type: lines
+    messages:
+      - name: m
+        regex: 'T=(?<t>\d+)'
+        fields: [{name: t, type: int}]
+)");
+  CodecFactory factory(adapter.codec);
+  auto codec = factory.make();
+  const auto out = feed(*codec, bytes_of("x T=5\nT=6\nT=7 y\n"));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(field(out[0], "t"), Value{std::int64_t{6}});
+  EXPECT_EQ(codec->counters().unmatched, 2u);
+}
+
+}  // namespace
+}  // namespace guardian::adapters::stream

@@ -9,7 +9,7 @@ CodecConfig make_config() {
   CodecConfig c;
   c.kind = CodecKind::lines;
   c.lines.delimiter = "\r\n";
-  c.lines.max_line = 512;
+  c.lines.max_line = 160;
   MessageSpec shot;
   shot.name = "shot";
   shot.record = true;
@@ -24,7 +24,7 @@ CodecConfig make_config() {
   shot.fields = {n, d, v, s};
   MessageSpec status;
   status.name = "status";
-  status.regex = R"(.*?(?<t>[-+]?[0-9]*\.?[0-9]+)\s*(?<on>on|off|true|false|1|0)?.*)";
+  status.regex = R"((?<t>[-+]?[0-9]*\.?[0-9]+)\s*(?<on>on|off|true|false|1|0)?)";
   FieldSpec t{.name = "t", .type = FieldType::real, .group = "t"};
   FieldSpec on{.name = "on", .type = FieldType::boolean, .group = "on"};
   status.fields = {t, on};
@@ -36,6 +36,6 @@ CodecConfig make_config() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const guardian::adapters::stream::CodecFactory factory(make_config());
-  guardian::fuzz::exercise(factory, 512 + 2, data, size);
+  guardian::fuzz::exercise(factory, 160 + 2, data, size);
   return 0;
 }

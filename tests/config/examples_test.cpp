@@ -32,7 +32,7 @@ TEST(ExampleConfigs, DemoConfigLoadsWithoutErrors) {
   EXPECT_EQ(c.queue.path, "./guardian-demo/queue.db");
   EXPECT_EQ(c.uplink.broker, "tcp://127.0.0.1:1883");
   EXPECT_EQ(c.control.socket, "./guardian-demo/control.sock");
-  ASSERT_EQ(c.adapters.size(), 1u);
+  ASSERT_EQ(c.adapters.size(), 2u);
   const auto& bus = std::get<ModbusAdapterConfig>(c.adapters[0]);
   EXPECT_EQ(bus.name, "espresso-bus");
   EXPECT_EQ(bus.transport, ModbusTransport::tcp);
@@ -42,6 +42,14 @@ TEST(ExampleConfigs, DemoConfigLoadsWithoutErrors) {
   EXPECT_EQ(bus.devices[0].name, "espresso-1");
   EXPECT_EQ(bus.devices[0].unit_id, 1);
   EXPECT_EQ(bus.devices[0].poll_interval, 1s);
+  const auto& serial = std::get<StreamAdapterConfig>(c.adapters[1]);
+  EXPECT_EQ(serial.name, "espresso-serial");
+  EXPECT_EQ(serial.source, "espresso-2");
+  EXPECT_EQ(serial.serial.port, "./guardian-demo/espresso-serial");
+  ASSERT_EQ(serial.codec.lines.messages.size(), 2u);
+  EXPECT_EQ(serial.codec.lines.messages[0].fields.size(), 6u);
+  EXPECT_TRUE(serial.codec.lines.messages[1].record);
+  EXPECT_EQ(serial.codec.lines.messages[1].fields.size(), 12u);
 }
 
 TEST(ExampleConfigs, DemoConfigDescribesTheSimulatedEspressoMachineRegisterMap) {

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "modbus_tcp_server.hpp"
+#include "serial_sim_server.hpp"
 
 namespace {
 
@@ -47,7 +48,50 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   tcp->add_option("--seed", options.seed, "Seed of the machines' randomness")
       ->capture_default_str();
+  guardian::sim::SerialSimOptions serial_options;
+  std::string serial_model = "espresso-serial";
+  auto* serial = app.add_subcommand(
+      "serial", "One machine speaking its serial protocol on a device or a TCP port");
+  auto* device = serial->add_option("--device", serial_options.device,
+                                    "Serial device, e.g. one end of a socat pty pair");
+  serial->add_option("--tcp-port", serial_options.tcp_port, "Serve the same over TCP instead")
+      ->excludes(device)
+      ->check(CLI::Range(0, 65535));
+  serial->add_option("--bind", serial_options.bind, "IPv4 address for --tcp-port")
+      ->capture_default_str();
+  serial->add_option("--model", serial_model, "Machine model")
+      ->check(CLI::IsMember({"espresso-serial"}))
+      ->capture_default_str();
+  serial->add_option("--baud", serial_options.baud, "Baud rate set on --device")
+      ->capture_default_str();
+  serial->add_option("--speed", serial_options.speed, "Simulated seconds per real second")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serial->add_option("--status-interval", serial_options.status_interval,
+                     "Real seconds between two status lines")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serial->add_option("--seed", serial_options.seed, "Seed of the machine's randomness")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+
+  if (*serial) {
+    if (serial_options.device.empty() && serial_options.tcp_port < 0) {
+      std::cerr << "guardian-sim serial: give --device PATH or --tcp-port P\n";
+      return 1;
+    }
+    guardian::sim::SerialSimServer server(serial_options);
+    const auto opened = server.open();
+    if (!opened) {
+      std::cerr << "guardian-sim: " << opened.error().describe() << "\n";
+      return 1;
+    }
+    install_signal_handlers();
+    std::cout << "READY " << opened.value() << std::endl;
+    const auto written = server.run(g_stop);
+    std::cerr << "guardian-sim: stopped after writing " << written << " sentences\n";
+    return 0;
+  }
 
   try {
     guardian::sim::ModbusTcpSimServer server(options);

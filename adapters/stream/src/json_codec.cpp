@@ -81,22 +81,13 @@ result<Value> decode_json_field(const config::FieldSpec& f, const json* v) {
   return error("unsupported field type");
 }
 
-class JsonCodec final : public Codec {
+class JsonCodec final : public SplitLinesCodec {
  public:
   explicit JsonCodec(const config::JsonCodecConfig& config)
-      : config_(config), splitter_(std::string(config.delimiter), config.max_line) {}
-
-  void feed(std::span<const std::uint8_t> bytes, Timestamp ts, std::vector<Decoded>& out) override {
-    splitter_.feed(bytes, counters_, [&](std::string_view line) { decode(line, ts, out); });
-  }
-  void finish(Timestamp ts, std::vector<Decoded>& out) override {
-    splitter_.finish(counters_, [&](std::string_view line) { decode(line, ts, out); });
-  }
-  void reset() override { splitter_.reset(counters_); }
-  [[nodiscard]] std::size_t buffered() const noexcept override { return splitter_.buffered(); }
+      : SplitLinesCodec(config.delimiter, config.max_line), config_(config) {}
 
  private:
-  void decode(std::string_view line, Timestamp ts, std::vector<Decoded>& out) {
+  void decode_line(std::string_view line, Timestamp ts, std::vector<Decoded>& out) override {
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
     // nlohmann::json is third-party: parse without exceptions, and keep any it might still throw
     // (allocation) at this boundary.
@@ -130,7 +121,6 @@ class JsonCodec final : public Codec {
   }
 
   const config::JsonCodecConfig& config_;
-  LineSplitter splitter_;
 };
 
 }  // namespace

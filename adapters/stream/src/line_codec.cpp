@@ -82,25 +82,14 @@ bool line_checksum_ok(std::string_view line, const config::LineChecksum& c) {
   return sum == written;
 }
 
-class LineCodec final : public Codec {
+class LineCodec final : public SplitLinesCodec {
  public:
   LineCodec(const config::LineCodecConfig& config,
             const std::vector<CompiledLineMessage>& compiled)
-      : config_(config),
-        compiled_(compiled),
-        splitter_(std::string(config.delimiter), config.max_line) {}
-
-  void feed(std::span<const std::uint8_t> bytes, Timestamp ts, std::vector<Decoded>& out) override {
-    splitter_.feed(bytes, counters_, [&](std::string_view line) { decode(line, ts, out); });
-  }
-  void finish(Timestamp ts, std::vector<Decoded>& out) override {
-    splitter_.finish(counters_, [&](std::string_view line) { decode(line, ts, out); });
-  }
-  void reset() override { splitter_.reset(counters_); }
-  [[nodiscard]] std::size_t buffered() const noexcept override { return splitter_.buffered(); }
+      : SplitLinesCodec(config.delimiter, config.max_line), config_(config), compiled_(compiled) {}
 
  private:
-  void decode(std::string_view raw, Timestamp ts, std::vector<Decoded>& out) {
+  void decode_line(std::string_view raw, Timestamp ts, std::vector<Decoded>& out) override {
     const std::string_view line = config_.trim ? trim(raw) : raw;
     if (line.empty()) return;  // blank lines separate nothing worth counting
     for (std::size_t i = 0; i < config_.messages.size(); ++i) {
@@ -183,7 +172,6 @@ class LineCodec final : public Codec {
 
   const config::LineCodecConfig& config_;
   const std::vector<CompiledLineMessage>& compiled_;
-  LineSplitter splitter_;
 };
 
 }  // namespace

@@ -87,4 +87,28 @@ class LineSplitter {
   bool discarding_ = false;
 };
 
+/// A codec of delimited lines (lines, JSON lines): the splitting is here, the decoding of one
+/// complete line in decode_line().
+class SplitLinesCodec : public Codec {
+ public:
+  SplitLinesCodec(const std::string& delimiter, std::size_t max_line)
+      : splitter_(delimiter, max_line) {}
+
+  void feed(std::span<const std::uint8_t> bytes, Timestamp ts, std::vector<Decoded>& out) final {
+    splitter_.feed(bytes, counters_, [&](std::string_view line) { decode_line(line, ts, out); });
+  }
+  void finish(Timestamp ts, std::vector<Decoded>& out) final {
+    splitter_.finish(counters_, [&](std::string_view line) { decode_line(line, ts, out); });
+  }
+  void reset() final { splitter_.reset(counters_); }
+  [[nodiscard]] std::size_t buffered() const noexcept final { return splitter_.buffered(); }
+
+ protected:
+  /// Decodes one line (delimiter removed), counting what it drops in counters_.
+  virtual void decode_line(std::string_view line, Timestamp ts, std::vector<Decoded>& out) = 0;
+
+ private:
+  LineSplitter splitter_;
+};
+
 }  // namespace guardian::adapters::stream::detail

@@ -6,17 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-
 #include "guardian/adapters/adapter.hpp"
 #include "guardian/adapters/stream/codec.hpp"
 #include "guardian/config/loader.hpp"
+#include "guardian/testing/io_driver.hpp"
 
 namespace guardian::adapters::stream::testing {
 
@@ -97,24 +94,7 @@ struct Received {
   }
 };
 
-/// A real io_context run by the test thread until a condition holds or a deadline passes.
-class IoDriver {
- public:
-  IoDriver() : guard_(boost::asio::make_work_guard(io_)) {}
-  [[nodiscard]] boost::asio::io_context& io() { return io_; }
-  bool run_until(const std::function<bool()>& done, std::chrono::milliseconds deadline) {
-    const auto end = std::chrono::steady_clock::now() + deadline;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() >= end) return done();
-      io_.run_for(5ms);
-    }
-    return true;
-  }
-
- private:
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-};
+using guardian::testing::IoDriver;
 
 /// The counter `name` of source `source` in `h` (0 when absent).
 inline std::uint64_t source_counter(const AdapterHealth& h, const std::string& source,

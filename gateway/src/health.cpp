@@ -92,12 +92,20 @@ nlohmann::json health_json(const GatewayView& v, Timestamp now) {
 
 static std::map<std::string, std::chrono::milliseconds> poll_periods(const config::SiteConfig& site) {
   std::map<std::string, std::chrono::milliseconds> periods;
-  for (const auto& adapter : site.adapters)
-    std::visit(
-        [&](const config::ModbusAdapterConfig& m) {
-          for (const auto& d : m.devices) periods[d.name] = d.poll_interval;
-        },
-        adapter);
+  struct Periods {
+    std::map<std::string, std::chrono::milliseconds>& out;
+    void operator()(const config::ModbusAdapterConfig& m) const {
+      for (const auto& d : m.devices) out[d.name] = d.poll_interval;
+    }
+    // A polled stream device has a period; one that pushes when it likes has none (its silence
+    // is reported by the adapter itself, as comm_fail after silence_timeout).
+    void operator()(const config::StreamAdapterConfig& s) const {
+      if (!s.poll) return;
+      if (!s.source.empty()) out[s.source] = s.poll->interval;
+      for (const auto& peer : s.peers) out[peer.source] = s.poll->interval;
+    }
+  };
+  for (const auto& adapter : site.adapters) std::visit(Periods{periods}, adapter);
   return periods;
 }
 

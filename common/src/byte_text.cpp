@@ -27,19 +27,30 @@ result<std::vector<std::uint8_t>> unescape_bytes(std::string_view text) {
     if (i + 1 >= text.size()) return make_error("a lone backslash ends the text" + where);
     const char e = text[++i];
     switch (e) {
-      case 'r': out.push_back('\r'); break;
-      case 'n': out.push_back('\n'); break;
-      case 't': out.push_back('\t'); break;
-      case '0': out.push_back(0); break;
-      case 'e': out.push_back(0x1B); break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case '0':
+        out.push_back(0);
+        break;
+      case 'e':
+        out.push_back(0x1B);
+        break;
       case '\\':
       case '"':
-      case '\'': out.push_back(static_cast<std::uint8_t>(e)); break;
+      case '\'':
+        out.push_back(static_cast<std::uint8_t>(e));
+        break;
       case 'x': {
         const int hi = i + 1 < text.size() ? hex_value(text[i + 1]) : -1;
         const int lo = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
-        if (hi < 0 || lo < 0)
-          return make_error("\\x must be followed by two hex digits" + where);
+        if (hi < 0 || lo < 0) return make_error("\\x must be followed by two hex digits" + where);
         out.push_back(static_cast<std::uint8_t>(hi * 16 + lo));
         i += 2;
         break;
@@ -58,7 +69,8 @@ result<std::vector<std::uint8_t>> parse_hex_bytes(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (pending < 0 && (c == ' ' || c == ':' || c == '-' || c == ',')) continue;
-    if (pending < 0 && c == '0' && i + 1 < text.size() && (text[i + 1] == 'x' || text[i + 1] == 'X')) {
+    if (pending < 0 && c == '0' && i + 1 < text.size() &&
+        (text[i + 1] == 'x' || text[i + 1] == 'X')) {
       ++i;
       continue;
     }
@@ -93,10 +105,18 @@ std::string to_escaped_text(std::span<const std::uint8_t> bytes) {
   out.reserve(bytes.size());
   for (const std::uint8_t b : bytes) {
     switch (b) {
-      case '\r': out += "\\r"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\\': out += "\\\\"; break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
       default:
         if (b >= 0x20 && b < 0x7F) {
           out.push_back(static_cast<char>(b));

@@ -50,8 +50,9 @@ result<NamedRegex> translate_named_groups(std::string_view p) {
         std::size_t j = name_begin;
         while (j < p.size() && name_char(p[j])) ++j;
         if (j >= p.size() || p[j] != '>' || j == name_begin || !name_start(p[name_begin]))
-          return at(i, "a group name must be letters, digits or '_' (not starting with a digit) "
-                       "between < and >");
+          return at(i,
+                    "a group name must be letters, digits or '_' (not starting with a digit) "
+                    "between < and >");
         std::string name(p.substr(name_begin, j - name_begin));
         if (out.group(name)) return at(i, "the group name '" + name + "' is used twice");
         out.group_names.push_back(std::move(name));

@@ -43,13 +43,21 @@ constexpr std::array<Choice<FieldType>, 5> kTextFieldTypes{{{"int", FieldType::i
                                                             {"string", FieldType::string},
                                                             {"enum", FieldType::enumeration}}};
 
-constexpr std::array<Choice<RawType>, 12> kRawTypes{
-    {{"u8", RawType::u8}, {"u16", RawType::u16}, {"u32", RawType::u32}, {"u64", RawType::u64},
-     {"i8", RawType::i8}, {"i16", RawType::i16}, {"i32", RawType::i32}, {"i64", RawType::i64},
-     {"f32", RawType::f32}, {"f64", RawType::f64}, {"bytes", RawType::bytes},
-     {"string", RawType::string}}};
+constexpr std::array<Choice<RawType>, 12> kRawTypes{{{"u8", RawType::u8},
+                                                     {"u16", RawType::u16},
+                                                     {"u32", RawType::u32},
+                                                     {"u64", RawType::u64},
+                                                     {"i8", RawType::i8},
+                                                     {"i16", RawType::i16},
+                                                     {"i32", RawType::i32},
+                                                     {"i64", RawType::i64},
+                                                     {"f32", RawType::f32},
+                                                     {"f64", RawType::f64},
+                                                     {"bytes", RawType::bytes},
+                                                     {"string", RawType::string}}};
 
-constexpr std::array<Choice<Endian>, 2> kEndians{{{"big", Endian::big}, {"little", Endian::little}}};
+constexpr std::array<Choice<Endian>, 2> kEndians{
+    {{"big", Endian::big}, {"little", Endian::little}}};
 
 constexpr std::array<Choice<LengthCounts>, 3> kLengthCounts{{{"frame", LengthCounts::frame},
                                                              {"payload", LengthCounts::payload},
@@ -160,10 +168,14 @@ FieldType binary_value_type(const FieldSpec& f, bool has_enum) {
   if (has_enum) return FieldType::enumeration;
   switch (f.raw) {
     case RawType::f32:
-    case RawType::f64: return FieldType::real;
-    case RawType::bytes: return FieldType::bytes;
-    case RawType::string: return FieldType::string;
-    default: break;
+    case RawType::f64:
+      return FieldType::real;
+    case RawType::bytes:
+      return FieldType::bytes;
+    case RawType::string:
+      return FieldType::string;
+    default:
+      break;
   }
   if (f.bit >= 0 && f.bits == 1) return FieldType::boolean;
   return FieldType::integer;
@@ -208,11 +220,11 @@ FieldSpec read_text_field(ObjectReader& r, const FieldContext& ctx) {
       std::string names;
       for (const auto& n : ctx.regex->group_names)
         if (!n.empty()) names += (names.empty() ? "'" : ", '") + n + "'";
-      r.error(r.has("group") ? "group" : "name",
-              "the regex has no group named '" + f.group + "'" +
-                  (names.empty() ? std::string("; it has no named groups: write (?<") + f.group +
-                                       ">…)"
-                                 : "; its named groups are " + names));
+      r.error(
+          r.has("group") ? "group" : "name",
+          "the regex has no group named '" + f.group + "'" +
+              (names.empty() ? std::string("; it has no named groups: write (?<") + f.group + ">…)"
+                             : "; its named groups are " + names));
     }
   } else if (ctx.syntax == LineSyntax::csv) {
     if (auto column = r.required("column", integer_in<int>(0, 1023))) f.column = *column;
@@ -221,8 +233,8 @@ FieldSpec read_text_field(ObjectReader& r, const FieldContext& ctx) {
     r.read("key", f.key, text());
   }
   const bool numeric = !type || *type == FieldType::integer || *type == FieldType::real;
-  read_value_keys(r, f, numeric, !type || *type == FieldType::integer ||
-                                     *type == FieldType::enumeration);
+  read_value_keys(r, f, numeric,
+                  !type || *type == FieldType::integer || *type == FieldType::enumeration);
   if (type && *type == FieldType::enumeration && f.enum_map.empty() && !r.has("enum"))
     r.error("missing required key 'enum' (type enum needs it: {0: idle, 1: ready, …})");
   if (type && *type == FieldType::integer && !f.enum_map.empty()) f.type = FieldType::enumeration;
@@ -288,8 +300,8 @@ MessageSpec read_message(ObjectReader& r, const FieldContext& base) {
   FieldContext ctx = base;
   std::optional<NamedRegex> translated;
   if (base.kind == CodecKind::lines) {
-    const int syntaxes = (r.has("regex") ? 1 : 0) + (r.has("key_value") ? 1 : 0) +
-                         (r.has("csv") ? 1 : 0);
+    const int syntaxes =
+        (r.has("regex") ? 1 : 0) + (r.has("key_value") ? 1 : 0) + (r.has("csv") ? 1 : 0);
     if (syntaxes != 1)
       r.error(syntaxes == 0 ? "a line message needs exactly one of 'regex', 'key_value', 'csv'"
                             : "a line message takes only one of 'regex', 'key_value', 'csv'");
@@ -347,8 +359,8 @@ MessageSpec read_message(ObjectReader& r, const FieldContext& base) {
   }
   UniqueNames field_names;
   r.list("fields", Items::at_least_one, [&](ObjectReader& item) {
-    FieldSpec f = base.kind == CodecKind::binary ? read_binary_field(item, ctx)
-                                                 : read_text_field(item, ctx);
+    FieldSpec f =
+        base.kind == CodecKind::binary ? read_binary_field(item, ctx) : read_text_field(item, ctx);
     if (!f.name.empty())
       item.require_unique("name", f.name, field_names, "field name",
                           "field names must be unique within a message");
@@ -414,8 +426,8 @@ void read_binary_checksum(ObjectReader& r, BinaryCodecConfig& codec) {
                       " runs past the end of the frame; use " + std::to_string(-size) +
                       " for the last bytes");
   else if (c.at >= 0 && c.at + size > static_cast<std::int64_t>(longest))
-    r.error("at", "the checksum ends past the longest frame (" + std::to_string(longest) +
-                      " bytes)");
+    r.error("at",
+            "the checksum ends past the longest frame (" + std::to_string(longest) + " bytes)");
   if (codec.frame_length) {
     const auto from = resolve(c.from, longest), to = resolve(c.to, longest);
     if (from < 0 || to > static_cast<std::int64_t>(longest) || from >= to)
@@ -433,19 +445,19 @@ void read_binary_codec(ObjectReader& r, BinaryCodecConfig& codec) {
   r.read("max_frame", codec.max_frame, integer_in<std::size_t>(1, kMaxBufferLimit));
   const auto fixed = r.optional("frame_length", integer_in<std::size_t>(1, kMaxBufferLimit));
   if (fixed) codec.frame_length = *fixed;
-  const bool has_length =
-      r.section("length", Presence::optional,
-                [&](ObjectReader& s) { read_length_field(s, codec.length.emplace()); });
+  const bool has_length = r.section("length", Presence::optional, [&](ObjectReader& s) {
+    read_length_field(s, codec.length.emplace());
+  });
   if (r.has("frame_length") && has_length)
     r.error("frame_length", "give either 'frame_length' or 'length', not both");
   else if (!r.has("frame_length") && !has_length)
-    r.error("a binary codec needs 'frame_length' (fixed-size frames) or 'length' (a length "
-            "field)");
+    r.error(
+        "a binary codec needs 'frame_length' (fixed-size frames) or 'length' (a length "
+        "field)");
   if (fixed && r.has("max_frame"))
     r.error("max_frame", "'max_frame' only applies with a length field; frame_length is fixed");
   if (fixed) codec.max_frame = *fixed;
-  if (codec.sync.size() >= codec.max_frame)
-    r.error("sync", "the sync bytes fill the whole frame");
+  if (codec.sync.size() >= codec.max_frame) r.error("sync", "the sync bytes fill the whole frame");
   if (codec.length && codec.length->at + codec.length->size > codec.max_frame)
     r.error("length", "the length field ends past the longest frame (max_frame " +
                           std::to_string(codec.max_frame) + ")");
@@ -470,10 +482,9 @@ void read_codec(ObjectReader& r, CodecConfig& codec) {
     return;
   }
   const bool json = *kind == CodecKind::json_lines;
-  std::vector<std::uint8_t> delimiter(json ? codec.json.delimiter.begin()
-                                           : codec.lines.delimiter.begin(),
-                                      json ? codec.json.delimiter.end()
-                                           : codec.lines.delimiter.end());
+  std::vector<std::uint8_t> delimiter(
+      json ? codec.json.delimiter.begin() : codec.lines.delimiter.begin(),
+      json ? codec.json.delimiter.end() : codec.lines.delimiter.end());
   r.read("delimiter", delimiter, escaped_bytes());
   std::size_t& max_line = json ? codec.json.max_line : codec.lines.max_line;
   r.read("max_line", max_line, integer_in<std::size_t>(16, kMaxBufferLimit));
@@ -520,14 +531,23 @@ void check_transport_keys(ObjectReader& r, StreamTransport t) {
                        ", not type " + name);
   };
   const auto need = [&](std::string_view key) {
-    if (!r.has(key)) r.error("missing required key '" + std::string(key) + "' (type " + name +
-                             " needs it)");
+    if (!r.has(key))
+      r.error("missing required key '" + std::string(key) + "' (type " + name + " needs it)");
   };
   const bool serial = t == StreamTransport::serial, client = t == StreamTransport::tcp_client;
   const bool server = t == StreamTransport::tcp_server, udp = t == StreamTransport::udp;
-  if (serial) need("serial"); else refuse("serial", "type serial");
-  if (client) need("host"); else refuse("host", "type tcp-client (servers use 'bind')");
-  if (!serial) need("port"); else refuse("port", "the network types (serial uses 'serial.port')");
+  if (serial)
+    need("serial");
+  else
+    refuse("serial", "type serial");
+  if (client)
+    need("host");
+  else
+    refuse("host", "type tcp-client (servers use 'bind')");
+  if (!serial)
+    need("port");
+  else
+    refuse("port", "the network types (serial uses 'serial.port')");
   if (!client) refuse("connect_timeout", "type tcp-client");
   if (server || udp) refuse("source", "serial and tcp-client (here: 'peers' or 'source_field')");
   if (!(server || udp)) {
@@ -559,8 +579,9 @@ void check_poll_reply(ObjectReader& r, const StreamAdapterConfig& a) {
   if (!a.poll || a.poll->reply.empty()) return;
   for (const auto& m : messages_of(a.codec))
     if (m.name == a.poll->reply) return;
-  r.error("poll", "poll.reply names message '" + a.poll->reply + "', which the codec does not "
-                  "declare");
+  r.error("poll", "poll.reply names message '" + a.poll->reply +
+                      "', which the codec does not "
+                      "declare");
 }
 
 }  // namespace

@@ -47,7 +47,8 @@ TEST(StreamAdapterDocs, EveryWorkedExampleLoadsWithoutErrors) {
 TEST(StreamAdapterDocs, TheSerialExampleIsTheDemoAdapter) {
   const auto page =
       guardian::testing::read_file(guardian::testing::source_path("docs/stream-adapters.md"));
-  const auto demo = load_site_config(guardian::testing::source_path("config/examples/guardian.yaml"));
+  const auto demo =
+      load_site_config(guardian::testing::source_path("config/examples/guardian.yaml"));
   ASSERT_TRUE(demo.ok());
   const auto doc = parse_site_config(examples(page).at(0).yaml, "doc.yaml");
   ASSERT_TRUE(doc.ok());

@@ -57,7 +57,8 @@ adapters:
   EXPECT_EQ(a.silence_timeout, 30s);
   EXPECT_EQ(a.backoff_min, 500ms);
   ASSERT_TRUE(a.poll);
-  EXPECT_EQ(a.poll->query, (std::vector<std::uint8_t>{'S', 'T', 'A', 'T', 'U', 'S', '?', '\r', '\n'}));
+  EXPECT_EQ(a.poll->query,
+            (std::vector<std::uint8_t>{'S', 'T', 'A', 'T', 'U', 'S', '?', '\r', '\n'}));
   EXPECT_EQ(a.poll->interval, 5s);
   EXPECT_EQ(a.poll->timeout, 800ms);
   EXPECT_EQ(a.poll->reply, "status");
@@ -197,8 +198,9 @@ adapters:
           regex: '^T=(?<temp>\d+)$'
           fields: [{name: t, type: float}]
 )");
-  EXPECT_TRUE(has_errors(result, {{10, 18, "the regex cannot be used: '[' is never closed"},
-                                  {14, 27, "the regex has no group named 't'; its named groups are 'temp'"}}));
+  EXPECT_TRUE(has_errors(
+      result, {{10, 18, "the regex cannot be used: '[' is never closed"},
+               {14, 27, "the regex has no group named 't'; its named groups are 'temp'"}}));
 }
 
 TEST(StreamSection, AFieldOutsideTheFrameAndAChecksumPastItsEndAreReported) {
@@ -276,9 +278,8 @@ adapters:
       delimter: ";"
       messages: [{name: m, key_value: {}, fields: [{name: t, type: flaot}]}]
 )");
-  EXPECT_TRUE(has_errors(
-      result, {{9, 7, "unknown key 'delimter' (did you mean 'delimiter'?)"},
-               {10, 68, "unknown value 'flaot' (did you mean 'float'?)"}}));
+  EXPECT_TRUE(has_errors(result, {{9, 7, "unknown key 'delimter' (did you mean 'delimiter'?)"},
+                                  {10, 68, "unknown value 'flaot' (did you mean 'float'?)"}}));
 }
 
 TEST(StreamSection, SourceNamesAreUniqueAcrossTheSite) {

@@ -22,12 +22,12 @@ FieldSpec field(const char* name, std::size_t at, RawType raw, Endian e = Endian
 
 std::vector<FieldSpec> all_fields() {
   std::vector<FieldSpec> fs{
-      field("u8", 4, RawType::u8),         field("i16", 5, RawType::i16, Endian::little),
-      field("u32", 7, RawType::u32),       field("i64", 11, RawType::i64),
-      field("f32", 19, RawType::f32),      field("f64", 23, RawType::f64, Endian::little),
-      field("u64", 31, RawType::u64),      field("s", 39, RawType::string),
-      field("b", 43, RawType::bytes),      field("i8", 47, RawType::i8),
-      field("u16", 48, RawType::u16),      field("i32", 50, RawType::i32)};
+      field("u8", 4, RawType::u8),    field("i16", 5, RawType::i16, Endian::little),
+      field("u32", 7, RawType::u32),  field("i64", 11, RawType::i64),
+      field("f32", 19, RawType::f32), field("f64", 23, RawType::f64, Endian::little),
+      field("u64", 31, RawType::u64), field("s", 39, RawType::string),
+      field("b", 43, RawType::bytes), field("i8", 47, RawType::i8),
+      field("u16", 48, RawType::u16), field("i32", 50, RawType::i32)};
   fs[7].length = 4;
   fs[8].length = 4;
   fs[1].scale = 0.1;
@@ -96,9 +96,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const guardian::adapters::stream::CodecFactory from(counted_from());
   if (size < 1) return 0;
   switch (data[0] % 3) {
-    case 0: guardian::fuzz::exercise(variable, 80, data + 1, size - 1); break;
-    case 1: guardian::fuzz::exercise(fixed, 60, data + 1, size - 1); break;
-    default: guardian::fuzz::exercise(from, 80, data + 1, size - 1); break;
+    case 0:
+      guardian::fuzz::exercise(variable, 80, data + 1, size - 1);
+      break;
+    case 1:
+      guardian::fuzz::exercise(fixed, 60, data + 1, size - 1);
+      break;
+    default:
+      guardian::fuzz::exercise(from, 80, data + 1, size - 1);
+      break;
   }
   return 0;
 }

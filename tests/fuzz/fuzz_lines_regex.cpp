@@ -9,7 +9,7 @@ CodecConfig make_config() {
   CodecConfig c;
   c.kind = CodecKind::lines;
   c.lines.delimiter = "\r\n";
-  c.lines.max_line = 160;
+  c.lines.max_line = 100;
   MessageSpec shot;
   shot.name = "shot";
   shot.record = true;
@@ -36,6 +36,6 @@ CodecConfig make_config() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const guardian::adapters::stream::CodecFactory factory(make_config());
-  guardian::fuzz::exercise(factory, 160 + 2, data, size);
+  guardian::fuzz::exercise(factory, 100 + 2, data, size);
   return 0;
 }

@@ -51,7 +51,8 @@ TEST(Probe, SendsTheQueryAndShowsTheReplyInHexAsciiAndDecoded) {
     asio::serial_port port(io, path.string());
     std::string in;
     asio::read_until(port, asio::dynamic_buffer(in), '\n');
-    if (in == "STAT?\r\n") asio::write(port, asio::buffer(std::string("STAT 93.5\r\nHELLO\x01\r\n")));
+    if (in == "STAT?\r\n")
+      asio::write(port, asio::buffer(std::string("STAT 93.5\r\nHELLO\x01\r\n")));
   });
   ProbeOptions options;
   options.link.transport = config::StreamTransport::serial;
@@ -65,7 +66,8 @@ TEST(Probe, SendsTheQueryAndShowsTheReplyInHexAsciiAndDecoded) {
   EXPECT_EQ(run_probe(options, out), 0);
   device.join();
   const std::string text = out.str();
-  EXPECT_NE(text.find("serial " + pty.gateway().string() + " at 115200 8N1"), std::string::npos) << text;
+  EXPECT_NE(text.find("serial " + pty.gateway().string() + " at 115200 8N1"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("sent 7 bytes: STAT?\\r\\n"), std::string::npos) << text;
   // 16 bytes per line, hex then the same bytes as escaped ASCII.
   EXPECT_NE(text.find("53 54 41 54 20 39 33 2E 35 0D 0A 48 45 4C 4C 4F  STAT 93.5\\r\\nHELLO\n"),
@@ -103,10 +105,12 @@ TEST(Probe, ShowsUdpDatagramsWithTheirSender) {
     asio::ip::udp::socket s(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.7"), 0));
     const asio::ip::udp::endpoint to(asio::ip::make_address("127.0.0.1"), options.link.port);
     // Until the probe is done: it may not be listening yet when the first datagram leaves.
-    testing::wait_until([&] {
-      s.send_to(asio::buffer(std::string("T=4")), to);
-      return done.load();
-    }, 10s, 100ms);
+    testing::wait_until(
+        [&] {
+          s.send_to(asio::buffer(std::string("T=4")), to);
+          return done.load();
+        },
+        10s, 100ms);
   });
   std::ostringstream out;
   EXPECT_EQ(run_probe(options, out), 0);

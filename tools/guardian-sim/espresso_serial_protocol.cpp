@@ -32,8 +32,7 @@ std::string status_sentence(const EspressoReadings& r) {
   return nmea_sentence("STAT," + format("%.1f", r.boiler_temp) + "," +
                        format("%.2f", r.steam_pressure) + "," + format("%.1f", r.group_head_temp) +
                        "," + format("%.1f", r.pump_pressure) + "," +
-                       std::to_string(static_cast<int>(r.state)) + "," +
-                       (r.water_low ? "1" : "0"));
+                       std::to_string(static_cast<int>(r.state)) + "," + (r.water_low ? "1" : "0"));
 }
 
 std::optional<std::string> ShotTracker::observe(const EspressoReadings& r, double dt) {

@@ -25,15 +25,24 @@ constexpr std::size_t kMaxQueryLine = 64;  // longer input without a newline is 
 
 speed_t baud_constant(int baud) {
   switch (baud) {
-    case 1200: return B1200;
-    case 2400: return B2400;
-    case 4800: return B4800;
-    case 9600: return B9600;
-    case 19200: return B19200;
-    case 38400: return B38400;
-    case 57600: return B57600;
-    case 115200: return B115200;
-    default: return B0;
+    case 1200:
+      return B1200;
+    case 2400:
+      return B2400;
+    case 4800:
+      return B4800;
+    case 9600:
+      return B9600;
+    case 19200:
+      return B19200;
+    case 38400:
+      return B38400;
+    case 57600:
+      return B57600;
+    case 115200:
+      return B115200;
+    default:
+      return B0;
   }
 }
 
@@ -130,8 +139,8 @@ result<std::string> SerialSimServer::open() {
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 16) != 0) {
     const int e = errno;
     ::close(fd);
-    return make_errno_error(e, "cannot listen on " + m.options.bind + ":" +
-                                   std::to_string(m.options.tcp_port));
+    return make_errno_error(
+        e, "cannot listen on " + m.options.bind + ":" + std::to_string(m.options.tcp_port));
   }
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
@@ -162,7 +171,8 @@ std::uint64_t SerialSimServer::run(const volatile std::sig_atomic_t& stop) {
       ++i;
     }
     for (std::size_t p = 0; i < fds.size(); ++i) {
-      const bool gone = (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !m.serve(m.peers[p]);
+      const bool gone =
+          (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !m.serve(m.peers[p]);
       if (gone && m.peers[p].fd != m.device_fd) {
         ::close(m.peers[p].fd);
         m.peers.erase(m.peers.begin() + static_cast<std::ptrdiff_t>(p));

@@ -19,8 +19,8 @@
 namespace guardian::sim {
 
 struct SerialSimOptions {
-  std::string device;          ///< serial device to open (exclusive with tcp_port)
-  int tcp_port = -1;           ///< TCP port to serve instead (0 = any free port)
+  std::string device;  ///< serial device to open (exclusive with tcp_port)
+  int tcp_port = -1;   ///< TCP port to serve instead (0 = any free port)
   std::string bind = "127.0.0.1";
   int baud = 9600;
   double speed = 1.0;          ///< simulated seconds per real second

@@ -5,7 +5,7 @@
 //   guardian status [-c FILE] [--json] show the running daemon's adapters, values, queue, link
 //   guardian probe serial PORT | tcp HOST:PORT | udp --listen PORT  [--send TEXT | --send-hex HEX]
 //                  [--seconds S] [-c FILE --adapter NAME]
-//                                      show what a device sends, and what a configured codec makes of it
+//                                      show what a device sends, and what a codec makes of it
 //   guardian version
 //
 // Exit codes: 0 success, 1 invalid configuration or usage, 2 start-up failure,

@@ -80,8 +80,8 @@ class Probe final : public adapters::stream::TransportEvents {
       out_ << "probe: connected" << (peer.empty() ? "" : " to " + peer) << "\n";
       if (!options_.send.empty()) {
         transport_->send(id, std::make_shared<const std::vector<std::uint8_t>>(options_.send));
-        out_ << "probe: sent " << options_.send.size() << " bytes: "
-             << to_escaped_text(options_.send) << "\n";
+        out_ << "probe: sent " << options_.send.size()
+             << " bytes: " << to_escaped_text(options_.send) << "\n";
       }
       started_ = SteadyClock::now();
       arm_timer();
@@ -91,8 +91,7 @@ class Probe final : public adapters::stream::TransportEvents {
   void on_bytes(ConnectionId id, std::span<const std::uint8_t> bytes, bool datagram) override {
     ++chunks_;
     total_ += bytes.size();
-    const double at =
-        std::chrono::duration<double>(SteadyClock::now() - started_).count();
+    const double at = std::chrono::duration<double>(SteadyClock::now() - started_).count();
     for (std::size_t pos = 0; pos < bytes.size(); pos += kBytesPerLine) {
       const auto line = bytes.subspan(pos, std::min(kBytesPerLine, bytes.size() - pos));
       std::ostringstream head;

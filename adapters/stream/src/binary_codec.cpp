@@ -40,7 +40,8 @@ class BinaryCodec final : public Codec {
     // Never hold more than one longest frame: append what fits, extract, repeat.
     while (!bytes.empty()) {
       const std::size_t take = std::min(bytes.size(), config_.max_frame - buffer_.size());
-      buffer_.insert(buffer_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
+      buffer_.insert(buffer_.end(), bytes.begin(),
+                     bytes.begin() + static_cast<std::ptrdiff_t>(take));
       bytes = bytes.subspan(take);
       extract(ts, out);
     }
@@ -74,8 +75,8 @@ class BinaryCodec final : public Codec {
     }
     // Keep the longest tail that is a prefix of the sync: the rest of it may still arrive.
     std::size_t keep = std::min(sync.size() - 1, buffer_.size());
-    while (keep > 0 && !std::equal(buffer_.end() - static_cast<std::ptrdiff_t>(keep),
-                                   buffer_.end(), sync.begin()))
+    while (keep > 0 && !std::equal(buffer_.end() - static_cast<std::ptrdiff_t>(keep), buffer_.end(),
+                                   sync.begin()))
       --keep;
     counters_.garbage_bytes += buffer_.size() - keep;
     skip(buffer_.size() - keep);
@@ -90,13 +91,16 @@ class BinaryCodec final : public Codec {
         read_length(std::span<const std::uint8_t>(buffer_).subspan(l.at, l.size), l.endian));
     std::int64_t total = value + l.adjust;
     switch (l.counts) {
-      case LengthCounts::frame: break;
+      case LengthCounts::frame:
+        break;
       case LengthCounts::payload:
         total += static_cast<std::int64_t>(l.at + l.size);
         if (config_.checksum)
           total += static_cast<std::int64_t>(config::checksum_size(config_.checksum->kind));
         break;
-      case LengthCounts::from: total += static_cast<std::int64_t>(l.from); break;
+      case LengthCounts::from:
+        total += static_cast<std::int64_t>(l.from);
+        break;
     }
     return total;
   }
@@ -186,8 +190,8 @@ void check_binary_config(const BinaryCodecConfig& c) {
   if (c.frame_length && *c.frame_length > c.max_frame)
     throw std::invalid_argument("frame_length exceeds max_frame");
   if (c.sync.size() >= c.max_frame) throw std::invalid_argument("the sync fills the frame");
-  if (c.length && (c.length->size == 0 || c.length->size > 4 ||
-                   c.length->at + c.length->size > c.max_frame))
+  if (c.length &&
+      (c.length->size == 0 || c.length->size > 4 || c.length->at + c.length->size > c.max_frame))
     throw std::invalid_argument("the length field does not fit in max_frame");
   if (c.messages.empty()) throw std::invalid_argument("a binary codec needs a message");
 }

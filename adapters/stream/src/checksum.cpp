@@ -66,14 +66,22 @@ std::uint16_t compute_checksum(ChecksumKind kind, std::span<const std::uint8_t> 
 
 std::string_view checksum_name(ChecksumKind kind) noexcept {
   switch (kind) {
-    case ChecksumKind::crc16_modbus: return "crc16-modbus";
-    case ChecksumKind::crc16_ccitt_false: return "crc16-ccitt-false";
-    case ChecksumKind::crc16_xmodem: return "crc16-xmodem";
-    case ChecksumKind::crc16_kermit: return "crc16-kermit";
-    case ChecksumKind::crc8: return "crc8";
-    case ChecksumKind::crc8_maxim: return "crc8-maxim";
-    case ChecksumKind::xor8: return "xor";
-    case ChecksumKind::sum8: return "sum8";
+    case ChecksumKind::crc16_modbus:
+      return "crc16-modbus";
+    case ChecksumKind::crc16_ccitt_false:
+      return "crc16-ccitt-false";
+    case ChecksumKind::crc16_xmodem:
+      return "crc16-xmodem";
+    case ChecksumKind::crc16_kermit:
+      return "crc16-kermit";
+    case ChecksumKind::crc8:
+      return "crc8";
+    case ChecksumKind::crc8_maxim:
+      return "crc8-maxim";
+    case ChecksumKind::xor8:
+      return "xor";
+    case ChecksumKind::sum8:
+      return "sum8";
   }
   return "?";
 }

@@ -9,8 +9,7 @@ struct CodecFactory::Compiled {
   std::vector<detail::CompiledLineMessage> lines;
 };
 
-CodecFactory::CodecFactory(config::CodecConfig config)
-    : compiled_(std::make_unique<Compiled>()) {
+CodecFactory::CodecFactory(config::CodecConfig config) : compiled_(std::make_unique<Compiled>()) {
   compiled_->config = std::move(config);
   const auto& c = compiled_->config;
   switch (c.kind) {
@@ -32,9 +31,12 @@ CodecFactory::~CodecFactory() = default;
 std::unique_ptr<Codec> CodecFactory::make() const {
   const auto& c = compiled_->config;
   switch (c.kind) {
-    case config::CodecKind::binary: return detail::make_binary_codec(c.binary);
-    case config::CodecKind::json_lines: return detail::make_json_codec(c.json);
-    case config::CodecKind::lines: break;
+    case config::CodecKind::binary:
+      return detail::make_binary_codec(c.binary);
+    case config::CodecKind::json_lines:
+      return detail::make_json_codec(c.json);
+    case config::CodecKind::lines:
+      break;
   }
   return detail::make_line_codec(c.lines, compiled_->lines);
 }

@@ -23,7 +23,8 @@ const json* resolve(const json& doc, const std::vector<std::string>& tokens) {
       node = &*it;
     } else if (node->is_array()) {
       // RFC 6901 §4: an array index is 0 or digits without a leading zero.
-      if (token.empty() || token.size() > 9 || (token.size() > 1 && token[0] == '0')) return nullptr;
+      if (token.empty() || token.size() > 9 || (token.size() > 1 && token[0] == '0'))
+        return nullptr;
       std::size_t index = 0;
       for (const char c : token) {
         if (c < '0' || c > '9') return nullptr;
@@ -57,7 +58,8 @@ result<Value> decode_json_field(const config::FieldSpec& f, const json* v) {
   switch (f.type) {
     case FieldType::integer:
     case FieldType::enumeration:
-      if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+      if (v->is_number_unsigned() &&
+          v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
         return error("integer out of range");
       if (v->is_number_integer()) return finish_integer(f, v->get<std::int64_t>());
       if (v->is_string()) return decode_text_field(f, v->get_ref<const std::string&>());

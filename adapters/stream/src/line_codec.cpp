@@ -75,7 +75,8 @@ bool line_checksum_ok(std::string_view line, const config::LineChecksum& c) {
     if (d < 0) return false;
     written = written * 16 + static_cast<unsigned>(d);
   }
-  const std::string_view covered = line.substr(start + c.start.size(), end - start - c.start.size());
+  const std::string_view covered =
+      line.substr(start + c.start.size(), end - start - c.start.size());
   const auto sum = compute_checksum(
       c.kind, std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(covered.data()),
                                             covered.size()));
@@ -84,8 +85,7 @@ bool line_checksum_ok(std::string_view line, const config::LineChecksum& c) {
 
 class LineCodec final : public SplitLinesCodec {
  public:
-  LineCodec(const config::LineCodecConfig& config,
-            const std::vector<CompiledLineMessage>& compiled)
+  LineCodec(const config::LineCodecConfig& config, const std::vector<CompiledLineMessage>& compiled)
       : SplitLinesCodec(config.delimiter, config.max_line), config_(config), compiled_(compiled) {}
 
  private:
@@ -99,9 +99,15 @@ class LineCodec final : public SplitLinesCodec {
       decoded.message = &m;
       bool matched = false;
       switch (m.syntax) {
-        case LineSyntax::regex: matched = decode_regex(line, m, compiled_[i], ts, decoded); break;
-        case LineSyntax::key_value: matched = decode_key_value(line, m, ts, decoded); break;
-        case LineSyntax::csv: matched = decode_csv(line, m, ts, decoded); break;
+        case LineSyntax::regex:
+          matched = decode_regex(line, m, compiled_[i], ts, decoded);
+          break;
+        case LineSyntax::key_value:
+          matched = decode_key_value(line, m, ts, decoded);
+          break;
+        case LineSyntax::csv:
+          matched = decode_csv(line, m, ts, decoded);
+          break;
       }
       if (!matched) continue;
       if (m.checksum && !line_checksum_ok(line, *m.checksum)) {
@@ -131,10 +137,11 @@ class LineCodec final : public SplitLinesCodec {
       const auto& field = m.fields[f];
       out.fields.push_back(make_reading(
           field,
-          group.matched ? decode_text_field(field, std::string_view(group.first,
-                                                                    static_cast<std::size_t>(group.length())))
-                        : result<Value>(make_error("field '" + field.name + "': group '" +
-                                                   field.group + "' did not take part in the match")),
+          group.matched
+              ? decode_text_field(
+                    field, std::string_view(group.first, static_cast<std::size_t>(group.length())))
+              : result<Value>(make_error("field '" + field.name + "': group '" + field.group +
+                                         "' did not take part in the match")),
           ts));
     }
     return true;
@@ -146,12 +153,12 @@ class LineCodec final : public SplitLinesCodec {
     for (const auto& field : m.fields) {
       const auto value = key_value(line, m, field.key);
       any = any || value.has_value();
-      out.fields.push_back(make_reading(
-          field,
-          value ? decode_text_field(field, *value)
-                : result<Value>(make_error("field '" + field.name + "': key '" + field.key +
-                                           "' is not in the line")),
-          ts));
+      out.fields.push_back(
+          make_reading(field,
+                       value ? decode_text_field(field, *value)
+                             : result<Value>(make_error("field '" + field.name + "': key '" +
+                                                        field.key + "' is not in the line")),
+                       ts));
     }
     return any;  // a line with none of the keys is not this message
   }
@@ -184,13 +191,12 @@ std::vector<CompiledLineMessage> compile_line_messages(const config::LineCodecCo
     CompiledLineMessage c;
     if (m.syntax == LineSyntax::regex) {
       auto named = translate_named_groups(m.regex);
-      if (!named)
-        throw std::invalid_argument("message '" + m.name + "': " + named.error().message);
+      if (!named) throw std::invalid_argument("message '" + m.name + "': " + named.error().message);
       try {
         c.regex = compile_line_regex(named.value());
       } catch (const std::regex_error& e) {
-        throw std::invalid_argument("message '" + m.name + "': the regex does not compile: " +
-                                    e.what());
+        throw std::invalid_argument("message '" + m.name +
+                                    "': the regex does not compile: " + e.what());
       }
       for (const auto& f : m.fields) {
         const auto group = named.value().group(f.group);

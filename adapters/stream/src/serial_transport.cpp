@@ -29,7 +29,8 @@ class SerialTransport final : public ReconnectingTransport {
       if (ec) return;
       port.set_option(option, ec);
       if (ec)
-        ec_what_ = std::string("cannot set ") + what + " on " + settings_.port + ": " + ec.message();
+        ec_what_ =
+            std::string("cannot set ") + what + " on " + settings_.port + ": " + ec.message();
     };
     set(Port::baud_rate(static_cast<unsigned>(settings_.baud)), "the baud rate");
     set(Port::character_size(static_cast<unsigned>(settings_.data_bits)), "the data bits");
@@ -45,18 +46,24 @@ class SerialTransport final : public ReconnectingTransport {
 
   [[nodiscard]] Port::parity::type parity() const {
     switch (settings_.parity) {
-      case config::Parity::even: return Port::parity::even;
-      case config::Parity::odd: return Port::parity::odd;
-      case config::Parity::none: break;
+      case config::Parity::even:
+        return Port::parity::even;
+      case config::Parity::odd:
+        return Port::parity::odd;
+      case config::Parity::none:
+        break;
     }
     return Port::parity::none;
   }
 
   [[nodiscard]] Port::flow_control::type flow_control() const {
     switch (settings_.flow_control) {
-      case config::FlowControl::software: return Port::flow_control::software;
-      case config::FlowControl::hardware: return Port::flow_control::hardware;
-      case config::FlowControl::none: break;
+      case config::FlowControl::software:
+        return Port::flow_control::software;
+      case config::FlowControl::hardware:
+        return Port::flow_control::hardware;
+      case config::FlowControl::none:
+        break;
     }
     return Port::flow_control::none;
   }

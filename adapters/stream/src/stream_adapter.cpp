@@ -11,8 +11,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "guardian/adapters/stream/codec.hpp"
-#include "guardian/common/log.hpp"
 #include "guardian/adapters/stream/transport.hpp"
+#include "guardian/common/log.hpp"
 
 namespace guardian::adapters::stream {
 namespace {
@@ -27,19 +27,26 @@ constexpr std::chrono::milliseconds kMinWatchdogPeriod{10};
 
 const char* transport_name(config::StreamTransport t) {
   switch (t) {
-    case config::StreamTransport::serial: return "serial";
-    case config::StreamTransport::tcp_client: return "tcp-client";
-    case config::StreamTransport::tcp_server: return "tcp-server";
-    case config::StreamTransport::udp: return "udp";
+    case config::StreamTransport::serial:
+      return "serial";
+    case config::StreamTransport::tcp_client:
+      return "tcp-client";
+    case config::StreamTransport::tcp_server:
+      return "tcp-server";
+    case config::StreamTransport::udp:
+      return "udp";
   }
   return "?";
 }
 
 const char* codec_name(config::CodecKind k) {
   switch (k) {
-    case config::CodecKind::lines: return "lines";
-    case config::CodecKind::binary: return "binary";
-    case config::CodecKind::json_lines: return "json-lines";
+    case config::CodecKind::lines:
+      return "lines";
+    case config::CodecKind::binary:
+      return "binary";
+    case config::CodecKind::json_lines:
+      return "json-lines";
   }
   return "?";
 }
@@ -48,8 +55,8 @@ const char* codec_name(config::CodecKind k) {
 bool valid_source_name(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
   const auto ok = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   };
   return std::all_of(s.begin(), s.end(), ok) && s.front() != '.' && s.front() != '_' &&
          s.front() != '-';
@@ -409,7 +416,8 @@ class StreamAdapter::Session final : public TransportEvents,
   // ───────────────────────────── silence ─────────────────────────────
 
   void arm_watchdog() {
-    const auto period = std::max(kMinWatchdogPeriod, config_.silence_timeout / kWatchdogChecksPerTimeout);
+    const auto period =
+        std::max(kMinWatchdogPeriod, config_.silence_timeout / kWatchdogChecksPerTimeout);
     watchdog_.expires_after(period);
     watchdog_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (ec || self->stopped_) return;

@@ -67,9 +67,11 @@ class StreamLink final : public ByteLink, public std::enable_shared_from_this<St
 
  private:
   void do_read() {
-    stream_.async_read_some(boost::asio::buffer(buffer_),
-                            [self = this->shared_from_this()](boost::system::error_code ec,
-                                                              std::size_t n) { self->on_read(ec, n); });
+    stream_.async_read_some(
+        boost::asio::buffer(buffer_),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          self->on_read(ec, n);
+        });
   }
 
   void on_read(boost::system::error_code ec, std::size_t n) {

@@ -31,11 +31,11 @@ class TcpClientTransport final : public ReconnectingTransport {
   }
 
   void open() override {
-    resolver_.async_resolve(host_, port_,
-                            [self = self()](boost::system::error_code ec,
-                                            const tcp::resolver::results_type& results) {
-                              self->on_resolved(ec, results);
-                            });
+    resolver_.async_resolve(
+        host_, port_,
+        [self = self()](boost::system::error_code ec, const tcp::resolver::results_type& results) {
+          self->on_resolved(ec, results);
+        });
   }
 
   void on_resolved(boost::system::error_code ec, const tcp::resolver::results_type& results) {
@@ -50,11 +50,11 @@ class TcpClientTransport final : public ReconnectingTransport {
       boost::system::error_code ignored;
       self->socket_.close(ignored);
     });
-    asio::async_connect(socket_, results,
-                        [self = self()](boost::system::error_code connect_ec,
-                                        const tcp::endpoint& endpoint) {
-                          self->on_connect(connect_ec, endpoint);
-                        });
+    asio::async_connect(
+        socket_, results,
+        [self = self()](boost::system::error_code connect_ec, const tcp::endpoint& endpoint) {
+          self->on_connect(connect_ec, endpoint);
+        });
   }
 
   void on_connect(boost::system::error_code ec, const tcp::endpoint& endpoint) {

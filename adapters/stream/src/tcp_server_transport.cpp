@@ -93,10 +93,10 @@ class TcpServerTransport final : public Transport,
   }
 
   void do_accept() {
-    acceptor_.async_accept([self = shared_from_this()](boost::system::error_code ec,
-                                                       tcp::socket socket) {
-      self->on_accept(ec, std::move(socket));
-    });
+    acceptor_.async_accept(
+        [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
+          self->on_accept(ec, std::move(socket));
+        });
   }
 
   void on_accept(boost::system::error_code ec, tcp::socket socket) {
@@ -113,8 +113,8 @@ class TcpServerTransport final : public Transport,
     if (links_.size() >= max_connections_) {
       socket.close(peer_ec);
       if (slot_->events != nullptr)
-        slot_->events->on_refused(peer, "max_connections (" + std::to_string(max_connections_) +
-                                            ") reached");
+        slot_->events->on_refused(
+            peer, "max_connections (" + std::to_string(max_connections_) + ") reached");
       do_accept();
       return;
     }

@@ -153,9 +153,8 @@ TEST_F(LineCodecTest, AFieldThatDoesNotDecodeIsBadWithTheReasonAndCounted) {
 
 TEST_F(LineCodecTest, UnmatchedAndOverlongLinesAreCountedAndTheNextLineStillDecodes) {
   const std::string overlong = "TEMP," + std::string(200, '9') + "\r\n";
-  const auto out = feed(*codec_, bytes_of("hello world\r\n" + overlong + "\r\n" +
-                                          nmea("STAT,20.0,1")),
-                        7);
+  const auto out =
+      feed(*codec_, bytes_of("hello world\r\n" + overlong + "\r\n" + nmea("STAT,20.0,1")), 7);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(field(out[0], "state"), Value{std::string("heating")});
   EXPECT_EQ(codec_->counters().unmatched, 1u);
@@ -247,8 +246,8 @@ constexpr std::string_view kBinaryAdapter = R"(- name: fridge
 std::vector<std::uint8_t> frame(const std::vector<std::uint8_t>& payload) {
   std::vector<std::uint8_t> f{0xAA, 0x55, static_cast<std::uint8_t>(payload.size())};
   f.insert(f.end(), payload.begin(), payload.end());
-  const auto crc = compute_checksum(ChecksumKind::crc16_modbus,
-                                    std::span<const std::uint8_t>(f).subspan(2));
+  const auto crc =
+      compute_checksum(ChecksumKind::crc16_modbus, std::span<const std::uint8_t>(f).subspan(2));
   f.push_back(static_cast<std::uint8_t>(crc & 0xFF));
   f.push_back(static_cast<std::uint8_t>(crc >> 8));
   return f;
@@ -453,9 +452,11 @@ class JsonCodecTest : public ::testing::Test {
 };
 
 TEST_F(JsonCodecTest, PicksFieldsByPointerAndMessagesByDiscriminator) {
-  const auto out = feed(*codec_, bytes_of(
-      R"({"type":"shot","id":"m1","shot":{"duration":27.5,"ok":true}})" "\n"
-      R"({"id":"m2","t":4,"vals":[7,8],"a/b":3})" "\n"));
+  const auto out =
+      feed(*codec_, bytes_of(R"({"type":"shot","id":"m1","shot":{"duration":27.5,"ok":true}})"
+                             "\n"
+                             R"({"id":"m2","t":4,"vals":[7,8],"a/b":3})"
+                             "\n"));
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].message->name, "shot");
   EXPECT_EQ(field(out[0], "duration"), Value{27.5});
@@ -467,8 +468,12 @@ TEST_F(JsonCodecTest, PicksFieldsByPointerAndMessagesByDiscriminator) {
 }
 
 TEST_F(JsonCodecTest, InvalidJsonIsCountedAMissingFieldIsBadAndTheNextLineDecodes) {
-  const auto out = feed(*codec_, bytes_of("{not json\n" R"({"id":"m2","vals":[]})" "\n"
-                                          R"({"id":"m3","t":1.5,"vals":[1],"a/b":0})" "\n"),
+  const auto out = feed(*codec_,
+                        bytes_of("{not json\n"
+                                 R"({"id":"m2","vals":[]})"
+                                 "\n"
+                                 R"({"id":"m3","t":1.5,"vals":[1],"a/b":0})"
+                                 "\n"),
                         5);
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(codec_->counters().invalid_json, 1u);
@@ -481,7 +486,8 @@ TEST_F(JsonCodecTest, InvalidJsonIsCountedAMissingFieldIsBadAndTheNextLineDecode
 TEST_F(JsonCodecTest, OverlongLinesAndDeepNestingAreHandledWithinTheBound) {
   const std::string deep = std::string(200, '[') + std::string(200, ']');
   const auto out = feed(*codec_, bytes_of(std::string(1000, '{') + "\n" + deep + "\n" +
-                                          R"({"id":"m","t":2})" "\n"));
+                                          R"({"id":"m","t":2})"
+                                          "\n"));
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(codec_->counters().overlong, 2u);
   EXPECT_LE(codec_->buffered(), 257u);

@@ -25,15 +25,16 @@ config::StreamAdapterConfig demo_adapter() {
   const auto loaded = config::load_site_config(source_path("config/examples/guardian.yaml"));
   EXPECT_TRUE(loaded.ok());
   for (const auto& a : loaded.config->adapters)
-    if (const auto* s = std::get_if<config::StreamAdapterConfig>(&a); s && s->name == "espresso-serial")
+    if (const auto* s = std::get_if<config::StreamAdapterConfig>(&a);
+        s && s->name == "espresso-serial")
       return *s;
   ADD_FAILURE() << "config/examples/guardian.yaml has no adapter 'espresso-serial'";
   return {};
 }
 
 std::unique_ptr<Process> start_sim(const TempDir& dir, std::vector<std::string> where) {
-  std::vector<std::string> argv{binary_path("guardian-sim").string(), "serial", "--speed", "40",
-                                "--status-interval", "0.1"};
+  std::vector<std::string> argv{
+      binary_path("guardian-sim").string(), "serial", "--speed", "40", "--status-interval", "0.1"};
   argv.insert(argv.end(), where.begin(), where.end());
   auto sim = std::make_unique<Process>(Process::Options{argv, {}, dir / "sim.log", {}});
   EXPECT_TRUE(guardian::testing::wait_until(

@@ -42,7 +42,8 @@ std::string nmea(const std::string& body) {
 /// The equipment's end of a pty pair, on the test's io_context.
 class SerialDevice {
  public:
-  SerialDevice(asio::io_context& io, const std::filesystem::path& path) : port_(io, path.string()) {}
+  SerialDevice(asio::io_context& io, const std::filesystem::path& path)
+      : port_(io, path.string()) {}
   void write(const std::string& text) { asio::write(port_, asio::buffer(text)); }
   /// Answers every query line (ending in '\n') with answer(query), until answer returns "".
   void serve(std::function<std::string(const std::string&)> answer) {
@@ -102,9 +103,8 @@ constexpr std::string_view kEspressoSerial = R"(- name: espresso-line
 
 /// The espresso line adapter on the gateway end of `pty`, with `line` (one more key) added.
 config::StreamAdapterConfig espresso_serial_with(const PtyPair& pty, const std::string& line) {
-  return load_adapter(
-      replace(replace(std::string(kEspressoSerial), "PORT", pty.gateway().string()), "SILENCE",
-              line));
+  return load_adapter(replace(replace(std::string(kEspressoSerial), "PORT", pty.gateway().string()),
+                              "SILENCE", line));
 }
 
 bool has_good(const Received& rx, const std::string& source, const std::string& point,
@@ -152,8 +152,8 @@ TEST(SerialStreamAdapter, GarbageAndBadChecksumsAreCountedInHealthAndGoodLinesSt
   std::string bad = nmea("STAT,50.0,1");
   bad[7] = '9';
   device.write("\x01\x02noise\r\n" + bad + std::string(300, 'x') + "\r\n" + nmea("STAT,93.0,2"));
-  ASSERT_TRUE(driver.run_until([&] { return has_good(rx, "espresso-1", "boiler_temp", Value{93.0}); },
-                               5s));
+  ASSERT_TRUE(
+      driver.run_until([&] { return has_good(rx, "espresso-1", "boiler_temp", Value{93.0}); }, 5s));
   const auto h = adapter.health();
   EXPECT_EQ(source_counter(h, "espresso-1", "unmatched_lines"), 1u);
   EXPECT_EQ(source_counter(h, "espresso-1", "bad_checksum"), 1u);
@@ -171,11 +171,13 @@ TEST(SerialStreamAdapter, TurnsPointsCommFailWhenTheLineGoesAwayAndResumesWhenIt
   {
     SerialDevice device(driver.io(), pty.device());
     device.write(nmea("STAT,90.0,1"));
-    ASSERT_TRUE(driver.run_until([&] { return has_good(rx, "espresso-1", "boiler_temp", Value{90.0}); }, 5s));
+    ASSERT_TRUE(driver.run_until(
+        [&] { return has_good(rx, "espresso-1", "boiler_temp", Value{90.0}); }, 5s));
     device.close();
   }
   pty.stop();  // the cable is pulled
-  ASSERT_TRUE(driver.run_until([&] { return rx.batches_with("espresso-1", Quality::comm_fail) > 0; }, 5s));
+  ASSERT_TRUE(
+      driver.run_until([&] { return rx.batches_with("espresso-1", Quality::comm_fail) > 0; }, 5s));
   EXPECT_EQ(source_health(adapter.health(), "espresso-1")->state, "comm_fail");
   pty.start();  // … and plugged back: the adapter reopens the port by itself
   SerialDevice device(driver.io(), pty.device());
@@ -200,9 +202,11 @@ TEST(SerialStreamAdapter, ASilentDeviceTurnsCommFailAfterTheSilenceTimeout) {
   adapter.start();
   SerialDevice device(driver.io(), pty.device());
   device.write(nmea("STAT,92.0,2"));
-  ASSERT_TRUE(driver.run_until([&] { return has_good(rx, "espresso-1", "boiler_temp", Value{92.0}); }, 5s));
+  ASSERT_TRUE(
+      driver.run_until([&] { return has_good(rx, "espresso-1", "boiler_temp", Value{92.0}); }, 5s));
   const auto silent_since = std::chrono::steady_clock::now();
-  ASSERT_TRUE(driver.run_until([&] { return rx.batches_with("espresso-1", Quality::comm_fail) > 0; }, 5s));
+  ASSERT_TRUE(
+      driver.run_until([&] { return rx.batches_with("espresso-1", Quality::comm_fail) > 0; }, 5s));
   EXPECT_GE(std::chrono::steady_clock::now() - silent_since, 250ms);
   const auto& failed = rx.batches.back();
   EXPECT_EQ(failed.readings.size(), 2u);  // the status points; record fields are events, not points
@@ -215,7 +219,8 @@ TEST(SerialStreamAdapter, PollsWithAQueryAndTurnsCommFailWhenTheDeviceStopsAnswe
   IoDriver driver;
   Received rx;
   StreamAdapter adapter(
-      espresso_serial_with(pty, "poll: {send: \"STAT?\\r\\n\", interval: 100ms, timeout: 80ms, reply: status}"),
+      espresso_serial_with(
+          pty, "poll: {send: \"STAT?\\r\\n\", interval: 100ms, timeout: 80ms, reply: status}"),
       driver.io(), rx.reading_sink(), rx.record_sink());
   adapter.start();
   SerialDevice device(driver.io(), pty.device());
@@ -226,8 +231,10 @@ TEST(SerialStreamAdapter, PollsWithAQueryAndTurnsCommFailWhenTheDeviceStopsAnswe
     --answers;
     return nmea("STAT,9" + std::to_string(answers) + ".0,2");
   });
-  ASSERT_TRUE(driver.run_until([&] { return has_good(rx, "espresso-1", "boiler_temp", Value{90.0}); }, 5s));
-  ASSERT_TRUE(driver.run_until([&] { return rx.batches_with("espresso-1", Quality::comm_fail) > 0; }, 5s));
+  ASSERT_TRUE(
+      driver.run_until([&] { return has_good(rx, "espresso-1", "boiler_temp", Value{90.0}); }, 5s));
+  ASSERT_TRUE(
+      driver.run_until([&] { return rx.batches_with("espresso-1", Quality::comm_fail) > 0; }, 5s));
   const auto h = adapter.health();
   const auto* s = source_health(h, "espresso-1");
   EXPECT_EQ(s->polls, 3u);
@@ -252,11 +259,17 @@ TEST(SerialStreamAdapter, AMissingPortIsRetriedWithoutStoppingTheOtherAdapters) 
   working.start();
   SerialDevice device(driver.io(), pty.device());
   device.write(nmea("STAT,93.0,2"));
-  ASSERT_TRUE(driver.run_until([&] { return has_good(rx, "espresso-1", "boiler_temp", Value{93.0}); }, 5s));
-  ASSERT_TRUE(driver.run_until([&] { return broken.health().counters.count("link_errors") &&
-                                            broken.health().counters.at("link_errors") >= 2; }, 5s));
+  ASSERT_TRUE(
+      driver.run_until([&] { return has_good(rx, "espresso-1", "boiler_temp", Value{93.0}); }, 5s));
+  ASSERT_TRUE(driver.run_until(
+      [&] {
+        return broken.health().counters.count("link_errors") &&
+               broken.health().counters.at("link_errors") >= 2;
+      },
+      5s));
   EXPECT_EQ(source_health(broken.health(), "nowhere")->state, "comm_fail");
-  EXPECT_NE(source_health(broken.health(), "nowhere")->last_error.find("cannot open"), std::string::npos);
+  EXPECT_NE(source_health(broken.health(), "nowhere")->last_error.find("cannot open"),
+            std::string::npos);
 }
 
 // ───────────────────────────── TCP client ─────────────────────────────
@@ -291,7 +304,8 @@ class TcpEquipment {
 
  private:
   void read() {
-    socket_->async_read_some(asio::buffer(buf_), [this](boost::system::error_code ec, std::size_t n) {
+    socket_->async_read_some(asio::buffer(buf_), [this](boost::system::error_code ec,
+                                                        std::size_t n) {
       if (ec) return;
       received.insert(received.end(), buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(n));
       if (on_query) on_query();
@@ -358,7 +372,8 @@ TEST(TcpClientStreamAdapter, ReconnectsAfterTheEquipmentRestartsAndDecodesItsFra
   EXPECT_TRUE(has_good(rx, "fridge-1", "compressor", Value{true}));
 
   fridge.stop();  // the controller reboots
-  ASSERT_TRUE(driver.run_until([&] { return rx.batches_with("fridge-1", Quality::comm_fail) > 0; }, 5s));
+  ASSERT_TRUE(
+      driver.run_until([&] { return rx.batches_with("fridge-1", Quality::comm_fail) > 0; }, 5s));
   fridge.start();
   ASSERT_TRUE(driver.run_until([&] { return fridge.connected(); }, 5s));
   fridge.write(fridge_frame(-190, 0));
@@ -386,8 +401,9 @@ TEST(TcpClientStreamAdapter, SendsAHexQueryAtEachIntervalAndMatchesTheReply) {
       fridge.write({f.begin() + 2, f.end()});
     }
   };
-  StreamAdapter adapter(fridge_client(port, "poll: {send_hex: \"05 01\", interval: 50ms, timeout: 40ms}"),
-                        driver.io(), rx.reading_sink(), rx.record_sink());
+  StreamAdapter adapter(
+      fridge_client(port, "poll: {send_hex: \"05 01\", interval: 50ms, timeout: 40ms}"),
+      driver.io(), rx.reading_sink(), rx.record_sink());
   adapter.start();
   ASSERT_TRUE(driver.run_until([&] { return has_good(rx, "fridge-1", "temp", Value{-10.3}); }, 5s));
   const auto* s = source_health(adapter.health(), "fridge-1");
@@ -439,18 +455,20 @@ constexpr std::string_view kMachinesServer = R"(- name: grinders
 )";
 
 config::StreamAdapterConfig machines_server(std::uint16_t port, int max, const std::string& peers) {
-  return load_adapter(replace(replace(replace(std::string(kMachinesServer), "PORT", std::to_string(port)),
-                                      "MAX", std::to_string(max)),
-                              "PEERS", peers));
+  return load_adapter(
+      replace(replace(replace(std::string(kMachinesServer), "PORT", std::to_string(port)), "MAX",
+                      std::to_string(max)),
+              "PEERS", peers));
 }
 
 TEST(TcpServerStreamAdapter, TellsTwoMachinesApartByTheAddressTheyConnectFrom) {
   IoDriver driver;
   Received rx;
   const auto port = free_tcp_port();
-  StreamAdapter adapter(
-      machines_server(port, 4, "peers: [{address: 127.0.0.2, source: grinder-1}, {address: 127.0.0.3, source: grinder-2}]"),
-      driver.io(), rx.reading_sink(), rx.record_sink());
+  StreamAdapter adapter(machines_server(port, 4,
+                                        "peers: [{address: 127.0.0.2, source: grinder-1}, "
+                                        "{address: 127.0.0.3, source: grinder-2}]"),
+                        driver.io(), rx.reading_sink(), rx.record_sink());
   adapter.start();
   ASSERT_TRUE(driver.run_until([&] { return adapter.health().state == "listening"; }, 5s));
   Machine one(driver.io(), "127.0.0.2", port);
@@ -458,8 +476,12 @@ TEST(TcpServerStreamAdapter, TellsTwoMachinesApartByTheAddressTheyConnectFrom) {
   one.write("g=7.5 id=x\n");
   two.write("g=18.25\n");
   one.write("g=7.75\n");
-  ASSERT_TRUE(driver.run_until([&] { return has_good(rx, "grinder-1", "grams", Value{7.75}) &&
-                                            has_good(rx, "grinder-2", "grams", Value{18.25}); }, 5s));
+  ASSERT_TRUE(driver.run_until(
+      [&] {
+        return has_good(rx, "grinder-1", "grams", Value{7.75}) &&
+               has_good(rx, "grinder-2", "grams", Value{18.25});
+      },
+      5s));
   EXPECT_FALSE(has_good(rx, "grinder-2", "grams", Value{7.5}));
   EXPECT_EQ(source_counter(adapter.health(), "grinder-1", "messages"), 2u);
   EXPECT_EQ(source_counter(adapter.health(), "grinder-2", "messages"), 1u);
@@ -469,8 +491,9 @@ TEST(TcpServerStreamAdapter, ClosesUnknownPeersAndConnectionsBeyondTheLimitAndCo
   IoDriver driver;
   Received rx;
   const auto port = free_tcp_port();
-  StreamAdapter adapter(machines_server(port, 1, "peers: [{address: 127.0.0.2, source: grinder-1}]"),
-                        driver.io(), rx.reading_sink(), rx.record_sink());
+  StreamAdapter adapter(
+      machines_server(port, 1, "peers: [{address: 127.0.0.2, source: grinder-1}]"), driver.io(),
+      rx.reading_sink(), rx.record_sink());
   adapter.start();
   ASSERT_TRUE(driver.run_until([&] { return adapter.health().state == "listening"; }, 5s));
   Machine stranger(driver.io(), "127.0.0.9", port);
@@ -496,13 +519,18 @@ TEST(TcpServerStreamAdapter, TakesTheSourceFromAFieldOfTheData) {
   ASSERT_TRUE(driver.run_until([&] { return adapter.health().state == "listening"; }, 5s));
   Machine hub(driver.io(), "127.0.0.5", port);
   hub.write("id=m1 g=1\nid=m2 g=2\nid=m3 g=3\ng=4\nid=bad/name g=5\n");
-  ASSERT_TRUE(driver.run_until([&] { return adapter.health().counters.count("unnamed_messages") &&
-                                            adapter.health().counters.at("unnamed_messages") == 2; }, 5s));
+  ASSERT_TRUE(driver.run_until(
+      [&] {
+        return adapter.health().counters.count("unnamed_messages") &&
+               adapter.health().counters.at("unnamed_messages") == 2;
+      },
+      5s));
   EXPECT_TRUE(has_good(rx, "m1", "grams", Value{1.0}));
   EXPECT_TRUE(has_good(rx, "m2", "grams", Value{2.0}));
   EXPECT_FALSE(has_good(rx, "m3", "grams", Value{3.0}));
   EXPECT_EQ(adapter.health().counters.at("too_many_sources"), 1u);
-  for (const auto& b : rx.batches) EXPECT_EQ(reading(b.readings, "id"), nullptr);  // identity, not data
+  for (const auto& b : rx.batches)
+    EXPECT_EQ(reading(b.readings, "id"), nullptr);  // identity, not data
 }
 
 // ───────────────────────────── UDP ─────────────────────────────
@@ -521,7 +549,8 @@ TEST(UdpStreamAdapter, IdentifiesSendersByAddressAndCountsBrokenDatagrams) {
     messages:
       - name: reading
         fields: [{name: t, pointer: /t, type: float, unit: degC}]
-)", "PORT", std::to_string(port))),
+)",
+                                             "PORT", std::to_string(port))),
                         driver.io(), rx.reading_sink(), rx.record_sink());
   adapter.start();
   ASSERT_TRUE(driver.run_until([&] { return adapter.health().state == "listening"; }, 5s));
@@ -535,12 +564,17 @@ TEST(UdpStreamAdapter, IdentifiesSendersByAddressAndCountsBrokenDatagrams) {
   auto a = sender("127.0.0.2");
   auto b = sender("127.0.0.3");
   auto c = sender("127.0.0.4");
-  a->send_to(asio::buffer(std::string(R"({"t": 4.5})")), target);  // no newline: a datagram is a line
+  a->send_to(asio::buffer(std::string(R"({"t": 4.5})")),
+             target);  // no newline: a datagram is a line
   b->send_to(asio::buffer(std::string("{\"t\": -2}\n{broken\n")), target);
   c->send_to(asio::buffer(std::string(R"({"t": 99})")), target);
-  ASSERT_TRUE(driver.run_until([&] { return has_good(rx, "probe-a", "t", Value{4.5}) &&
-                                            has_good(rx, "probe-b", "t", Value{-2.0}) &&
-                                            adapter.health().counters.count("unknown_peer"); }, 5s));
+  ASSERT_TRUE(driver.run_until(
+      [&] {
+        return has_good(rx, "probe-a", "t", Value{4.5}) &&
+               has_good(rx, "probe-b", "t", Value{-2.0}) &&
+               adapter.health().counters.count("unknown_peer");
+      },
+      5s));
   const auto h = adapter.health();
   EXPECT_EQ(h.type, "udp/json-lines");
   EXPECT_EQ(source_counter(h, "probe-b", "invalid_json"), 1u);

@@ -48,8 +48,9 @@ inline std::vector<Decoded> feed(Codec& codec, const std::vector<std::uint8_t>& 
   const Timestamp ts = now_ms();
   if (chunk == 0) chunk = input.empty() ? 1 : input.size();
   for (std::size_t pos = 0; pos < input.size(); pos += chunk)
-    codec.feed(std::span<const std::uint8_t>(input).subspan(pos, std::min(chunk, input.size() - pos)),
-               ts, out);
+    codec.feed(
+        std::span<const std::uint8_t>(input).subspan(pos, std::min(chunk, input.size() - pos)), ts,
+        out);
   return out;
 }
 

@@ -12,12 +12,12 @@ void PtyPair::start() {
   std::error_code ec;
   std::filesystem::remove(device(), ec);
   std::filesystem::remove(gateway(), ec);
-  socat_ = std::make_unique<Process>(Process::Options{
-      {"socat", "pty,raw,echo=0,link=" + device().string(),
-       "pty,raw,echo=0,link=" + gateway().string()},
-      {},
-      dir_ / "socat.log",
-      {}});
+  socat_ = std::make_unique<Process>(
+      Process::Options{{"socat", "pty,raw,echo=0,link=" + device().string(),
+                        "pty,raw,echo=0,link=" + gateway().string()},
+                       {},
+                       dir_ / "socat.log",
+                       {}});
   const bool ready = wait_until(
       [&] { return std::filesystem::exists(device()) && std::filesystem::exists(gateway()); },
       std::chrono::seconds{10});

@@ -45,7 +45,8 @@ struct NamedRegex {
 [[nodiscard]] inline std::regex compile_line_regex(const NamedRegex& pattern) {
 #ifdef __GLIBCXX__
   // libstdc++ extension (bits/regex_constants.h): select the breadth-first executor.
-  return std::regex(pattern.ecmascript, std::regex::ECMAScript | std::regex_constants::__polynomial);
+  return std::regex(pattern.ecmascript,
+                    std::regex::ECMAScript | std::regex_constants::__polynomial);
 #else
   return std::regex(pattern.ecmascript, std::regex::ECMAScript);
 #endif

@@ -49,12 +49,12 @@ struct FieldSpec {
   int column = -1;    ///< csv: 0-based column
   std::string key;    ///< key=value: the key (default: the field name)
   // ── where (binary)
-  std::size_t at = 0;          ///< byte position from the start of the frame (sync included)
+  std::size_t at = 0;  ///< byte position from the start of the frame (sync included)
   RawType raw = RawType::u8;
   Endian endian = Endian::big;
-  std::size_t length = 0;      ///< bytes/string: number of bytes
-  int bit = -1;                ///< bitfield: lowest bit (0 = least significant); -1 = whole value
-  int bits = 1;                ///< bitfield width
+  std::size_t length = 0;  ///< bytes/string: number of bytes
+  int bit = -1;            ///< bitfield: lowest bit (0 = least significant); -1 = whole value
+  int bits = 1;            ///< bitfield width
   // ── where (JSON)
   std::string pointer;                      ///< RFC 6901 JSON pointer as written
   std::vector<std::string> pointer_tokens;  ///< unescaped reference tokens
@@ -69,17 +69,22 @@ struct FieldSpec {
   [[nodiscard]] std::size_t raw_size() const noexcept {
     switch (raw) {
       case RawType::u8:
-      case RawType::i8: return 1;
+      case RawType::i8:
+        return 1;
       case RawType::u16:
-      case RawType::i16: return 2;
+      case RawType::i16:
+        return 2;
       case RawType::u32:
       case RawType::i32:
-      case RawType::f32: return 4;
+      case RawType::f32:
+        return 4;
       case RawType::u64:
       case RawType::i64:
-      case RawType::f64: return 8;
+      case RawType::f64:
+        return 8;
       case RawType::bytes:
-      case RawType::string: return length;
+      case RawType::string:
+        return length;
     }
     return 1;
   }
@@ -106,8 +111,10 @@ enum class ChecksumKind : std::uint8_t {
     case ChecksumKind::crc16_modbus:
     case ChecksumKind::crc16_ccitt_false:
     case ChecksumKind::crc16_xmodem:
-    case ChecksumKind::crc16_kermit: return 2;
-    default: return 1;
+    case ChecksumKind::crc16_kermit:
+      return 2;
+    default:
+      return 1;
   }
 }
 
@@ -135,16 +142,16 @@ enum class LineSyntax : std::uint8_t { regex, key_value, csv };
 
 /// One kind of line or frame the equipment sends; the first that matches decodes it.
 struct MessageSpec {
-  std::string name;    ///< the record type, and the message name in counters
-  bool record = false; ///< true: the fields go out together as one record; false: as readings
+  std::string name;     ///< the record type, and the message name in counters
+  bool record = false;  ///< true: the fields go out together as one record; false: as readings
   std::vector<FieldSpec> fields;
 
   // ── lines
   LineSyntax syntax = LineSyntax::regex;
-  std::string regex;                ///< as written, with (?<name>…) groups
-  std::string prefix;               ///< key-value/csv: only lines starting with this
-  std::string separator = ",";      ///< csv: column separator; key-value: pair separator
-  std::string assign = "=";         ///< key-value: between key and value
+  std::string regex;            ///< as written, with (?<name>…) groups
+  std::string prefix;           ///< key-value/csv: only lines starting with this
+  std::string separator = ",";  ///< csv: column separator; key-value: pair separator
+  std::string assign = "=";     ///< key-value: between key and value
   std::optional<LineChecksum> checksum;
 
   // ── binary: frames whose bytes at `when_at` equal `when_bytes` (empty = every frame)
@@ -183,10 +190,10 @@ struct LengthField {
 
 /// Binary frames: sync bytes, a fixed length or a length field, an optional checksum.
 struct BinaryCodecConfig {
-  std::vector<std::uint8_t> sync;          ///< may be empty (then every byte may start a frame)
-  std::optional<std::size_t> frame_length; ///< fixed length …
-  std::optional<LengthField> length;       ///< … or a length field (exactly one of the two)
-  std::size_t max_frame = 256;             ///< longest frame accepted; bounds the buffer
+  std::vector<std::uint8_t> sync;           ///< may be empty (then every byte may start a frame)
+  std::optional<std::size_t> frame_length;  ///< fixed length …
+  std::optional<LengthField> length;        ///< … or a length field (exactly one of the two)
+  std::size_t max_frame = 256;              ///< longest frame accepted; bounds the buffer
   std::optional<BinaryChecksum> checksum;
   std::vector<MessageSpec> messages;
 };
@@ -210,9 +217,12 @@ struct CodecConfig {
 /// The messages of whichever codec `c` is.
 [[nodiscard]] inline const std::vector<MessageSpec>& messages_of(const CodecConfig& c) noexcept {
   switch (c.kind) {
-    case CodecKind::binary: return c.binary.messages;
-    case CodecKind::json_lines: return c.json.messages;
-    case CodecKind::lines: break;
+    case CodecKind::binary:
+      return c.binary.messages;
+    case CodecKind::json_lines:
+      return c.json.messages;
+    case CodecKind::lines:
+      break;
   }
   return c.lines.messages;
 }
@@ -226,9 +236,9 @@ enum class FlowControl : std::uint8_t { none, software, hardware };
 struct StreamSerialSettings {
   std::string port;  ///< e.g. /dev/ttyUSB0
   int baud = 9600;
-  Parity parity{};  ///< none (value 0), even, odd
-  int data_bits = 8;        ///< 5–8
-  int stop_bits = 1;        ///< 1 or 2
+  Parity parity{};    ///< none (value 0), even, odd
+  int data_bits = 8;  ///< 5–8
+  int stop_bits = 1;  ///< 1 or 2
   FlowControl flow_control = FlowControl::none;
 };
 
@@ -251,17 +261,17 @@ struct StreamAdapterConfig {
   std::string name;
   StreamTransport transport = StreamTransport::serial;
   StreamSerialSettings serial;
-  std::string host;          ///< tcp-client: peer; tcp-server/udp: address to bind
+  std::string host;  ///< tcp-client: peer; tcp-server/udp: address to bind
   std::uint16_t port = 0;
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds backoff_min{1000};
   std::chrono::milliseconds backoff_max{60000};
   std::size_t max_connections = 8;  ///< tcp-server
 
-  std::string source;               ///< serial/tcp-client: the source name (default: name)
-  std::vector<StreamPeer> peers;    ///< tcp-server/udp: peer address → source
-  std::string source_field;         ///< tcp-server/udp: a string field that names the source
-  std::size_t max_sources = 32;     ///< bound on sources named by source_field
+  std::string source;             ///< serial/tcp-client: the source name (default: name)
+  std::vector<StreamPeer> peers;  ///< tcp-server/udp: peer address → source
+  std::string source_field;       ///< tcp-server/udp: a string field that names the source
+  std::size_t max_sources = 32;   ///< bound on sources named by source_field
 
   std::chrono::milliseconds silence_timeout{0};  ///< 0 = off; else comm_fail after this silence
   std::optional<StreamPoll> poll;

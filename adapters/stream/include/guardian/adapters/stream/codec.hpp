@@ -52,7 +52,8 @@ struct CodecCounters {
 /// (good, or bad with `error` when the field could not be decoded) and `source_ts`; their
 /// `source` is left empty for the adapter to fill.
 struct Decoded {
-  const config::MessageSpec* message = nullptr;  ///< the message that matched (owned by the factory)
+  const config::MessageSpec* message =
+      nullptr;  ///< the message that matched (owned by the factory)
   std::vector<Reading> fields;
 };
 

@@ -2,8 +2,8 @@
 /// \file
 /// The stream adapter: any transport (serial port, TCP client, TCP server, UDP receiver) with any
 /// declarative codec (lines, binary frames, JSON lines), pushing or polled. One adapter per
-/// `type: serial | tcp-client | tcp-server | udp` entry of the configuration; docs/stream-adapters.md
-/// shows worked examples.
+/// `type: serial | tcp-client | tcp-server | udp` entry of the configuration;
+/// docs/stream-adapters.md shows worked examples.
 ///
 ///   Transport ──on_connected(id, peer)──▶ Session: source of the peer, a Codec for the link
 ///             ──on_bytes(id, bytes)─────▶ Codec::feed ─▶ Decoded ─┬─ record  ─▶ RecordSink

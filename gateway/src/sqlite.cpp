@@ -7,11 +7,16 @@ void SqliteCloser::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db)
 namespace sqlite {
 namespace {
 
+// boost::system::error_category (1.74) has a protected non-virtual destructor by design:
+// categories are never deleted through a base pointer.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
 class SqliteCategory final : public boost::system::error_category {
  public:
   const char* name() const noexcept override { return "sqlite"; }
   std::string message(int rc) const override { return sqlite3_errstr(rc); }
 };
+#pragma GCC diagnostic pop
 
 }  // namespace
 

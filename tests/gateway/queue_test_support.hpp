@@ -41,6 +41,18 @@ inline config::QueueConfig queue_config(const testing::TempDir& dir,
   return c;
 }
 
+/// A site "store-042" whose uplink goes to `broker_uri` with quick reconnects, queue in `dir`.
+inline config::SiteConfig site_config(const testing::TempDir& dir, const std::string& broker_uri) {
+  config::SiteConfig site;
+  site.device_id = "store-042";
+  site.queue = queue_config(dir);
+  site.uplink.broker = broker_uri;
+  site.uplink.reconnect_min = std::chrono::milliseconds{100};
+  site.uplink.reconnect_max = std::chrono::milliseconds{400};
+  site.uplink.keepalive = std::chrono::seconds{5};
+  return site;
+}
+
 /// Runs `io` (on the calling thread) until `condition` holds or `deadline` passes; returns the
 /// condition. Handlers run while waiting, so this is how a test waits for an asynchronous result.
 inline bool run_io_until(boost::asio::io_context& io, const std::function<bool()>& condition,

@@ -15,10 +15,10 @@
 #include <utility>
 #include <vector>
 
+#include <mqtt/async_client.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <mqtt/async_client.h>
 
 #include "guardian/common/backoff.hpp"
 #include "guardian/common/json_writer.hpp"
@@ -51,6 +51,9 @@ constexpr std::chrono::seconds kConnectTimeout{10};
 constexpr int kLiveHeadroom = 16;
 // stop(): longest wait for the offline status, and for the disconnect.
 constexpr std::chrono::milliseconds kStopStepTimeout{900};
+// Fetched-ahead bytes the drain keeps in memory, so that publishing does not wait for a fetch that
+// is queued behind a commit (an fsync) or a delete on the Outbox's worker.
+constexpr std::uint64_t kFetchAheadBytes = 4u << 20;
 // A fetch error or a publish Paho refused is retried after this long.
 constexpr std::chrono::milliseconds kPumpRetryDelay{100};
 
@@ -151,17 +154,20 @@ void destroy_connection(std::shared_ptr<Connection> conn) {
 
 const char* to_string(LinkState s) noexcept {
   switch (s) {
-    case LinkState::stopped: return "stopped";
-    case LinkState::connecting: return "connecting";
-    case LinkState::connected: return "connected";
-    case LinkState::backoff: return "backoff";
+    case LinkState::stopped:
+      return "stopped";
+    case LinkState::connecting:
+      return "connecting";
+    case LinkState::connected:
+      return "connected";
+    case LinkState::backoff:
+      return "backoff";
   }
   return "stopped";
 }
 
 struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
-  Impl(asio::io_context& context, const config::SiteConfig& site, secure_link::Link& l,
-       Outbox& o)
+  Impl(asio::io_context& context, const config::SiteConfig& site, secure_link::Link& l, Outbox& o)
       : io(context),
         uplink(site.uplink),
         device_id(site.device_id),
@@ -234,6 +240,7 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     cursor = 0;
     committed_hint = std::max(committed_hint, outbox.stats().last_seq);
     ahead.clear();
+    ahead_bytes = 0;
     in_flight.clear();
     fetching = false;
     ++fetch_generation;
@@ -262,6 +269,7 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     // them from the queue.
     in_flight.clear();
     ahead.clear();
+    ahead_bytes = 0;
     fetching = false;
     ++fetch_generation;
     retire(std::move(active));
@@ -292,20 +300,23 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
         break;
       }
       in_flight.insert(m.seq);
+      ahead_bytes -= m.body.size();
       ahead.pop_front();
       ++counters.published;
     }
     // Fetch ahead while publishing, so the link never waits on the disk.
-    if (!fetching && ahead.size() < max_inflight && cursor < committed_hint) fetch_more();
+    if (!fetching && ahead_bytes < kFetchAheadBytes && cursor < committed_hint) fetch_more();
   }
 
   bool publish_queued(const StoredMessage& m) {
-    const std::string payload = envelope(device_id, m.seq, m.body);
     const auto kind = static_cast<std::size_t>(m.kind);
-    const std::string& topic = kind < kind_topics.size() ? kind_topics[kind] : kind_topics[0];
+    const mqtt::string_ref& topic = kind < kind_topics.size() ? kind_topics[kind] : kind_topics[0];
     try {
-      active->client->publish(topic, payload.data(), payload.size(), kQos, false,
-                              seq_context(m.seq), active->publish_listener);
+      // The topic is shared and the envelope moved into the message: Paho C makes the one copy
+      // it needs, the C++ layer none.
+      auto message = mqtt::make_message(topic, mqtt::binary_ref(envelope(device_id, m.seq, m.body)),
+                                        kQos, false);
+      active->client->publish(std::move(message), seq_context(m.seq), active->publish_listener);
       return true;
     } catch (const mqtt::exception& e) {
       counters.last_error = "publish of seq " + std::to_string(m.seq) + " refused: " + e.what();
@@ -325,12 +336,11 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     const std::uint64_t gen = fetch_generation;
     const std::uint64_t hint = committed_hint;
     const std::size_t limit = fetch_batch;
-    outbox.async_fetch(cursor, limit,
-                       [weak = weak_from_this(), gen, hint, limit](
-                           result<std::vector<StoredMessage>> fetched) {
-                         if (auto self = weak.lock())
-                           self->on_fetched(gen, hint, limit, std::move(fetched));
-                       });
+    outbox.async_fetch(
+        cursor, limit,
+        [weak = weak_from_this(), gen, hint, limit](result<std::vector<StoredMessage>> fetched) {
+          if (auto self = weak.lock()) self->on_fetched(gen, hint, limit, std::move(fetched));
+        });
   }
 
   void on_fetched(std::uint64_t gen, std::uint64_t hint, std::size_t limit,
@@ -345,7 +355,9 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     auto& messages = fetched.value();
     for (auto& m : messages) {
       cursor = std::max(cursor, m.seq);
-      if (!in_flight.contains(m.seq)) ahead.push_back(std::move(m));
+      if (in_flight.contains(m.seq)) continue;
+      ahead_bytes += m.body.size();
+      ahead.push_back(std::move(m));
     }
     // A short read saw everything committed when it was issued.
     if (messages.size() < limit) cursor = std::max(cursor, hint);
@@ -387,6 +399,7 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     in_flight.erase(seq);
     cursor = std::min(cursor, seq - 1);
     ahead.clear();
+    ahead_bytes = 0;
     fetching = false;
     ++fetch_generation;
     pump();
@@ -437,6 +450,7 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     link.close();
     in_flight.clear();
     ahead.clear();
+    ahead_bytes = 0;
     set_state(LinkState::stopped);
   }
 
@@ -459,7 +473,8 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
       options.set_mqtt_version(MQTTVERSION_3_1_1);
       options.set_clean_session(true);
       options.set_automatic_reconnect(false);  // our loop: Link::open() before every attempt
-      options.set_keep_alive_interval(std::chrono::duration_cast<std::chrono::seconds>(uplink.keepalive));
+      options.set_keep_alive_interval(
+          std::chrono::duration_cast<std::chrono::seconds>(uplink.keepalive));
       options.set_connect_timeout(kConnectTimeout);
       options.set_max_inflight(static_cast<int>(max_inflight) + kLiveHeadroom);
       const auto will = status_payload(device_id, "offline", std::nullopt);
@@ -515,16 +530,18 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     conn.connect_listener.failed = [weak, gen, raw = &conn](const mqtt::token& t) {
       auto self = weak.lock();
       if (!self) return;
-      std::string reason = "connect to " + raw->server_uri + " failed: " +
-                           mqtt::exception::error_str(t.get_return_code()) + " (" +
+      std::string reason = "connect to " + raw->server_uri +
+                           " failed: " + mqtt::exception::error_str(t.get_return_code()) + " (" +
                            std::to_string(t.get_return_code()) + ")";
       if (const auto tls = raw->take_tls_errors(); !tls.empty())
         reason += "; TLS: " + tls;
       else if (raw->tls)
         // Paho checks the broker certificate's name after the handshake and reports no OpenSSL
         // error when it does not match.
-        reason += "; no TLS error was reported: the broker is unreachable, or its certificate does"
-                  " not name the host in " + raw->server_uri;
+        reason +=
+            "; no TLS error was reported: the broker is unreachable, or its certificate does"
+            " not name the host in " +
+            raw->server_uri;
       self->post_connect_failed(gen, std::move(reason));
     };
     conn.publish_listener.succeeded = [weak](const mqtt::token& t) {
@@ -559,7 +576,7 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
   const std::string client_id;
   const std::string prefix;
   const std::string status_topic;
-  const std::array<std::string, 3> kind_topics;
+  const std::array<mqtt::string_ref, 3> kind_topics;
   const std::size_t max_inflight;
   const std::size_t fetch_batch;
   secure_link::Link& link;  // connect worker only (and stop(), after joining it)
@@ -582,10 +599,11 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
   std::uint64_t generation = 0;
   std::shared_ptr<Connection> active;
   secure_link::LinkInfo link_info;
-  std::uint64_t cursor = 0;          // highest seq fetched in this connection
-  std::uint64_t committed_hint = 0;  // highest seq known to be committed
-  std::deque<StoredMessage> ahead;   // fetched, not yet published
-  std::set<std::uint64_t> in_flight; // published, PUBACK not yet received
+  std::uint64_t cursor = 0;           // highest seq fetched in this connection
+  std::uint64_t committed_hint = 0;   // highest seq known to be committed
+  std::deque<StoredMessage> ahead;    // fetched, not yet published
+  std::uint64_t ahead_bytes = 0;      // their body bytes
+  std::set<std::uint64_t> in_flight;  // published, PUBACK not yet received
   bool fetching = false;
   std::uint64_t fetch_generation = 0;
 };

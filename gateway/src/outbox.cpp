@@ -217,9 +217,12 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
   }
 
   void async_fetch(std::uint64_t after_seq, std::size_t limit, FetchHandler handler) {
-    // Over-fetch by the acknowledged-but-undeleted set so that filtering it out still fills
-    // `limit` when more messages exist.
-    const std::size_t wanted = limit + acked.size();
+    // Over-fetch by the acknowledged-but-undeleted seqs above `after_seq` so that filtering them
+    // out still fills `limit` when more messages exist. (A draining uplink fetches above what it
+    // has published, so this is usually zero.)
+    const auto above =
+        static_cast<std::size_t>(std::distance(acked.upper_bound(after_seq), acked.end()));
+    const std::size_t wanted = limit + above;
     asio::post(worker, [self = shared_from_this(), after_seq, limit, wanted,
                         handler = std::move(handler)]() mutable {
       auto fetched = self->store->fetch_after(after_seq, wanted);
@@ -302,7 +305,7 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
 
   asio::io_context& io;
   config::QueueConfig config;
-  std::optional<OutboxStore> store;  // worker thread only (and the constructor/shutdown)
+  std::optional<OutboxStore> store;        // worker thread only (and the constructor/shutdown)
   std::uint64_t worker_stats_version = 0;  // worker thread only
   asio::thread_pool worker{1};
 
@@ -319,8 +322,8 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
   bool commit_in_flight = false;
   TimerPurpose commit_timer_purpose = TimerPurpose::none;
   std::uint64_t commit_timer_generation = 0;
-  std::set<std::uint64_t> acked;          // acknowledged, delete not yet completed
-  std::vector<std::uint64_t> to_delete;   // acknowledged, delete not yet started
+  std::set<std::uint64_t> acked;         // acknowledged, delete not yet completed
+  std::vector<std::uint64_t> to_delete;  // acknowledged, delete not yet started
   bool delete_in_flight = false;
   bool delete_timer_armed = false;
   bool delete_retry_pending = false;

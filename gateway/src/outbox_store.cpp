@@ -39,30 +39,48 @@ constexpr std::string_view kInsertSql =
 constexpr std::string_view kFetchSql =
     "SELECT seq, kind, priority, source, first_ts, last_ts, created, count, body FROM outbox"
     " WHERE seq > ?1 ORDER BY seq LIMIT ?2";
-constexpr std::string_view kDeleteRangeSql =
-    "DELETE FROM outbox WHERE seq BETWEEN ?1 AND ?2 RETURNING count, length(body)";
+// What a range delete removes is summed first: length() of a blob is read from the record header,
+// whereas DELETE … RETURNING length(body) would load every overflow page again.
+constexpr std::string_view kRangeSizeSql =
+    "SELECT count(*), total(count), total(length(body)) FROM outbox WHERE seq BETWEEN ?1 AND ?2";
+constexpr std::string_view kDeleteRangeSql = "DELETE FROM outbox WHERE seq BETWEEN ?1 AND ?2";
 constexpr std::string_view kOldestSql = "SELECT seq, created FROM outbox ORDER BY seq LIMIT 1";
 
 // A busy database (a technician's sqlite3 shell holding a write lock) is retried for this long
 // before a commit fails; the Outbox then retries the whole batch later.
 constexpr int kBusyTimeoutMs = 1000;
 
+// Checkpoints (copying the WAL back into the database, with an fsync of each) are run by the store
+// itself instead of SQLite's automatic one after every commit that passes 1000 pages: after a
+// durable commit once the WAL holds this many frames (16 MiB at 4 KiB pages)…
+constexpr int kCheckpointAfterCommitFrames = 4000;
+// …and after a delete only when the WAL is four times that, so that a queue draining a backlog
+// (deletes only) does not checkpoint every few deletes. Measured here: 450-row deletes of 5 KB
+// messages ran 3x faster than with the automatic checkpoint.
+constexpr int kCheckpointAfterDeleteFrames = 4 * kCheckpointAfterCommitFrames;
+
 std::int64_t to_millis(Timestamp ts) noexcept { return ts.time_since_epoch().count(); }
 Timestamp from_millis(std::int64_t ms) noexcept { return Timestamp{std::chrono::milliseconds{ms}}; }
 
 MessageKind kind_from_column(std::int64_t v) noexcept {
   switch (v) {
-    case 1: return MessageKind::record;
-    case 2: return MessageKind::gap;
-    default: return MessageKind::telemetry;
+    case 1:
+      return MessageKind::record;
+    case 2:
+      return MessageKind::gap;
+    default:
+      return MessageKind::telemetry;
   }
 }
 
 Priority priority_from_column(std::int64_t v) noexcept {
   switch (v) {
-    case 1: return Priority::record;
-    case 2: return Priority::alarm;
-    default: return Priority::routine;
+    case 1:
+      return Priority::record;
+    case 2:
+      return Priority::alarm;
+    default:
+      return Priority::routine;
   }
 }
 
@@ -109,16 +127,17 @@ std::optional<std::uint64_t> read_seq_mark(const fs::path& mark_path) {
 result<void> write_seq_mark(const fs::path& mark_path, std::uint64_t value) {
   const fs::path tmp = with_suffix(mark_path, ".tmp");
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return make_errno_error(errno, "queue seq mark " + tmp.string() + ": cannot create");
+  if (fd < 0) return make_errno_error(errno, "queue seq mark " + tmp.string() + ": cannot create");
   const std::string text = std::to_string(value) + "\n";
   const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   const int write_errno = errno;
   const bool synced = written && ::fsync(fd) == 0;
   const int sync_errno = errno;
   ::close(fd);
-  if (!written) return make_errno_error(write_errno, "queue seq mark " + tmp.string() + ": cannot write");
-  if (!synced) return make_errno_error(sync_errno, "queue seq mark " + tmp.string() + ": cannot fsync");
+  if (!written)
+    return make_errno_error(write_errno, "queue seq mark " + tmp.string() + ": cannot write");
+  if (!synced)
+    return make_errno_error(sync_errno, "queue seq mark " + tmp.string() + ": cannot fsync");
   if (::rename(tmp.c_str(), mark_path.c_str()) != 0)
     return make_errno_error(errno, "queue seq mark " + mark_path.string() + ": cannot rename");
   sync_directory(mark_path.parent_path());
@@ -136,8 +155,8 @@ std::optional<std::uint64_t> salvage_last_seq(const fs::path& path) {
   if (rc != SQLITE_OK) return std::nullopt;
   (void)sqlite::exec(db.get(), "PRAGMA writable_schema=ON");
   std::optional<std::uint64_t> best;
-  for (const char* sql : {"SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
-                          "SELECT max(seq) FROM outbox"}) {
+  for (const char* sql :
+       {"SELECT seq FROM sqlite_sequence WHERE name = 'outbox'", "SELECT max(seq) FROM outbox"}) {
     auto text = sqlite::query_text(db.get(), sql);
     if (!text || text.value().empty()) continue;
     std::uint64_t v = 0;
@@ -164,8 +183,9 @@ result<fs::path> move_aside(const fs::path& path, Timestamp now) {
   for (int i = 2; fs::exists(target, ec) && i < 1000; ++i)
     target = with_suffix(path, ".corrupt-" + utc_stamp(now) + "-" + std::to_string(i));
   if (::rename(path.c_str(), target.c_str()) != 0)
-    return make_errno_error(errno, "queue " + path.string() + " is corrupt and cannot be moved to " +
-                                       target.string() + "; move it away by hand");
+    return make_errno_error(errno, "queue " + path.string() +
+                                       " is corrupt and cannot be moved to " + target.string() +
+                                       "; move it away by hand");
   for (const char* side : {"-wal", "-shm"}) {
     const fs::path from = with_suffix(path, side);
     if (fs::exists(from, ec) && ::rename(from.c_str(), with_suffix(target, side).c_str()) != 0)
@@ -193,7 +213,9 @@ class WriteTransaction {
   WriteTransaction(const WriteTransaction&) = delete;
   WriteTransaction& operator=(const WriteTransaction&) = delete;
 
-  [[nodiscard]] int begin_rc() const noexcept { return begin_rc_ == SQLITE_DONE ? SQLITE_OK : begin_rc_; }
+  [[nodiscard]] int begin_rc() const noexcept {
+    return begin_rc_ == SQLITE_DONE ? SQLITE_OK : begin_rc_;
+  }
   [[nodiscard]] int commit() {
     sqlite::StatementReset reset(commit_);
     const int rc = sqlite3_step(commit_);
@@ -209,14 +231,38 @@ class WriteTransaction {
   bool done_ = false;
 };
 
+// RAII: synchronous=NORMAL for one transaction, then back to the configured level. Declared before
+// the transaction so that it is restored after the commit or rollback (a pragma cannot change
+// inside a transaction).
+class RelaxedDurability {
+ public:
+  RelaxedDurability(sqlite3_stmt* relax, sqlite3_stmt* restore) : restore_(restore) {
+    sqlite::StatementReset reset(relax);
+    sqlite3_step(relax);
+  }
+  ~RelaxedDurability() {
+    sqlite::StatementReset reset(restore_);
+    sqlite3_step(restore_);
+  }
+  RelaxedDurability(const RelaxedDurability&) = delete;
+  RelaxedDurability& operator=(const RelaxedDurability&) = delete;
+
+ private:
+  sqlite3_stmt* restore_;
+};
+
 }  // namespace
 
 struct OutboxStore::Statements {
+  int wal_frames = 0;                 // frames in the WAL after the last commit (sqlite3_wal_hook)
+  sqlite::StatementPtr relaxed_sync;  // PRAGMA synchronous=NORMAL
+  sqlite::StatementPtr configured_sync;  // PRAGMA synchronous as configured
   sqlite::StatementPtr begin;
   sqlite::StatementPtr commit;
   sqlite::StatementPtr rollback;
   sqlite::StatementPtr insert;
   sqlite::StatementPtr fetch;
+  sqlite::StatementPtr range_size;
   sqlite::StatementPtr delete_range;
   sqlite::StatementPtr oldest;
 };
@@ -252,12 +298,13 @@ result<OutboxStore> OutboxStore::open_checked(const config::QueueConfig& config,
   std::error_code dir_error;
   if (config.path.has_parent_path()) fs::create_directories(config.path.parent_path(), dir_error);
   if (dir_error)
-    return make_errno_error(dir_error.value(), where + ": cannot create its directory; check the path and permissions");
+    return make_errno_error(
+        dir_error.value(), where + ": cannot create its directory; check the path and permissions");
 
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(config.path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(config.path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   OutboxStore store;
   store.db_.reset(raw);
   store.path_ = config.path;
@@ -310,25 +357,45 @@ result<OutboxStore> OutboxStore::open_checked(const config::QueueConfig& config,
     }();
     if (!created) {
       (void)sqlite::exec(db, "ROLLBACK");
-      return make_error(created.error().code, where + ": cannot create the schema: " + created.error().message);
+      return make_error(created.error().code,
+                        where + ": cannot create the schema: " + created.error().message);
     }
   }
 
-  BOOST_OUTCOME_TRY(sqlite::exec(db, config.synchronous == config::SyncMode::full
-                                         ? "PRAGMA synchronous=FULL"
-                                         : "PRAGMA synchronous=NORMAL"));
+  const char* configured_sync_sql = config.synchronous == config::SyncMode::full
+                                        ? "PRAGMA synchronous=FULL"
+                                        : "PRAGMA synchronous=NORMAL";
+  BOOST_OUTCOME_TRY(sqlite::exec(db, configured_sync_sql));
   sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
+  // Debian builds SQLite with SQLITE_SECURE_DELETE: every delete would overwrite the freed
+  // overflow pages with zeros, i.e. write each delivered message to the WAL a second time (3x
+  // slower drains, twice the flash wear). FAST still zeroes what can be zeroed without extra I/O;
+  // telemetry on its way to the cloud does not need more.
+  BOOST_OUTCOME_TRY(sqlite::exec(db, "PRAGMA secure_delete=FAST"));
 
+  BOOST_OUTCOME_TRY(relaxed_sync, sqlite::prepare(db, "PRAGMA synchronous=NORMAL"));
+  BOOST_OUTCOME_TRY(configured_sync, sqlite::prepare(db, configured_sync_sql));
   BOOST_OUTCOME_TRY(begin, sqlite::prepare(db, "BEGIN IMMEDIATE"));
   BOOST_OUTCOME_TRY(commit, sqlite::prepare(db, "COMMIT"));
   BOOST_OUTCOME_TRY(rollback, sqlite::prepare(db, "ROLLBACK"));
   BOOST_OUTCOME_TRY(insert, sqlite::prepare(db, kInsertSql));
   BOOST_OUTCOME_TRY(fetch, sqlite::prepare(db, kFetchSql));
+  BOOST_OUTCOME_TRY(range_size, sqlite::prepare(db, kRangeSizeSql));
   BOOST_OUTCOME_TRY(delete_range, sqlite::prepare(db, kDeleteRangeSql));
   BOOST_OUTCOME_TRY(oldest, sqlite::prepare(db, kOldestSql));
   store.stmts_ = std::make_unique<Statements>(
-      Statements{std::move(begin), std::move(commit), std::move(rollback), std::move(insert),
-                 std::move(fetch), std::move(delete_range), std::move(oldest)});
+      Statements{0, std::move(relaxed_sync), std::move(configured_sync), std::move(begin),
+                 std::move(commit), std::move(rollback), std::move(insert), std::move(fetch),
+                 std::move(range_size), std::move(delete_range), std::move(oldest)});
+  // Replaces SQLite's automatic checkpoint (see kCheckpointAfterCommitFrames). The counter lives in
+  // the heap-allocated Statements, so its address survives moves of the store.
+  sqlite3_wal_hook(
+      db,
+      [](void* frames, sqlite3*, const char*, int n) {
+        *static_cast<int*>(frames) = n;
+        return SQLITE_OK;
+      },
+      &store.stmts_->wal_frames);
   store.seq_reserved_ = seq_mark.value_or(0);
   BOOST_OUTCOME_TRY(store.load_stats());
   return store;
@@ -343,13 +410,14 @@ result<void> OutboxStore::load_stats() {
         -1, &raw, nullptr);
     sqlite::StatementPtr stmt(raw);
     if (rc == SQLITE_OK) rc = sqlite3_step(stmt.get());
-    if (rc != SQLITE_ROW) return sqlite::error(db, rc, "queue " + path_.string() + ": cannot read its size");
+    if (rc != SQLITE_ROW)
+      return sqlite::error(db, rc, "queue " + path_.string() + ": cannot read its size");
     stats_.depth = static_cast<std::uint64_t>(sqlite3_column_int64(stmt.get(), 0));
     stats_.readings = static_cast<std::uint64_t>(sqlite3_column_int64(stmt.get(), 1));
     stats_.bytes = static_cast<std::uint64_t>(sqlite3_column_int64(stmt.get(), 2));
   }
-  BOOST_OUTCOME_TRY(last, sqlite::query_text(
-                                   db, "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"));
+  BOOST_OUTCOME_TRY(
+      last, sqlite::query_text(db, "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"));
   stats_.last_seq = last.empty() ? 0 : std::strtoull(last.c_str(), nullptr, 10);
   return refresh_oldest();
 }
@@ -364,7 +432,8 @@ result<void> OutboxStore::refresh_oldest() {
     return outcome::success();
   }
   if (rc != SQLITE_DONE)
-    return sqlite::error(db_.get(), rc, "queue " + path_.string() + ": cannot read the oldest message");
+    return sqlite::error(db_.get(), rc,
+                         "queue " + path_.string() + ": cannot read the oldest message");
   oldest_seq_ = 0;
   stats_.oldest_created.reset();
   return outcome::success();
@@ -378,7 +447,8 @@ result<void> OutboxStore::reserve_seqs_through(std::uint64_t last) {
   return outcome::success();
 }
 
-result<std::vector<std::uint64_t>> OutboxStore::commit_batch(std::span<const PendingMessage> batch) {
+result<std::vector<std::uint64_t>> OutboxStore::commit_batch(
+    std::span<const PendingMessage> batch) {
   std::vector<std::uint64_t> seqs;
   if (batch.empty()) return seqs;
   // The mark must cover a seq before that seq can become durable.
@@ -407,16 +477,19 @@ result<std::vector<std::uint64_t>> OutboxStore::commit_batch(std::span<const Pen
     sqlite3_bind_blob(insert, 8, m.body.data(), static_cast<int>(m.body.size()), SQLITE_STATIC);
     const int rc = sqlite3_step(insert);
     if (rc != SQLITE_DONE)
-      return sqlite::error(db, rc, where + ": cannot insert (" + std::to_string(batch.size()) +
-                                       " messages not accepted)");
+      return sqlite::error(
+          db, rc,
+          where + ": cannot insert (" + std::to_string(batch.size()) + " messages not accepted)");
     seqs.push_back(static_cast<std::uint64_t>(sqlite3_last_insert_rowid(db)));
     readings += m.count;
     bytes += m.body.size();
   }
   if (const int rc = txn.commit(); rc != SQLITE_OK)
-    return sqlite::error(db, rc, where + ": cannot commit (" + std::to_string(batch.size()) +
-                                     " messages not accepted)");
+    return sqlite::error(
+        db, rc,
+        where + ": cannot commit (" + std::to_string(batch.size()) + " messages not accepted)");
 
+  checkpoint_if_wal_over(kCheckpointAfterCommitFrames);
   stats_.depth += seqs.size();
   stats_.readings += readings;
   stats_.bytes += bytes;
@@ -464,6 +537,11 @@ result<void> OutboxStore::remove(std::span<const std::uint64_t> seqs) {
 
   sqlite3* db = db_.get();
   const std::string where = "queue " + path_.string();
+  // A delete need not be durable on its own: losing it in a power cut only means those messages
+  // are sent again (at-least-once; consumers drop duplicates by seq). So it commits without an
+  // fsync (WAL + synchronous=NORMAL), and the next durable commit's fsync of the WAL carries it.
+  // This keeps deletes from stalling the fetches that feed the uplink on the same worker.
+  RelaxedDurability relaxed(stmts_->relaxed_sync.get(), stmts_->configured_sync.get());
   WriteTransaction txn(db, stmts_->begin.get(), stmts_->commit.get(), stmts_->rollback.get());
   if (txn.begin_rc() != SQLITE_OK)
     return sqlite::error(db, txn.begin_rc(), where + ": cannot begin a delete");
@@ -473,30 +551,49 @@ result<void> OutboxStore::remove(std::span<const std::uint64_t> seqs) {
   std::uint64_t removed = 0;
   std::uint64_t readings = 0;
   std::uint64_t bytes = 0;
+  sqlite3_stmt* size = stmts_->range_size.get();
   sqlite3_stmt* del = stmts_->delete_range.get();
   for (std::size_t i = 0; i < sorted.size();) {
     std::size_t j = i;
     while (j + 1 < sorted.size() && sorted[j + 1] == sorted[j] + 1) ++j;
-    sqlite::StatementReset reset(del);
-    sqlite3_bind_int64(del, 1, static_cast<std::int64_t>(sorted[i]));
-    sqlite3_bind_int64(del, 2, static_cast<std::int64_t>(sorted[j]));
-    int rc = SQLITE_OK;
-    while ((rc = sqlite3_step(del)) == SQLITE_ROW) {
-      ++removed;
-      readings += static_cast<std::uint64_t>(sqlite3_column_int64(del, 0));
-      bytes += static_cast<std::uint64_t>(sqlite3_column_int64(del, 1));
+    const auto first = static_cast<std::int64_t>(sorted[i]);
+    const auto last = static_cast<std::int64_t>(sorted[j]);
+    {
+      sqlite::StatementReset reset(size);
+      sqlite3_bind_int64(size, 1, first);
+      sqlite3_bind_int64(size, 2, last);
+      const int rc = sqlite3_step(size);
+      if (rc != SQLITE_ROW)
+        return sqlite::error(db, rc, where + ": cannot size delivered messages");
+      removed += static_cast<std::uint64_t>(sqlite3_column_int64(size, 0));
+      readings += static_cast<std::uint64_t>(sqlite3_column_double(size, 1));
+      bytes += static_cast<std::uint64_t>(sqlite3_column_double(size, 2));
     }
-    if (rc != SQLITE_DONE) return sqlite::error(db, rc, where + ": cannot delete delivered messages");
+    sqlite::StatementReset reset(del);
+    sqlite3_bind_int64(del, 1, first);
+    sqlite3_bind_int64(del, 2, last);
+    if (const int rc = sqlite3_step(del); rc != SQLITE_DONE)
+      return sqlite::error(db, rc, where + ": cannot delete delivered messages");
     i = j + 1;
   }
   if (const int rc = txn.commit(); rc != SQLITE_OK)
     return sqlite::error(db, rc, where + ": cannot commit the delete of delivered messages");
+  checkpoint_if_wal_over(kCheckpointAfterDeleteFrames);
 
   stats_.depth -= std::min(stats_.depth, removed);
   stats_.readings -= std::min(stats_.readings, readings);
   stats_.bytes -= std::min(stats_.bytes, bytes);
   if (removed > 0 && oldest_seq_ != 0 && sorted.front() <= oldest_seq_) return refresh_oldest();
   return outcome::success();
+}
+
+void OutboxStore::checkpoint_if_wal_over(int frames) {
+  if (stmts_->wal_frames < frames) return;
+  // PASSIVE: this is the only connection, so it completes. A failure (I/O error) only leaves the
+  // WAL longer; the next commit tries again.
+  if (sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) ==
+      SQLITE_OK)
+    stmts_->wal_frames = 0;
 }
 
 result<StorePragmas> OutboxStore::pragmas() const {
@@ -506,7 +603,9 @@ result<StorePragmas> OutboxStore::pragmas() const {
   p.journal_mode = mode;
   BOOST_OUTCOME_TRY(sync, sqlite::query_text(db, "PRAGMA synchronous"));
   BOOST_OUTCOME_TRY(version, sqlite::query_text(db, "PRAGMA user_version"));
+  BOOST_OUTCOME_TRY(secure_delete, sqlite::query_text(db, "PRAGMA secure_delete"));
   p.synchronous = std::atoi(sync.c_str());
+  p.secure_delete = std::atoi(secure_delete.c_str());
   p.user_version = std::atoi(version.c_str());
   return p;
 }

@@ -45,7 +45,8 @@ result<void> check_private_key(const fs::path& path) {
     std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
     return make_error("uplink.tls.key_file " + path.string() + " has mode " + mode +
                       ": a private key must be mode 0600 or stricter (no group or other access);"
-                      " run: chmod 600 " + path.string());
+                      " run: chmod 600 " +
+                      path.string());
   }
   return check_readable(path, "uplink.tls.key_file");
 }
@@ -83,11 +84,12 @@ result<MqttEndpoint> FileTlsLink::open() {
     info_.cert_not_after = summary.not_after;
   }
   if (!tls_.server_name.empty() && tls_.server_name != uri_host(broker_uri_))
-    return make_error("uplink.tls.server_name \"" + tls_.server_name + "\" differs from the host of " +
-                      broker_uri_ + ": Paho TLS verifies the broker certificate against the URI host;"
+    return make_error("uplink.tls.server_name \"" + tls_.server_name +
+                      "\" differs from the host of " + broker_uri_ +
+                      ": Paho TLS verifies the broker certificate against the URI host;"
                       " put the certificate's name in uplink.broker instead");
-  return MqttEndpoint{broker_uri_,
-                      PahoTlsOptions{tls_.ca_file, tls_.cert_file, tls_.key_file, tls_.server_name}};
+  return MqttEndpoint{
+      broker_uri_, PahoTlsOptions{tls_.ca_file, tls_.cert_file, tls_.key_file, tls_.server_name}};
 }
 
 LinkInfo FileTlsLink::info() const { return info_; }

@@ -18,7 +18,8 @@ std::unique_ptr<Link> make_link(const config::UplinkConfig& uplink) {
     return std::make_unique<PlainLink>(uplink.broker);
   }
   if (scheme == "ssl" || scheme == "mqtts")
-    return std::make_unique<FileTlsLink>(uplink.broker, uplink.tls.value_or(config::TlsFilesConfig{}));
+    return std::make_unique<FileTlsLink>(uplink.broker,
+                                         uplink.tls.value_or(config::TlsFilesConfig{}));
   throw std::invalid_argument("uplink.broker \"" + uplink.broker +
                               "\" has no supported scheme; use tcp://host:port or ssl://host:port");
 }

@@ -34,7 +34,8 @@ const std::string kFilter = "guardian/v1/store-042/#";
 
 PendingMessage record_message(int i) {
   Record r{"espresso-1", "shot", Timestamp{std::chrono::milliseconds{1'795'680'000'000 + i}}, {}};
-  r.fields.push_back(Reading{"espresso-1", "shot_duration", 27.5, "s", Quality::good, r.source_ts, {}});
+  r.fields.push_back(
+      Reading{"espresso-1", "shot_duration", 27.5, "s", Quality::good, r.source_ts, {}});
   return encode_record(r);
 }
 
@@ -61,7 +62,7 @@ TEST(MqttUplink, DeliversEveryCommittedMessageExactlyOnceOnItsTopicAndEmptiesThe
   // seq = submission order: kinds interleaved.
   std::map<std::uint64_t, MessageKind> kind_of;
   for (int i = 0; i < 325; ++i) {
-    PendingMessage m = i % 13 == 0   ? gap_message(i)
+    PendingMessage m = i % 13 == 0  ? gap_message(i)
                        : i % 5 == 0 ? record_message(i)
                                     : telemetry_message("meter-1", 50);
     kind_of[static_cast<std::uint64_t>(i + 1)] = m.kind;
@@ -82,7 +83,8 @@ TEST(MqttUplink, DeliversEveryCommittedMessageExactlyOnceOnItsTopicAndEmptiesThe
   // A marker published after the queue emptied arrives after anything sent before it (one client,
   // one subscriber: in order), so any duplicate would already be here.
   rig.uplink->publish_live("health", "{\"marker\":true}", false);
-  ASSERT_TRUE(run_io_until(rig.io, [&] { return collector.messages_on("/health").size() == 1; }, 20s));
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return collector.messages_on("/health").size() == 1; }, 20s));
 
   std::map<std::uint64_t, int> times_seen;
   for (const auto& m : collector.messages()) {
@@ -116,14 +118,16 @@ TEST(MqttUplink, DrainsMessagesCommittedWhileConnected) {
   MqttCollector collector(broker.uri(), kFilter);
   UplinkRig rig(broker.uri());
   rig.uplink->start();
-  ASSERT_TRUE(run_io_until(rig.io, [&] { return rig.uplink->state() == LinkState::connected; }, 20s));
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return rig.uplink->state() == LinkState::connected; }, 20s));
   for (int round = 0; round < 5; ++round) {
     for (int i = 0; i < 20; ++i) ASSERT_TRUE(rig.outbox->submit(telemetry_message("meter-1", 5)));
     const std::size_t expected = static_cast<std::size_t>(20 * (round + 1));
     ASSERT_TRUE(run_io_until(
         rig.io, [&] { return collector.messages_on("/telemetry").size() >= expected; }, 20s));
   }
-  ASSERT_TRUE(run_io_until(rig.io, [&] { return rig.outbox->stats().depth == 0; }, 20s));
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return rig.outbox->stats().depth == 0; }, 20s));
 }
 
 TEST(MqttUplink, DeliversEverythingWhenTheBrokerIsStoppedForAWhileDuringPublishing) {
@@ -162,13 +166,14 @@ TEST(MqttUplink, DeliversEverythingWhenTheBrokerIsStoppedForAWhileDuringPublishi
   UplinkRig rig(broker.uri(), [](config::SiteConfig& s) { s.uplink.max_inflight = 10; });
   for (int i = 0; i < 300; ++i) ASSERT_TRUE(rig.outbox->submit(telemetry_message("meter-1", 20)));
   rig.uplink->start();
-  ASSERT_TRUE(run_io_until(rig.io, [&] { return received_seqs().size() >= 30; }, 30s));
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return received_seqs().size() >= 30; }, 30s));
 
   broker.stop();
   // Keep producing while the broker is away, and let the uplink fail to reconnect a few times.
   for (int i = 0; i < 300; ++i) ASSERT_TRUE(rig.outbox->submit(telemetry_message("meter-1", 20)));
-  ASSERT_TRUE(run_io_until(rig.io, [&] { return rig.uplink->counters().connect_failures >= 3; },
-                           30s));
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return rig.uplink->counters().connect_failures >= 3; }, 30s));
   EXPECT_NE(rig.uplink->state(), LinkState::connected);
   EXPECT_EQ(rig.uplink->counters().connection_losses, 1u);
   EXPECT_GT(rig.outbox->stats().depth, 0u);
@@ -178,8 +183,8 @@ TEST(MqttUplink, DeliversEverythingWhenTheBrokerIsStoppedForAWhileDuringPublishi
   for (std::uint64_t s = 1; s <= 600; ++s) expected.insert(s);
   ASSERT_TRUE(run_io_until(
       rig.io, [&] { return received_seqs() == expected && rig.outbox->stats().depth == 0; }, 60s))
-      << "received " << received_seqs().size() << " of 600; last error: "
-      << rig.uplink->counters().last_error;
+      << "received " << received_seqs().size()
+      << " of 600; last error: " << rig.uplink->counters().last_error;
   EXPECT_EQ(rig.uplink->counters().connects, 2u);
   EXPECT_GE(rig.uplink->counters().published, 600u);
   subscriber.stop();
@@ -190,7 +195,8 @@ TEST(MqttUplink, PublishesARetainedOnlineStatusAndARetainedOfflineStatusWhenStop
   MqttCollector collector(broker.uri(), kFilter);
   UplinkRig rig(broker.uri());
   rig.uplink->start();
-  ASSERT_TRUE(run_io_until(rig.io, [&] { return last_status(collector).value("state", "") == "online"; }, 20s));
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return last_status(collector).value("state", "") == "online"; }, 20s));
   const auto online = last_status(collector);
   EXPECT_EQ(online.at("v"), 1);
   EXPECT_EQ(online.at("device"), "store-042");
@@ -223,11 +229,13 @@ TEST(MqttUplink, ConnectsAgainWhenStartedAfterAStop) {
   MqttCollector collector(broker.uri(), kFilter);
   UplinkRig rig(broker.uri());
   rig.uplink->start();
-  ASSERT_TRUE(run_io_until(rig.io, [&] { return rig.uplink->state() == LinkState::connected; }, 20s));
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return rig.uplink->state() == LinkState::connected; }, 20s));
   rig.uplink->stop();
   ASSERT_TRUE(rig.outbox->submit(telemetry_message("meter-1", 2)));
   rig.uplink->start();
-  ASSERT_TRUE(run_io_until(rig.io, [&] { return rig.outbox->counters().acknowledged == 1; }, 20s))
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return rig.outbox->counters().acknowledged == 1; }, 20s))
       << rig.uplink->counters().last_error;
   EXPECT_EQ(rig.uplink->counters().connects, 2u);
   EXPECT_EQ(collector.messages_on("/telemetry").size(), 1u);
@@ -262,9 +270,11 @@ TEST(MqttUplink, PublishesHealthLiveWhileConnectedAndCountsWhatItDropsOtherwise)
   EXPECT_EQ(rig.uplink->counters().live_dropped, 1u);
 
   rig.uplink->start();
-  ASSERT_TRUE(run_io_until(rig.io, [&] { return rig.uplink->state() == LinkState::connected; }, 20s));
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return rig.uplink->state() == LinkState::connected; }, 20s));
   rig.uplink->publish_live("health", "{\"queue_depth\":0}", true);
-  ASSERT_TRUE(run_io_until(rig.io, [&] { return !collector.messages_on("/health").empty(); }, 20s))
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return !collector.messages_on("/health").empty(); }, 20s))
       << rig.uplink->counters().last_error;
   EXPECT_EQ(collector.messages_on("/health").at(0).topic, "guardian/v1/store-042/health");
   EXPECT_EQ(collector.messages_on("/health").at(0).payload, "{\"queue_depth\":0}");
@@ -282,7 +292,8 @@ TEST(MqttUplink, BacksOffWhileTheBrokerIsUnreachableAndConnectsOnceItAppears) {
   UplinkRig rig(uri);
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(rig.outbox->submit(telemetry_message("meter-1", 3)));
   rig.uplink->start();
-  ASSERT_TRUE(run_io_until(rig.io, [&] { return rig.uplink->counters().connect_failures >= 3; }, 20s));
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return rig.uplink->counters().connect_failures >= 3; }, 20s));
   EXPECT_NE(rig.uplink->counters().last_error.find(uri), std::string::npos)
       << rig.uplink->counters().last_error;
   EXPECT_EQ(rig.uplink->counters().published, 0u);
@@ -291,7 +302,8 @@ TEST(MqttUplink, BacksOffWhileTheBrokerIsUnreachableAndConnectsOnceItAppears) {
 
   MosquittoBroker broker({}, port);
   MqttCollector collector(broker.uri(), kFilter);
-  ASSERT_TRUE(run_io_until(rig.io, [&] { return rig.outbox->counters().acknowledged == 10; }, 30s))
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return rig.outbox->counters().acknowledged == 10; }, 30s))
       << rig.uplink->counters().last_error;
   EXPECT_EQ(rig.outbox->stats().depth, 0u);
   EXPECT_EQ(collector.messages_on("/telemetry").size(), 10u);
@@ -302,7 +314,8 @@ TEST(MqttUplink, AuthenticatesWithAPasswordFileAndNeverReportsThePassword) {
   TempDir dir;
   const auto passwords = dir / "mosquitto.passwd";
   testing::write_file(passwords, "");
-  auto made = testing::run_command({"mosquitto_passwd", "-b", passwords.string(), "gateway", "s3cret-pw"});
+  auto made =
+      testing::run_command({"mosquitto_passwd", "-b", passwords.string(), "gateway", "s3cret-pw"});
   ASSERT_EQ(made.exit_code, 0) << made.output;
   // Later lines of mosquitto.conf override the anonymous access the test broker allows by default.
   MosquittoBroker broker("allow_anonymous false\npassword_file " + passwords.string() + "\n");
@@ -314,7 +327,8 @@ TEST(MqttUplink, AuthenticatesWithAPasswordFileAndNeverReportsThePassword) {
       s.uplink.password_file = dir / "wrong";
     });
     rig.uplink->start();
-    ASSERT_TRUE(run_io_until(rig.io, [&] { return rig.uplink->counters().connect_failures >= 1; }, 20s));
+    ASSERT_TRUE(run_io_until(
+        rig.io, [&] { return rig.uplink->counters().connect_failures >= 1; }, 20s));
     EXPECT_EQ(rig.uplink->counters().connects, 0u);
     EXPECT_EQ(rig.uplink->counters().last_error.find("s3cret"), std::string::npos);
   }
@@ -324,7 +338,8 @@ TEST(MqttUplink, AuthenticatesWithAPasswordFileAndNeverReportsThePassword) {
       s.uplink.password_file = dir / "missing";
     });
     rig.uplink->start();
-    ASSERT_TRUE(run_io_until(rig.io, [&] { return rig.uplink->counters().connect_failures >= 1; }, 20s));
+    ASSERT_TRUE(run_io_until(
+        rig.io, [&] { return rig.uplink->counters().connect_failures >= 1; }, 20s));
     EXPECT_NE(rig.uplink->counters().last_error.find("uplink.password_file"), std::string::npos);
   }
   testing::write_file(dir / "right", "s3cret-pw\n");
@@ -335,7 +350,8 @@ TEST(MqttUplink, AuthenticatesWithAPasswordFileAndNeverReportsThePassword) {
   ASSERT_TRUE(rig.outbox->submit(telemetry_message("meter-1", 1)));
   rig.uplink->start();
   // Acknowledged by the broker, so accepted there under the gateway's identity.
-  ASSERT_TRUE(run_io_until(rig.io, [&] { return rig.outbox->counters().acknowledged == 1; }, 20s))
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return rig.outbox->counters().acknowledged == 1; }, 20s))
       << rig.uplink->counters().last_error;
   EXPECT_EQ(rig.uplink->counters().connects, 1u);
 }

@@ -40,8 +40,8 @@ class TestPki {
     run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
          "-keyout", key(name), "-subj", "/O=Guardian Test/CN=" + cn, "-out", csr});
     const auto ext = dir_ / (name + ".ext");
-    testing::write_file(ext, san.empty() ? "basicConstraints=CA:FALSE\n"
-                                         : "subjectAltName=" + san + "\n");
+    testing::write_file(
+        ext, san.empty() ? "basicConstraints=CA:FALSE\n" : "subjectAltName=" + san + "\n");
     run({"openssl", "x509", "-req", "-in", csr, "-CA", pem(ca), "-CAkey", key(ca),
          "-CAcreateserial", "-days", "2", "-extfile", ext.string(), "-out", pem(name)});
     ::chmod(key(name).c_str(), 0600);
@@ -71,8 +71,8 @@ struct TlsBroker {
     pki.make_leaf("server", server_ca, "guardian-test-broker", server_san);
     pki.make_leaf("client", "ca", "store-042", "");
     broker = std::make_unique<MosquittoBroker>(
-        "listener " + std::to_string(tls_port) + " 127.0.0.1\n" + "cafile " + pki.pem("ca") +
-        "\n" + "certfile " + pki.pem("server") + "\n" + "keyfile " + pki.key("server") + "\n" +
+        "listener " + std::to_string(tls_port) + " 127.0.0.1\n" + "cafile " + pki.pem("ca") + "\n" +
+        "certfile " + pki.pem("server") + "\n" + "keyfile " + pki.key("server") + "\n" +
         "require_certificate true\n");
     if (!testing::wait_for_tcp_port(tls_port, 10s))
       throw std::runtime_error("no TLS listener: " + broker->log());
@@ -94,8 +94,10 @@ TEST(MqttUplinkOverTls, DeliversThroughMutualTlsWithCertificateFiles) {
   UplinkRig rig(tls.broker->uri(), [&](config::SiteConfig& s) { tls.configure(s); });
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(rig.outbox->submit(telemetry_message("meter-1", 10)));
   rig.uplink->start();
-  ASSERT_TRUE(run_io_until(rig.io, [&] { return rig.outbox->counters().acknowledged == 50; }, 30s))
-      << rig.uplink->counters().last_error << "\n" << tls.broker->log();
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return rig.outbox->counters().acknowledged == 50; }, 30s))
+      << rig.uplink->counters().last_error << "\n"
+      << tls.broker->log();
   EXPECT_TRUE(collector.wait_for_count("/telemetry", 50, 10s));
   EXPECT_EQ(rig.uplink->counters().connect_failures, 0u);
 
@@ -113,10 +115,12 @@ TEST(MqttUplinkOverTls, RefusesABrokerWhoseCertificateComesFromAnotherCa) {
   UplinkRig rig(tls.broker->uri(), [&](config::SiteConfig& s) { tls.configure(s); });
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(rig.outbox->submit(telemetry_message("meter-1", 10)));
   rig.uplink->start();
-  ASSERT_TRUE(run_io_until(rig.io, [&] { return rig.uplink->counters().connect_failures >= 2; }, 30s));
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return rig.uplink->counters().connect_failures >= 2; }, 30s));
   const auto& error = rig.uplink->counters().last_error;
   EXPECT_NE(error.find("certificate verify failed"), std::string::npos) << error;
-  EXPECT_NE(error.find("ssl://127.0.0.1:" + std::to_string(tls.tls_port)), std::string::npos) << error;
+  EXPECT_NE(error.find("ssl://127.0.0.1:" + std::to_string(tls.tls_port)), std::string::npos)
+      << error;
   EXPECT_EQ(rig.uplink->counters().connects, 0u);
   EXPECT_EQ(rig.uplink->counters().published, 0u);
   EXPECT_EQ(rig.outbox->stats().depth, 5u);
@@ -128,7 +132,8 @@ TEST(MqttUplinkOverTls, RefusesABrokerCertificateIssuedForAnotherName) {
   UplinkRig rig(tls.broker->uri(), [&](config::SiteConfig& s) { tls.configure(s); });
   ASSERT_TRUE(rig.outbox->submit(telemetry_message("meter-1", 1)));
   rig.uplink->start();
-  ASSERT_TRUE(run_io_until(rig.io, [&] { return rig.uplink->counters().connect_failures >= 1; }, 30s));
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return rig.uplink->counters().connect_failures >= 1; }, 30s));
   // Paho reports no OpenSSL error for a failed host name check; the message still points at it.
   EXPECT_NE(rig.uplink->counters().last_error.find("does not name the host"), std::string::npos)
       << rig.uplink->counters().last_error;

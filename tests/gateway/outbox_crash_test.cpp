@@ -71,8 +71,8 @@ TEST(OutboxStoreDurability, KeepsEveryReportedCommitWhenTheWriterIsKilledAtARand
     std::size_t missing = 0;
     for (auto s : reported.seqs)
       if (!present.contains(s)) ++missing;
-    EXPECT_EQ(missing, 0u) << "round " << round << ": " << missing << " of "
-                           << reported.seqs.size() << " accepted seqs lost";
+    EXPECT_EQ(missing, 0u) << "round " << round << ": " << missing << " of " << reported.seqs.size()
+                           << " accepted seqs lost";
     EXPECT_GE(store.value().stats().last_seq, *reported.seqs.rbegin());
     previous_last = store.value().stats().last_seq;
   }

@@ -29,8 +29,8 @@ int main(int argc, char** argv) {
   std::uniform_int_distribution<int> batch_size(1, 40);
   std::vector<Reading> readings;
   for (int i = 0; i < 20; ++i)
-    readings.push_back(Reading{"meter-1", "p" + std::to_string(i), 1.5 * i, "kWh", Quality::good,
-                               now_ms(), {}});
+    readings.push_back(
+        Reading{"meter-1", "p" + std::to_string(i), 1.5 * i, "kWh", Quality::good, now_ms(), {}});
   for (;;) {
     std::vector<gateway::PendingMessage> batch(static_cast<std::size_t>(batch_size(rng)),
                                                gateway::encode_telemetry("meter-1", readings));

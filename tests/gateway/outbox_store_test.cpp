@@ -233,6 +233,18 @@ TEST(OutboxStore, RunsInWalModeWithSynchronousFullByDefault) {
   EXPECT_EQ(other.text("PRAGMA journal_mode"), "wal");
 }
 
+TEST(OutboxStore, DeletesWithoutSecureDeleteAndKeepsCommitsFullyDurableAfterADelete) {
+  TempDir dir;
+  auto store = open_store(queue_config(dir));
+  (void)commit(store, messages(4));
+  const std::vector<std::uint64_t> some{1, 2};
+  ASSERT_TRUE(store.remove(some));
+  auto p = store.pragmas();
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p.value().secure_delete, 2);  // FAST: no second write of every delivered message
+  EXPECT_EQ(p.value().synchronous, 2);    // the relaxed delete restored FULL for commits
+}
+
 TEST(OutboxStore, UsesSynchronousNormalWhenConfigured) {
   TempDir dir;
   auto store = open_store(queue_config(dir, config::SyncMode::normal));

@@ -53,8 +53,10 @@ std::int64_t rows_in_file(const std::filesystem::path& path) {
 std::vector<StoredMessage> fetch(boost::asio::io_context& io, Outbox& outbox, std::uint64_t after,
                                  std::size_t limit) {
   std::optional<result<std::vector<StoredMessage>>> got;
-  outbox.async_fetch(after, limit, [&](result<std::vector<StoredMessage>> r) { got = std::move(r); });
-  EXPECT_TRUE(run_io_until(io, [&] { return got.has_value(); }, 10s));
+  outbox.async_fetch(after, limit,
+                     [&](result<std::vector<StoredMessage>> r) { got = std::move(r); });
+  EXPECT_TRUE(run_io_until(
+      io, [&] { return got.has_value(); }, 10s));
   if (!got || !*got) {
     ADD_FAILURE() << "fetch failed";
     return {};
@@ -72,7 +74,8 @@ TEST(Outbox, CommitsManySubmissionsInFewGroupCommits) {
 
   for (int i = 0; i < 1000; ++i) ASSERT_TRUE(outbox->submit(telemetry_message("meter-1", 3)));
   EXPECT_EQ(outbox->stats().pending_messages, 1000u);
-  ASSERT_TRUE(run_io_until(io, [&] { return last_notified == 1000; }, 10s));
+  ASSERT_TRUE(run_io_until(
+      io, [&] { return last_notified == 1000; }, 10s));
   EXPECT_EQ(outbox->counters().submitted, 1000u);
   EXPECT_EQ(outbox->counters().committed, 1000u);
   EXPECT_LE(outbox->counters().commits, 3u);
@@ -86,7 +89,8 @@ TEST(Outbox, CommitsALoneSubmissionWhenTheCommitWindowElapses) {
   boost::asio::io_context io;
   auto outbox = make_outbox(io, queue_config(dir));
   ASSERT_TRUE(outbox->submit(telemetry_message("meter-1", 1)));
-  ASSERT_TRUE(run_io_until(io, [&] { return outbox->counters().committed == 1; }, 5s));
+  ASSERT_TRUE(run_io_until(
+      io, [&] { return outbox->counters().committed == 1; }, 5s));
   EXPECT_EQ(outbox->counters().commits, 1u);
   EXPECT_EQ(outbox->stats().last_seq, 1u);
 }
@@ -107,7 +111,8 @@ TEST(Outbox, RefusesAndCountsSubmissionsBeyondMaxPendingBytes) {
   EXPECT_EQ(outbox->counters().rejected, 2u);
   EXPECT_LE(outbox->pending_bytes(), c.max_pending_bytes);
 
-  ASSERT_TRUE(run_io_until(io, [&] { return outbox->counters().committed == accepted; }, 10s));
+  ASSERT_TRUE(run_io_until(
+      io, [&] { return outbox->counters().committed == accepted; }, 10s));
   EXPECT_EQ(outbox->pending_bytes(), 0u);
   EXPECT_TRUE(outbox->submit(sample));
   EXPECT_EQ(outbox->stats().depth, accepted);  // refused messages were never accepted
@@ -144,9 +149,11 @@ TEST(Outbox, DeletesAcknowledgedMessagesInBatches) {
   const auto c = queue_config(dir);
   auto outbox = make_outbox(io, c);
   for (int i = 0; i < 300; ++i) ASSERT_TRUE(outbox->submit(telemetry_message("meter-1", 1)));
-  ASSERT_TRUE(run_io_until(io, [&] { return outbox->counters().committed == 300; }, 10s));
+  ASSERT_TRUE(run_io_until(
+      io, [&] { return outbox->counters().committed == 300; }, 10s));
   for (std::uint64_t seq = 1; seq <= 300; ++seq) outbox->acknowledge(seq);
-  ASSERT_TRUE(run_io_until(io, [&] { return outbox->counters().acknowledged == 300; }, 10s));
+  ASSERT_TRUE(run_io_until(
+      io, [&] { return outbox->counters().acknowledged == 300; }, 10s));
   EXPECT_EQ(outbox->stats().depth, 0u);
   EXPECT_EQ(rows_in_file(c.path), 0);
 }
@@ -219,7 +226,8 @@ TEST(Outbox, RetriesABatchWhoseCommitFailedUntilItIsAccepted) {
   ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
 
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(outbox->submit(telemetry_message("meter-1", 1)));
-  ASSERT_TRUE(run_io_until(io, [&] { return outbox->counters().commit_errors >= 1; }, 10s));
+  ASSERT_TRUE(run_io_until(
+      io, [&] { return outbox->counters().commit_errors >= 1; }, 10s));
   EXPECT_EQ(outbox->counters().committed, 0u);
   EXPECT_NE(outbox->counters().last_error.find("locked"), std::string::npos)
       << outbox->counters().last_error;
@@ -227,7 +235,8 @@ TEST(Outbox, RetriesABatchWhoseCommitFailedUntilItIsAccepted) {
 
   ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(other);
-  ASSERT_TRUE(run_io_until(io, [&] { return outbox->counters().committed == 5; }, 20s));
+  ASSERT_TRUE(run_io_until(
+      io, [&] { return outbox->counters().committed == 5; }, 20s));
   EXPECT_EQ(seqs_of(fetch(io, *outbox, 0, 10)), (std::set<std::uint64_t>{1, 2, 3, 4, 5}));
 }
 

@@ -26,8 +26,13 @@ inline PendingMessage telemetry_message(const std::string& source, std::uint32_t
   std::vector<Reading> rs;
   rs.reserve(readings);
   for (std::uint32_t i = 0; i < readings; ++i)
-    rs.push_back(Reading{source, "point_" + std::to_string(i), 20.0 + i * 0.25, "degC",
-                         Quality::good, Timestamp{std::chrono::milliseconds{base_ms + i}}, {}});
+    rs.push_back(Reading{source,
+                         "point_" + std::to_string(i),
+                         20.0 + i * 0.25,
+                         "degC",
+                         Quality::good,
+                         Timestamp{std::chrono::milliseconds{base_ms + i}},
+                         {}});
   return encode_telemetry(source, rs);
 }
 

@@ -45,15 +45,15 @@ enum class LinkState : std::uint8_t {
 
 /// What the uplink has done since construction (health reads these).
 struct UplinkCounters {
-  std::uint64_t published = 0;      ///< queued messages handed to Paho (re-sends included)
-  std::uint64_t acknowledged = 0;   ///< PUBACKs received for queued messages
-  std::uint64_t live_published = 0; ///< health/status messages published
-  std::uint64_t live_dropped = 0;   ///< health messages not sent because the link was down
-  std::uint64_t connects = 0;       ///< successful connections
-  std::uint64_t connect_failures = 0;  ///< attempts that failed (Link::open(), TCP, TLS, CONNACK)
-  std::uint64_t connection_losses = 0; ///< established connections that dropped
-  std::string last_error;              ///< the latest failure, with the URI (never a secret)
-  Timestamp state_since{};             ///< when state() last changed
+  std::uint64_t published = 0;          ///< queued messages handed to Paho (re-sends included)
+  std::uint64_t acknowledged = 0;       ///< PUBACKs received for queued messages
+  std::uint64_t live_published = 0;     ///< health/status messages published
+  std::uint64_t live_dropped = 0;       ///< health messages not sent because the link was down
+  std::uint64_t connects = 0;           ///< successful connections
+  std::uint64_t connect_failures = 0;   ///< attempts that failed (Link::open(), TCP, TLS, CONNACK)
+  std::uint64_t connection_losses = 0;  ///< established connections that dropped
+  std::string last_error;               ///< the latest failure, with the URI (never a secret)
+  Timestamp state_since{};              ///< when state() last changed
 };
 
 /// Drains an Outbox to the broker its Link names. Not thread-safe: use it on the io_context

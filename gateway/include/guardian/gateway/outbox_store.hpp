@@ -39,13 +39,13 @@ struct QuarantineNotice {
 
 /// Depth, size and age of what is waiting to be sent.
 struct QueueStats {
-  std::uint64_t depth = 0;       ///< messages in the queue
-  std::uint64_t readings = 0;    ///< readings (sum of counts) in the queue
-  std::uint64_t bytes = 0;       ///< sum of body sizes
+  std::uint64_t depth = 0;                  ///< messages in the queue
+  std::uint64_t readings = 0;               ///< readings (sum of counts) in the queue
+  std::uint64_t bytes = 0;                  ///< sum of body sizes
   std::optional<Timestamp> oldest_created;  ///< commit time of the oldest message
-  std::uint64_t last_seq = 0;    ///< highest seq ever assigned (survives restarts)
-  std::uint64_t pending_messages = 0;  ///< submitted, not yet committed (Outbox::stats() only)
-  std::uint64_t pending_bytes = 0;     ///< their body bytes (Outbox::stats() only)
+  std::uint64_t last_seq = 0;               ///< highest seq ever assigned (survives restarts)
+  std::uint64_t pending_messages = 0;       ///< submitted, not yet committed (Outbox::stats() only)
+  std::uint64_t pending_bytes = 0;          ///< their body bytes (Outbox::stats() only)
   std::optional<QuarantineNotice> quarantine;  ///< set when open() replaced a corrupt database
 };
 
@@ -54,6 +54,7 @@ struct StorePragmas {
   std::string journal_mode;  ///< "wal"
   int synchronous = 0;       ///< 2 = FULL, 1 = NORMAL
   int user_version = 0;      ///< schema version (OutboxStore::kSchemaVersion)
+  int secure_delete = 0;     ///< 2 = FAST (Debian's SQLite defaults to 1 = ON)
 };
 
 /// Closes a connection (sqlite3_close_v2); the RAII owner of OutboxStore's sqlite3*.
@@ -87,14 +88,17 @@ class OutboxStore {
 
   /// Commits all of `batch` in one transaction (group commit) and returns the seq assigned to
   /// each message, in order (consecutive). Either all are accepted or none.
-  [[nodiscard]] result<std::vector<std::uint64_t>> commit_batch(std::span<const PendingMessage> batch);
+  [[nodiscard]] result<std::vector<std::uint64_t>> commit_batch(
+      std::span<const PendingMessage> batch);
 
   /// Up to `limit` messages with seq > after_seq, in seq order.
   [[nodiscard]] result<std::vector<StoredMessage>> fetch_after(std::uint64_t after_seq,
                                                                std::size_t limit);
 
   /// Deletes the given messages (acknowledged by the broker) in one transaction. Unknown seqs
-  /// are ignored; `seqs` need not be sorted.
+  /// are ignored; `seqs` need not be sorted. The delete commits without its own fsync (a power cut
+  /// may undo it, which re-sends those messages: duplicates, never loss); the next commit_batch
+  /// makes it durable.
   [[nodiscard]] result<void> remove(std::span<const std::uint64_t> seqs);
 
   /// Current statistics (kept up to date incrementally; no query).
@@ -112,6 +116,7 @@ class OutboxStore {
   [[nodiscard]] result<void> load_stats();
   [[nodiscard]] result<void> reserve_seqs_through(std::uint64_t last);
   [[nodiscard]] result<void> refresh_oldest();
+  void checkpoint_if_wal_over(int frames);
 
   std::unique_ptr<sqlite3, SqliteCloser> db_;
   std::unique_ptr<Statements> stmts_;

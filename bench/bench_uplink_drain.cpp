@@ -182,9 +182,10 @@ std::map<std::string, double> publish_raw(const config::SiteConfig& site,
     payloads.push_back(gateway::envelope(kDevice, i + 1, samples[i % samples.size()].body));
   const mqtt::string_ref topic(site.topic_prefix() + "telemetry");
   const auto window = static_cast<std::size_t>(site.uplink.max_inflight);
-  mqtt::async_client client(
-      site.uplink.broker, "bench-raw",
-      mqtt::create_options(MQTTVERSION_3_1_1, static_cast<int>(2 * window) + 100), nullptr);
+  mqtt::create_options create(MQTTVERSION_3_1_1);  // as the uplink: no off-line buffering
+  create.set_max_buffered_messages(static_cast<int>(2 * window) + 100);
+  create.set_send_while_disconnected(false);
+  mqtt::async_client client(site.uplink.broker, "bench-raw", create, nullptr);
   mqtt::connect_options options;
   options.set_clean_session(true);
   options.set_max_inflight(static_cast<int>(window) + 16);

@@ -503,10 +503,15 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
       }
 
       // Paho's own buffer must hold max_inflight publishes plus live ones (FIELD-NOTES: the
-      // default of 100 throws "No more messages can be buffered" even while connected).
-      const int buffered = static_cast<int>(2 * max_inflight) + 100;
-      conn->client = std::make_unique<mqtt::async_client>(
-          conn->server_uri, client_id, mqtt::create_options(MQTTVERSION_3_1_1, buffered), nullptr);
+      // default of 100 throws "No more messages can be buffered" even while connected). Off-line
+      // buffering stays off — create_options(version, n) would turn it on: while disconnected a
+      // publish must fail, the queue keeps the message (and Paho C leaks the buffered commands of
+      // a client destroyed before it reconnects; seen with LeakSanitizer).
+      mqtt::create_options create(MQTTVERSION_3_1_1);
+      create.set_max_buffered_messages(static_cast<int>(2 * max_inflight) + 100);
+      create.set_send_while_disconnected(false);
+      conn->client =
+          std::make_unique<mqtt::async_client>(conn->server_uri, client_id, create, nullptr);
       wire(*conn, gen);
       conn->client->set_callback(conn->callback);
       {

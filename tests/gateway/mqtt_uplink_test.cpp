@@ -113,6 +113,27 @@ TEST(MqttUplink, DeliversEveryCommittedMessageExactlyOnceOnItsTopicAndEmptiesThe
   EXPECT_EQ(rig.uplink->link_info().kind, "plain");
 }
 
+TEST(MqttUplink, KeepsMoreThanAHundredPublishesInFlightWithoutPahoRefusingThem) {
+  // Paho's default buffer of 100 commands refuses further publishes even while connected.
+  MosquittoBroker broker;
+  UplinkRig rig(broker.uri(), [](config::SiteConfig& s) { s.uplink.max_inflight = 300; });
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(rig.outbox->submit(telemetry_message("meter-1", 2)));
+  rig.uplink->start();
+  std::uint64_t max_in_flight = 0;
+  ASSERT_TRUE(run_io_until(
+      rig.io,
+      [&] {
+        max_in_flight = std::max(max_in_flight, rig.uplink->in_flight());
+        return rig.outbox->counters().acknowledged == 1000;
+      },
+      60s))
+      << rig.uplink->counters().last_error;
+  EXPECT_GT(max_in_flight, 100u);
+  EXPECT_LE(max_in_flight, 300u);
+  EXPECT_EQ(rig.uplink->counters().published, 1000u);
+  EXPECT_EQ(rig.uplink->counters().last_error, "");
+}
+
 TEST(MqttUplink, DrainsMessagesCommittedWhileConnected) {
   MosquittoBroker broker;
   MqttCollector collector(broker.uri(), kFilter);

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <map>
+#include <optional>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -49,6 +50,20 @@ PendingMessage gap_message(int i) {
   return m;
 }
 
+// Runs the rig until `count` messages are acknowledged and deleted; returns the most messages seen
+// in flight meanwhile, or nullopt on timeout.
+std::optional<std::uint64_t> drain_watching_in_flight(UplinkRig& rig, std::uint64_t count) {
+  std::uint64_t most = 0;
+  const bool drained = run_io_until(
+      rig.io,
+      [&] {
+        most = std::max(most, rig.uplink->in_flight());
+        return rig.outbox->counters().acknowledged == count;
+      },
+      60s);
+  return drained ? std::optional<std::uint64_t>(most) : std::nullopt;
+}
+
 nlohmann::json last_status(const MqttCollector& collector) {
   auto status = collector.messages_on("/status");
   return status.empty() ? nlohmann::json::object() : nlohmann::json::parse(status.back().payload);
@@ -69,16 +84,10 @@ TEST(MqttUplink, DeliversEveryCommittedMessageExactlyOnceOnItsTopicAndEmptiesThe
     ASSERT_TRUE(rig.outbox->submit(std::move(m)));
   }
   rig.uplink->start();
-  std::uint64_t max_in_flight = 0;
-  ASSERT_TRUE(run_io_until(
-      rig.io,
-      [&] {
-        max_in_flight = std::max(max_in_flight, rig.uplink->in_flight());
-        return rig.outbox->stats().depth == 0 && rig.outbox->counters().acknowledged == 325;
-      },
-      60s))
-      << rig.uplink->counters().last_error;
-  EXPECT_LE(max_in_flight, 20u);
+  const auto max_in_flight = drain_watching_in_flight(rig, 325);
+  ASSERT_TRUE(max_in_flight) << rig.uplink->counters().last_error;
+  EXPECT_EQ(rig.outbox->stats().depth, 0u);
+  EXPECT_LE(*max_in_flight, 20u);
 
   // A marker published after the queue emptied arrives after anything sent before it (one client,
   // one subscriber: in order), so any duplicate would already be here.
@@ -119,17 +128,10 @@ TEST(MqttUplink, KeepsMoreThanAHundredPublishesInFlightWithoutPahoRefusingThem) 
   UplinkRig rig(broker.uri(), [](config::SiteConfig& s) { s.uplink.max_inflight = 300; });
   for (int i = 0; i < 1000; ++i) ASSERT_TRUE(rig.outbox->submit(telemetry_message("meter-1", 2)));
   rig.uplink->start();
-  std::uint64_t max_in_flight = 0;
-  ASSERT_TRUE(run_io_until(
-      rig.io,
-      [&] {
-        max_in_flight = std::max(max_in_flight, rig.uplink->in_flight());
-        return rig.outbox->counters().acknowledged == 1000;
-      },
-      60s))
-      << rig.uplink->counters().last_error;
-  EXPECT_GT(max_in_flight, 100u);
-  EXPECT_LE(max_in_flight, 300u);
+  const auto max_in_flight = drain_watching_in_flight(rig, 1000);
+  ASSERT_TRUE(max_in_flight) << rig.uplink->counters().last_error;
+  EXPECT_GT(*max_in_flight, 100u);
+  EXPECT_LE(*max_in_flight, 300u);
   EXPECT_EQ(rig.uplink->counters().published, 1000u);
   EXPECT_EQ(rig.uplink->counters().last_error, "");
 }

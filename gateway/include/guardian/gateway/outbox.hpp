@@ -57,7 +57,8 @@ class Outbox {
   /// Takes ownership of `store`, which from now on is used only on the Outbox's worker thread.
   Outbox(boost::asio::io_context& io, OutboxStore store, const config::QueueConfig& config);
   /// Commits what is pending and runs pending deletes (flush()), then stops the worker and closes
-  /// the store. Handlers of operations still outstanding are not called afterwards.
+  /// the store. If that last commit fails, its messages are lost (counted in commit_errors; they
+  /// were never accepted). Handlers of operations still outstanding are not called afterwards.
   ~Outbox();
   Outbox(const Outbox&) = delete;
   Outbox& operator=(const Outbox&) = delete;

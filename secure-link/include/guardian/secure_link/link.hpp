@@ -27,14 +27,14 @@ struct PahoTlsOptions {
 
 /// Where and how the MQTT client connects.
 struct MqttEndpoint {
-  std::string server_uri;             ///< "tcp://127.0.0.1:1883", "ssl://broker:8883", …
-  std::optional<PahoTlsOptions> tls;  ///< set for ssl:// URIs
+  std::string server_uri;              ///< "tcp://127.0.0.1:1883", "ssl://broker:8883", …
+  std::optional<PahoTlsOptions> tls;   ///< set for ssl:// URIs
 };
 
 /// What health and `guardian status` show about the link.
 struct LinkInfo {
-  std::string kind;                         ///< "plain", "tls-files", "tpm-tunnel"
-  std::string identity;                     ///< certificate subject / device id, when known
+  std::string kind;                    ///< "plain", "tls-files", "tpm-tunnel"
+  std::string identity;                ///< certificate subject / device id, when known
   std::optional<Timestamp> cert_not_after;  ///< client certificate expiry, when there is one
 };
 

@@ -1,3 +1,9 @@
+// guardian probe: one transport, one io_context, a deadline.
+//
+//   run ─▶ transport.start ─▶ on_connected ─▶ send(query) ─▶ timer(duration) ─▶ io.stop
+//                               on_bytes ─▶ hex/ASCII dump ─▶ codec.feed ─▶ "→ message: fields"
+//          on_link_error / on_disconnected ─▶ io.stop ─▶ summary (chunks, bytes, codec counters)
+
 #include "probe.hpp"
 
 #include <boost/asio/io_context.hpp>

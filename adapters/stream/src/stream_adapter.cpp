@@ -1,5 +1,13 @@
-// The stream adapter's session: transport events in, readings and records out. See
-// stream_adapter.hpp for the flow.
+// The stream adapter's session: transport events in, readings and records out.
+//
+//   on_connected(id) ─▶ Connection{codec, source} ─▶ (poll) send_poll ─┬─ query → transport
+//                                                      ▲ poll_timer ───┘  reply_timer ─▶ on_reply_timeout
+//   on_bytes(id) ─▶ codec.feed ─▶ route: source_of ─▶ Outbox{batches, records} ─▶ deliver (no lock)
+//   on_disconnected(id) ─▶ fail_source (comm_fail batch) ─▶ retire counters
+//   watchdog (silence_timeout/4) ─▶ check_silence ─▶ fail_source
+//
+// Every handler holds shared_from_this(); stop() cancels the transport and the timers, and a
+// handler that still runs afterwards sees stopped_.
 
 #include "guardian/adapters/stream/stream_adapter.hpp"
 

@@ -1,5 +1,9 @@
 // The TCP client transport: resolve, connect within connect_timeout, read until the peer goes
 // away, then connect again with back-off.
+//
+//   open ─▶ async_resolve ─▶ on_resolved ─▶ async_connect ─┬─▶ on_connect ─▶ opened(socket)
+//                                          connect_timer ──┘ (expiry closes the socket)
+//   any failure ─▶ failed(why) ─▶ ReconnectingTransport back-off ─▶ open
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>

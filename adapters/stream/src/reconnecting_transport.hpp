@@ -8,6 +8,7 @@
 ///
 /// Private to the stream adapter.
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -52,7 +53,7 @@ class ReconnectingTransport : public Transport,
     retry_later();
   }
 
-  [[nodiscard]] std::string state() const override { return state_; }
+  [[nodiscard]] std::string state() const override { return state_.load(); }
 
  protected:
   /// Starts one attempt; it ends with opened() or failed().
@@ -115,7 +116,8 @@ class ReconnectingTransport : public Transport,
   std::shared_ptr<ByteLink> link_;
   ConnectionId id_ = 0;
   bool stopped_ = true;
-  std::string state_ = "stopped";
+  // Read by health() from any thread: a pointer to a string literal, swapped atomically.
+  std::atomic<const char*> state_{"stopped"};
 };
 
 }  // namespace guardian::adapters::stream::detail

@@ -6,6 +6,7 @@
 //              │ fails → on_link_error,         └─ link(id) → on_connected → read loop …
 //              └──────── retry after back-off       link closes → on_disconnected, forget it
 
+#include <atomic>
 #include <map>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -62,7 +63,7 @@ class TcpServerTransport final : public Transport,
     if (slot_->events != nullptr) slot_->events->on_disconnected(id, "closed by the adapter");
   }
 
-  [[nodiscard]] std::string state() const override { return state_; }
+  [[nodiscard]] std::string state() const override { return state_.load(); }
 
  private:
   void listen() {
@@ -147,7 +148,8 @@ class TcpServerTransport final : public Transport,
   std::map<ConnectionId, std::shared_ptr<ByteLink>> links_;
   ConnectionId next_id_ = 0;
   bool stopped_ = true;
-  std::string state_ = "stopped";
+  // Read by health() from any thread: a pointer to a string literal, swapped atomically.
+  std::atomic<const char*> state_{"stopped"};
 };
 
 }  // namespace

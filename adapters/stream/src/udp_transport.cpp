@@ -5,6 +5,7 @@
 //   start ─▶ bind ─▶ do_receive ─▶ on_receive ─▶ (new sender → on_connected) → on_bytes(datagram)
 //             │ fails → on_link_error, retry after back-off            └──────────▶ do_receive
 
+#include <atomic>
 #include <array>
 #include <map>
 
@@ -70,7 +71,7 @@ class UdpTransport final : public Transport, public std::enable_shared_from_this
     }
   }
 
-  [[nodiscard]] std::string state() const override { return state_; }
+  [[nodiscard]] std::string state() const override { return state_.load(); }
 
  private:
   void bind() {
@@ -147,7 +148,8 @@ class UdpTransport final : public Transport, public std::enable_shared_from_this
   std::map<udp::endpoint, ConnectionId> senders_;
   ConnectionId next_id_ = 0;
   bool stopped_ = true;
-  std::string state_ = "stopped";
+  // Read by health() from any thread: a pointer to a string literal, swapped atomically.
+  std::atomic<const char*> state_{"stopped"};
 };
 
 }  // namespace

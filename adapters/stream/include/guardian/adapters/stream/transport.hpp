@@ -56,7 +56,7 @@ class Transport {
   virtual void send(ConnectionId id, std::shared_ptr<const std::vector<std::uint8_t>> bytes) = 0;
   /// Closes connection `id` (on_disconnected follows).
   virtual void close(ConnectionId id) = 0;
-  /// "connecting", "backoff", "running", "listening" or "stopped".
+  /// "connecting", "backoff", "running", "listening" or "stopped". Thread-safe.
   [[nodiscard]] virtual std::string state() const = 0;
 };
 

@@ -365,7 +365,7 @@ TEST_F(BinaryCodecTest, AnImpossibleLengthIsCountedAndResynchronises) {
 
 TEST_F(BinaryCodecTest, AFrameCutByTheEndOfADatagramIsCountedTruncated) {
   auto f = status_frame(5, 0, 0.0f);
-  f.resize(f.size() - 3);
+  f.erase(f.end() - 3, f.end());
   std::vector<Decoded> out;
   codec_->feed(f, now_ms(), out);
   codec_->finish(now_ms(), out);

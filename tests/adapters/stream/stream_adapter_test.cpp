@@ -406,7 +406,8 @@ TEST(TcpClientStreamAdapter, SendsAHexQueryAtEachIntervalAndMatchesTheReply) {
       driver.io(), rx.reading_sink(), rx.record_sink());
   adapter.start();
   ASSERT_TRUE(driver.run_until([&] { return has_good(rx, "fridge-1", "temp", Value{-10.3}); }, 5s));
-  const auto* s = source_health(adapter.health(), "fridge-1");
+  const auto health = adapter.health();
+  const auto* s = source_health(health, "fridge-1");
   EXPECT_GE(s->polls, 4u);
   EXPECT_EQ(s->timeouts, 0u);
   EXPECT_GT(s->rtt_ms_avg, 0.0);

@@ -1,5 +1,6 @@
 #include "guardian/gateway/gateway.hpp"
 
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include <boost/asio/steady_timer.hpp>
@@ -22,11 +23,14 @@ namespace {
 // The first health message goes out soon after start so a dashboard sees a fresh gateway
 // quickly; then every health_interval.
 constexpr std::chrono::milliseconds kFirstHealthDelay{2000};
+// Freed heap pages (payload churn, a large configuration's parse tree) are handed back to the
+// system this often, so resident memory tracks what is in use rather than its high-water mark.
+constexpr std::chrono::seconds kMemoryTrimInterval{10};
 }  // namespace
 
 struct Gateway::Impl {
   Impl(asio::io_context& io_, config::SiteConfig site_)
-      : io(io_), site(std::move(site_)), health_timer(io_), started(now_ms()) {}
+      : io(io_), site(std::move(site_)), health_timer(io_), trim_timer(io_), started(now_ms()) {}
 
   [[nodiscard]] GatewayView view() const {
     return GatewayView{site, adapters, *outbox, *uplink, *pipeline, started};
@@ -41,6 +45,15 @@ struct Gateway::Impl {
     });
   }
 
+  void schedule_memory_trim() {
+    trim_timer.expires_after(kMemoryTrimInterval);
+    trim_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      ::malloc_trim(0);
+      schedule_memory_trim();
+    });
+  }
+
   nlohmann::json handle_control(const nlohmann::json& request) {
     const auto cmd = request.value("cmd", std::string{});
     if (cmd == "status") return {{"ok", true}, {"status", status_json(view(), now_ms())}};
@@ -50,6 +63,7 @@ struct Gateway::Impl {
   asio::io_context& io;
   config::SiteConfig site;
   asio::steady_timer health_timer;
+  asio::steady_timer trim_timer;
   Timestamp started;
   std::unique_ptr<Outbox> outbox;
   std::unique_ptr<Pipeline> pipeline;
@@ -106,6 +120,7 @@ result<void> Gateway::start() {
   m.uplink->start();
   for (auto& a : m.adapters) a->start();
   m.schedule_health(std::min(kFirstHealthDelay, site.uplink.health_interval));
+  m.schedule_memory_trim();
   m.running = true;
   log::info("gateway", "device " + site.device_id + ": " + std::to_string(m.adapters.size()) +
                            " adapter(s), queue " + site.queue.path.string() + " (" +
@@ -121,6 +136,7 @@ void Gateway::stop() {
   log::info("gateway", "stopping");
   for (auto& a : m.adapters) a->stop();
   m.health_timer.cancel();
+  m.trim_timer.cancel();
   if (m.outbox) m.outbox->flush();
   if (m.uplink) m.uplink->stop();
   if (m.control) m.control->stop();

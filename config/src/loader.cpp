@@ -276,6 +276,10 @@ void read_delay_range(ObjectReader& parent, std::string_view key, Duration& min,
 
 }  // namespace detail
 
+result<Duration> parse_duration(std::string_view text) {
+  return duration_in(Duration{0}, std::chrono::days{365}).parse(text);
+}
+
 std::vector<std::filesystem::path> default_profiles_path() {
   return {"/etc/guardian/profiles", GUARDIAN_SHIPPED_PROFILES_DIR};
 }

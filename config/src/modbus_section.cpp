@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 
+#include "guardian/config/modbus_words.hpp"
 #include "profiles.hpp"
 #include "sections.hpp"
 
@@ -387,6 +388,39 @@ void read_modbus_points(ObjectReader& r, int address_base, Items items,
     out.push_back(std::move(point));
   });
 }
+
+}  // namespace guardian::config::detail
+
+namespace guardian::config {
+
+result<RegisterTable> parse_register_table(std::string_view text) {
+  return detail::one_of(detail::kTables).parse(text);
+}
+
+result<DataType> parse_data_type(std::string_view text) {
+  return detail::one_of(detail::kDataTypes).parse(text);
+}
+
+result<WordOrder> parse_word_order(std::string_view text) {
+  BOOST_OUTCOME_TRY(spelling, detail::one_of(detail::kOrders).parse(text));
+  return spelling.order;
+}
+
+std::string_view to_string(RegisterTable table) noexcept {
+  return detail::spelling_of(detail::kTables, table);
+}
+
+std::string_view to_string(DataType type) noexcept {
+  return detail::spelling_of(detail::kDataTypes, type);
+}
+
+std::string_view to_string(WordOrder order) noexcept {
+  return detail::spelling_of(detail::kOrders, detail::OrderSpelling{order, false});
+}
+
+}  // namespace guardian::config
+
+namespace guardian::config::detail {
 
 AdapterConfig read_modbus_adapter(ObjectReader& r, std::string name, SiteNames& names) {
   using std::chrono::days;

@@ -3,10 +3,13 @@
 //   guardian run [-c FILE]             run the gateway (default /etc/guardian/guardian.yaml)
 //   guardian config check FILE         validate a configuration, print every error
 //   guardian status [-c FILE] [--json] show the running daemon's adapters, values, queue, link
+//   guardian probe modbus ENDPOINT …   read registers once, shown every plausible way
+//   guardian scan modbus ENDPOINT …    find the units (and serial settings) that answer
+//   guardian write modbus ENDPOINT …   write one register or coil on site
 //   guardian version
 //
 // Exit codes: 0 success, 1 invalid configuration or usage, 2 start-up failure,
-// 3 daemon not reachable.
+// 3 daemon not reachable, 4 the device did not answer or refused, 5 cannot connect.
 #include <signal.h>
 
 #include <boost/asio/io_context.hpp>
@@ -18,6 +21,9 @@
 #include "guardian/config/loader.hpp"
 #include "guardian/gateway/control_server.hpp"
 #include "guardian/gateway/gateway.hpp"
+#include "modbus_probe.hpp"
+#include "modbus_scan.hpp"
+#include "modbus_write_command.hpp"
 #include "status_printer.hpp"
 
 namespace {
@@ -129,6 +135,29 @@ int main(int argc, char** argv) {
   status->add_option("--socket", status_socket, "Control socket path (overrides --config)");
   status->add_flag("--json", status_json, "Print the raw JSON status");
 
+  guardian::tools::ProbeOptions probe_options;
+  auto* probe = app.add_subcommand("probe", "Read a device once and show every decoding");
+  probe->require_subcommand(1);
+  auto* probe_modbus = probe->add_subcommand(
+      "modbus", "Read registers or bits of a Modbus unit and show them raw and decoded every "
+                "plausible way (types, word orders, text)");
+  guardian::tools::add_probe_options(*probe_modbus, probe_options);
+
+  guardian::tools::ScanOptions scan_options;
+  auto* scan = app.add_subcommand("scan", "Find the devices that answer on a bus");
+  scan->require_subcommand(1);
+  auto* scan_modbus = scan->add_subcommand(
+      "modbus", "Find the Modbus unit ids (and serial settings) that answer, within --max-time");
+  guardian::tools::add_scan_options(*scan_modbus, scan_options);
+
+  guardian::tools::WriteModbusOptions write_options;
+  auto* write = app.add_subcommand("write", "Write a value to a device");
+  write->require_subcommand(1);
+  auto* write_modbus = write->add_subcommand(
+      "modbus", "Write one value to a Modbus register or coil, encoded like a configured point, "
+                "and read it back");
+  guardian::tools::add_write_modbus_options(*write_modbus, write_options);
+
   auto* version = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -136,6 +165,10 @@ int main(int argc, char** argv) {
     if (*run) return cmd_run(run_config, level);
     if (*check) return cmd_config_check(check_file);
     if (*status) return cmd_status(status_config, status_socket, status_json);
+    if (*probe_modbus) return guardian::tools::run_modbus_probe(probe_options, std::cout, std::cerr);
+    if (*scan_modbus) return guardian::tools::run_modbus_scan(scan_options, std::cout, std::cerr);
+    if (*write_modbus)
+      return guardian::tools::run_modbus_write(write_options, std::cout, std::cerr);
     if (*version) {
       std::cout << "guardian " << kVersion << '\n';
       return 0;

@@ -146,6 +146,10 @@ void ModbusClient::interrupt() noexcept { impl_->link->interrupt(); }
 
 bool is_timeout(const Error& error) noexcept { return error.code.value() == ETIMEDOUT; }
 
+bool is_garbled(const Error& error) noexcept {
+  return error.code.category() == libmodbus_category() && is_protocol_error(error.code.value());
+}
+
 int exception_of(const Error& error) noexcept {
   return error.code.category() == libmodbus_category() ? exception_code(error.code.value()) : 0;
 }

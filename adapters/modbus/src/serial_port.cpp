@@ -4,6 +4,8 @@
 #include <linux/serial.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -63,6 +65,14 @@ void enable_rs485(int fd, const std::string& port, std::vector<std::string>& war
                      "transmitter itself, otherwise set rs485: false and check the wiring");
 }
 
+// Unix98 pseudo-terminal slaves (/dev/pts/N) have majors 136 to 143 (devices.txt).
+[[nodiscard]] bool is_pseudo_terminal(int fd) noexcept {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode)) return false;
+  const auto major_number = major(st.st_rdev);
+  return major_number >= 136 && major_number <= 143;
+}
+
 }  // namespace
 
 result<UniqueFd> open_serial_port(const config::SerialPortSettings& s,
@@ -98,7 +108,17 @@ result<UniqueFd> open_serial_port(const config::SerialPortSettings& s,
   tio.c_cc[VTIME] = 0;
   ::cfsetispeed(&tio, *speed);
   ::cfsetospeed(&tio, *speed);
-  if (::tcsetattr(fd.get(), TCSANOW, &tio) != 0) return port_error(errno, s.port, "configure");
+  if (::tcsetattr(fd.get(), TCSANOW, &tio) != 0) {
+    const int error = errno;
+    // A pseudo-terminal has no parity bit: Linux clears PARENB and refuses a change that only
+    // sets it. A test bench's pty carries the frames all the same.
+    if (error != EINVAL || s.parity == config::Parity::none || !is_pseudo_terminal(fd.get()))
+      return port_error(error, s.port, "configure");
+    tio.c_cflag &= ~static_cast<tcflag_t>(PARENB | PARODD);
+    if (::tcsetattr(fd.get(), TCSANOW, &tio) != 0) return port_error(errno, s.port, "configure");
+    warnings.push_back(s.port + " is a pseudo-terminal, which has no parity bit: the parity setting "
+                                "is ignored");
+  }
   ::tcflush(fd.get(), TCIOFLUSH);
   if (s.rs485) enable_rs485(fd.get(), s.port, warnings);
   return fd;

@@ -65,6 +65,9 @@ class ModbusClient {
 
 /// True when `error` is a timeout (the unit did not answer).
 [[nodiscard]] bool is_timeout(const Error& error) noexcept;
+/// True when `error` is an answer that did not make sense: a CRC error, another unit answering,
+/// a malformed frame (on a serial line: usually the wrong baud rate or parity).
+[[nodiscard]] bool is_garbled(const Error& error) noexcept;
 /// The Modbus exception code (1–11) `error` reports, or 0 when it is not an exception response.
 [[nodiscard]] int exception_of(const Error& error) noexcept;
 /// "exception 02 illegal data address" for an exception code.

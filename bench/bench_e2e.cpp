@@ -65,7 +65,7 @@ class CountingSubscriber : public virtual mqtt::callback {
     client_.subscribe("guardian/v1/+/telemetry", 1)->wait();
   }
   void message_arrived(mqtt::const_message_ptr msg) override {
-    const auto& p = msg->get_payload_ref();
+    const auto& p = msg->get_payload_ref().str();
     std::uint64_t n = 0;
     for (std::size_t pos = p.find("\"name\":"); pos != std::string::npos;
          pos = p.find("\"name\":", pos + 7))

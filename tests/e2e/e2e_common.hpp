@@ -14,6 +14,16 @@
 
 namespace guardian::testing {
 
+/// Messages of `all` whose topic ends with `suffix` (for MqttCollector::wait_for predicates,
+/// which run under the collector's lock and must not call back into it).
+inline std::vector<ReceivedMessage> on_topic(const std::vector<ReceivedMessage>& all,
+                                             const std::string& suffix) {
+  std::vector<ReceivedMessage> out;
+  for (const auto& m : all)
+    if (m.topic.ends_with(suffix)) out.push_back(m);
+  return out;
+}
+
 /// Every queued message (telemetry/records/gaps) received, by seq; duplicates counted.
 struct SeqLedger {
   std::map<std::uint64_t, std::string> first_payload;  // seq → payload of its first arrival

@@ -57,9 +57,10 @@ std::string adapters_yaml(std::uint16_t port, const std::string& poll = "200ms")
 }
 
 // The latest reading of `point` from `source` among the telemetry received.
-std::optional<json> latest(const MqttCollector& c, const std::string& source, const std::string& point) {
+std::optional<json> latest(const std::vector<ReceivedMessage>& all, const std::string& source,
+                           const std::string& point) {
   std::optional<json> found;
-  for (const auto& m : c.messages_on("/telemetry")) {
+  for (const auto& m : on_topic(all, "/telemetry")) {
     const auto j = json::parse(m.payload);
     if (j.at("source") != source) continue;
     for (const auto& r : j.at("readings"))
@@ -78,16 +79,15 @@ TEST(TelemetryE2E, PymodbusRegistersArriveDecodedWithUnitsAndQuality) {
   gw.start();
 
   ASSERT_TRUE(collector.wait_for(
-      [&](const auto&) {
-        return latest(collector, "espresso-1", "ambient_temp") &&
-               latest(collector, "ghost", "level") &&
-               !collector.messages_on("/health").empty();
+      [&](const auto& all) {
+        return latest(all, "espresso-1", "ambient_temp") && latest(all, "ghost", "level") &&
+               !on_topic(all, "/health").empty();
       },
       20s))
       << gw.log();
 
   const auto expect_good = [&](const char* point, const json& value, const char* unit) {
-    const auto r = latest(collector, "espresso-1", point);
+    const auto r = latest(collector.messages(), "espresso-1", point);
     ASSERT_TRUE(r) << point;
     EXPECT_EQ(r->at("quality"), "good") << *r;
     if (value.is_number_float())
@@ -107,7 +107,7 @@ TEST(TelemetryE2E, PymodbusRegistersArriveDecodedWithUnitsAndQuality) {
   expect_good("ambient_temp", 21.5, "degC");
 
   // Unit 2 does not exist on the peer: its point is comm_fail, with no value and a reason.
-  const auto ghost = latest(collector, "ghost", "level");
+  const auto ghost = latest(collector.messages(), "ghost", "level");
   EXPECT_EQ(ghost->at("quality"), "comm_fail");
   EXPECT_TRUE(ghost->at("value").is_null());
   EXPECT_FALSE(ghost->at("error").get<std::string>().empty());
@@ -120,9 +120,9 @@ TEST(TelemetryE2E, PymodbusRegistersArriveDecodedWithUnitsAndQuality) {
 
   EXPECT_EQ(gw.stop(), 0);
   ASSERT_TRUE(collector.wait_for(
-      [&](const auto&) {
-        const auto s = collector.messages_on("/status");
-        return json::parse(s.back().payload).at("state") == "offline";
+      [&](const auto& all) {
+        const auto s = on_topic(all, "/status");
+        return !s.empty() && json::parse(s.back().payload).at("state") == "offline";
       },
       10s));
   const auto validation = validate_against_schema(collector.messages(), dir);
@@ -164,19 +164,20 @@ TEST(TelemetryE2E, SimulatedEspressoMachineTelemetryEvolves) {
         temps.clear();
         for (const auto& m : all) {
           if (!m.topic.ends_with("/telemetry")) continue;
-          for (const auto& r : json::parse(m.payload).at("readings"))
+          const auto j = json::parse(m.payload);  // named: a range-for over a member of a
+          for (const auto& r : j.at("readings"))   // temporary would dangle before C++23 P2718
             if (r.at("name") == "boiler_temp" && r.at("quality") == "good")
-              temps.insert(r.at("value").get<double>());
+              temps.insert(r.at("value").template get<double>());
         }
         return temps.size() >= 2;
       },
       30s))
-      << gw.log();
+      << collector.messages().size() << " messages received\n" << gw.log();
   for (double t : temps) {
     EXPECT_GT(t, 0.0);
     EXPECT_LT(t, 150.0);
   }
-  const auto ambient = latest(collector, "espresso-1", "ambient_temp");
+  const auto ambient = latest(collector.messages(), "espresso-1", "ambient_temp");
   ASSERT_TRUE(ambient);
   EXPECT_GT(ambient->at("value").get<double>(), -20.0);
   EXPECT_LT(ambient->at("value").get<double>(), 50.0);

@@ -10,7 +10,14 @@
 ///   connection lost ─▶ forget in-flight, cursor = 0 (re-send all unacked), reconnect
 ///
 /// Paho's callbacks arrive on Paho's threads and are posted to the io_context; everything in this
-/// class runs on the io_context thread.
+/// class runs on the io_context thread, except Link::open() and the creation/destruction of Paho
+/// clients, which run on the uplink's own connect worker thread.
+///
+/// MQTT 3.1.1, QoS 1, clean session, no Paho persistence (the Outbox is the persistence), a fresh
+/// Paho client per connection attempt (the Link may hand out a different URI each time). Topics:
+/// SiteConfig::topic_prefix() + telemetry | records | gaps (by MessageKind), health, status.
+/// status: retained {"v":1,"device":…,"state":"online","ts":…} on connect; the last will is the
+/// retained {"v":1,"device":…,"state":"offline"}; stop() publishes a retained offline status.
 
 #include <cstdint>
 #include <memory>
@@ -25,22 +32,32 @@
 
 namespace guardian::gateway {
 
-enum class LinkState : std::uint8_t { stopped, connecting, connected, backoff };
+/// Where the uplink is in its connect loop.
+enum class LinkState : std::uint8_t {
+  stopped,     ///< not started, or stop()ped
+  connecting,  ///< Link::open() and the MQTT connect are in progress
+  connected,   ///< CONNACK received: draining the queue
+  backoff,     ///< waiting (with jitter) before the next attempt
+};
 
 /// Wire name: "stopped", "connecting", "connected", "backoff".
 [[nodiscard]] const char* to_string(LinkState s) noexcept;
 
+/// What the uplink has done since construction (health reads these).
 struct UplinkCounters {
-  std::uint64_t published = 0;      ///< queued messages handed to Paho (re-sends included)
-  std::uint64_t acknowledged = 0;   ///< PUBACKs received for queued messages
-  std::uint64_t live_published = 0; ///< health/status messages published
-  std::uint64_t live_dropped = 0;   ///< health messages not sent because the link was down
-  std::uint64_t connects = 0;       ///< successful connections
-  std::uint64_t connect_failures = 0;
-  std::uint64_t connection_losses = 0;
-  std::string last_error;
-  Timestamp state_since{};
+  std::uint64_t published = 0;          ///< queued messages handed to Paho (re-sends included)
+  std::uint64_t acknowledged = 0;       ///< PUBACKs received for queued messages
+  std::uint64_t live_published = 0;     ///< health/status messages published
+  std::uint64_t live_dropped = 0;       ///< health messages not sent because the link was down
+  std::uint64_t connects = 0;           ///< successful connections
+  std::uint64_t connect_failures = 0;   ///< attempts that failed (Link::open(), TCP, TLS, CONNACK)
+  std::uint64_t connection_losses = 0;  ///< established connections that dropped
+  std::string last_error;               ///< the latest failure, with the URI (never a secret)
+  Timestamp state_since{};              ///< when state() last changed
 };
+
+/// Drains an Outbox to the broker its Link names. Not thread-safe: use it on the io_context
+/// thread. Destroy it before the Outbox and the Link.
 
 class MqttUplink {
  public:
@@ -51,7 +68,8 @@ class MqttUplink {
   MqttUplink(const MqttUplink&) = delete;
   MqttUplink& operator=(const MqttUplink&) = delete;
 
-  /// Begins connecting; returns immediately.
+  /// Begins connecting; returns immediately. No-op unless stopped. A stopped uplink can be
+  /// started again.
   void start();
   /// Publishes status "offline" (retained) if connected, disconnects, stops reconnecting.
   /// Blocks for at most ~2 s. Idempotent.
@@ -61,9 +79,13 @@ class MqttUplink {
   /// counted when not connected. `topic_suffix` is appended to the device's topic prefix.
   void publish_live(const std::string& topic_suffix, std::string payload, bool retained);
 
+  /// The current state of the connect loop.
   [[nodiscard]] LinkState state() const noexcept;
+  /// Counters since construction.
   [[nodiscard]] const UplinkCounters& counters() const noexcept;
+  /// Queued messages published and not yet acknowledged (at most uplink.max_inflight).
   [[nodiscard]] std::uint64_t in_flight() const noexcept;
+  /// What the Link reported after its latest open() (before the first: after construction).
   [[nodiscard]] secure_link::LinkInfo link_info() const;
 
  private:

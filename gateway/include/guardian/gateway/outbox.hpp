@@ -10,10 +10,20 @@
 ///
 /// A message is *accepted* once committed; the pipeline learns nothing else. Un-committed data in
 /// memory is bounded by QueueConfig::max_pending_bytes: beyond it submit() refuses and counts.
+///
+/// Group commit: the first submission into an empty buffer arms a commit_window timer; the buffer
+/// is committed when it fires, or at once when a quarter of max_pending_bytes (or 1024 messages)
+/// is waiting. While one commit runs on the worker, new submissions accumulate and are committed
+/// as soon as it finishes — the slower the disk, the larger the batches.
+///
+/// Acknowledged messages are remembered until their (batched) delete has completed, and
+/// async_fetch never returns one of them: a re-send after a reconnect repeats only messages the
+/// broker has not acknowledged.
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -31,8 +41,11 @@ struct OutboxCounters {
   std::uint64_t committed = 0;      ///< messages accepted (committed)
   std::uint64_t commits = 0;        ///< transactions (group commits)
   std::uint64_t rejected = 0;       ///< refused by back-pressure (never accepted)
-  std::uint64_t commit_errors = 0;  ///< failed transactions (their messages were not accepted)
+  std::uint64_t commit_errors = 0;  ///< failed transactions (their messages stay pending, not yet
+                                    ///< accepted, and are retried with back-off)
   std::uint64_t acknowledged = 0;   ///< deleted after PUBACK
+  std::uint64_t delete_errors = 0;  ///< failed deletes (retried; until then never re-fetched)
+  std::string last_error;           ///< the last commit/delete error, for health
 };
 
 /// All methods must be called on the io_context thread; all handlers run there too.
@@ -41,30 +54,42 @@ class Outbox {
   using CommittedHandler = std::function<void(std::uint64_t last_seq)>;
   using FetchHandler = std::function<void(result<std::vector<StoredMessage>>)>;
 
+  /// Takes ownership of `store`, which from now on is used only on the Outbox's worker thread.
   Outbox(boost::asio::io_context& io, OutboxStore store, const config::QueueConfig& config);
-  ~Outbox();  ///< commits what is pending, then stops the worker
+  /// Commits what is pending and runs pending deletes (flush()), then stops the worker and closes
+  /// the store. If that last commit fails, its messages are lost (counted in commit_errors; they
+  /// were never accepted). Handlers of operations still outstanding are not called afterwards.
+  ~Outbox();
   Outbox(const Outbox&) = delete;
   Outbox& operator=(const Outbox&) = delete;
 
   /// Queues `message` for the next group commit (within commit_window). Returns false — and
-  /// counts it — when un-committed memory is above max_pending_bytes (back-pressure).
+  /// counts it — when un-committed memory would exceed max_pending_bytes (back-pressure); the
+  /// message is then not accepted and the caller keeps responsibility for it.
   bool submit(PendingMessage message);
 
-  /// Called after every successful group commit with the highest seq now in the store.
+  /// Adds a handler called on the io_context after every successful group commit with the highest
+  /// seq now in the store. Handlers accumulate and are never removed: capture weak references.
   void on_committed(CommittedHandler handler);
 
-  /// Reads up to `limit` messages with seq > after_seq; `handler` runs on the io_context.
+  /// Reads up to `limit` committed messages with seq > after_seq, in seq order, leaving out those
+  /// acknowledged but not yet deleted; `handler` runs on the io_context (never inline). Errors
+  /// carry the SQLite code.
   void async_fetch(std::uint64_t after_seq, std::size_t limit, FetchHandler handler);
 
   /// Marks `seq` as delivered (PUBACK received); deleted in the next batched delete.
   void acknowledge(std::uint64_t seq);
 
-  /// Commits everything pending and waits for the worker to finish it (used at shutdown).
+  /// Commits everything pending, runs the pending deletes and blocks until the worker has done
+  /// both (used at shutdown). on_committed handlers for that commit are posted, not called inline.
   void flush();
 
-  /// The store's statistics as of the last worker operation, plus pending (un-committed) data.
+  /// The store's statistics as of the last worker operation, plus pending (un-committed) data in
+  /// QueueStats::pending_messages / pending_bytes; QueueStats::quarantine as found at open.
   [[nodiscard]] QueueStats stats() const;
+  /// Counters since construction.
   [[nodiscard]] const OutboxCounters& counters() const noexcept;
+  /// Un-committed body bytes held in memory: waiting, plus the commit in flight.
   [[nodiscard]] std::uint64_t pending_bytes() const noexcept;
 
  private:

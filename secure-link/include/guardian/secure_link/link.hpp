@@ -56,9 +56,11 @@ class Link {
   [[nodiscard]] virtual LinkInfo info() const = 0;
 };
 
-/// The Link for an uplink configuration: plain TCP for tcp:// brokers, Paho TLS with certificate
-/// files for ssl:// brokers (uplink.tls). Configuration problems the loader cannot see (files
-/// missing at run time) surface from open(), not here.
+/// The Link for an uplink configuration: plain TCP for tcp:// (mqtt://) brokers, Paho TLS with
+/// certificate files for ssl:// (mqtts://) brokers (uplink.tls; without it, the system's trust
+/// store). Configuration problems the loader cannot see (files missing at run time) surface from
+/// open(), not here. Throws std::invalid_argument (start-up, control plane) for a configuration
+/// no link can serve: an unsupported URI scheme, or uplink.tls with a tcp:// broker.
 [[nodiscard]] std::unique_ptr<Link> make_link(const config::UplinkConfig& uplink);
 
 }  // namespace guardian::secure_link

@@ -36,6 +36,8 @@ class MqttCollector {
   /// Messages whose topic ends with `suffix`.
   [[nodiscard]] std::vector<ReceivedMessage> messages_on(const std::string& topic_suffix) const;
   /// Waits until `predicate(messages)` holds or the deadline passes; returns the predicate.
+  /// The predicate runs under the collector's lock: use its argument, never call back into
+  /// the collector from it.
   bool wait_for(const std::function<bool(const std::vector<ReceivedMessage>&)>& predicate,
                 std::chrono::milliseconds deadline);
   /// Waits for at least `count` messages on topics ending with `topic_suffix`.

@@ -1,0 +1,97 @@
+#include "file_tls_link.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <utility>
+
+#include "certificate_file.hpp"
+
+namespace guardian::secure_link {
+namespace {
+
+namespace fs = std::filesystem;
+
+result<void> check_readable(const fs::path& path, const char* key) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return make_errno_error(errno, std::string(key) + " " + path.string() +
+                                       " cannot be read; check the path and its permissions");
+  ::close(fd);
+  return outcome::success();
+}
+
+result<CertificateSummary> check_certificate(const fs::path& path, const char* key) {
+  BOOST_OUTCOME_TRY(check_readable(path, key));
+  auto summary = read_certificate(path);
+  if (!summary)
+    return make_error(summary.error().code,
+                      std::string(key) + ": " + summary.error().message + "; expected a PEM file");
+  return summary;
+}
+
+// A private key that group or others can read (or replace) is not private: refuse it, like ssh
+// does for identity files.
+result<void> check_private_key(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return make_errno_error(errno, "uplink.tls.key_file " + path.string() +
+                                       " cannot be read; check the path and its permissions");
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+    return make_error("uplink.tls.key_file " + path.string() + " has mode " + mode +
+                      ": a private key must be mode 0600 or stricter (no group or other access);"
+                      " run: chmod 600 " +
+                      path.string());
+  }
+  return check_readable(path, "uplink.tls.key_file");
+}
+
+}  // namespace
+
+std::string uri_host(const std::string& uri) {
+  auto start = uri.find("://");
+  start = start == std::string::npos ? 0 : start + 3;
+  if (start < uri.size() && uri[start] == '[') {
+    const auto end = uri.find(']', start);
+    return end == std::string::npos ? std::string{} : uri.substr(start + 1, end - start - 1);
+  }
+  const auto end = uri.find_first_of(":/", start);
+  return uri.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+FileTlsLink::FileTlsLink(std::string broker_uri, config::TlsFilesConfig tls)
+    : broker_uri_(std::move(broker_uri)), tls_(std::move(tls)) {
+  info_.kind = "tls-files";
+}
+
+result<MqttEndpoint> FileTlsLink::open() {
+  if (!tls_.ca_file.empty()) {
+    BOOST_OUTCOME_TRY(check_certificate(tls_.ca_file, "uplink.tls.ca_file"));
+  }
+  if (tls_.cert_file.empty() != tls_.key_file.empty())
+    return make_error(
+        "uplink.tls.cert_file and uplink.tls.key_file go together: mutual TLS needs the client "
+        "certificate and its private key; set both or neither");
+  if (!tls_.cert_file.empty()) {
+    BOOST_OUTCOME_TRY(check_private_key(tls_.key_file));
+    BOOST_OUTCOME_TRY(summary, check_certificate(tls_.cert_file, "uplink.tls.cert_file"));
+    info_.identity = summary.subject;
+    info_.cert_not_after = summary.not_after;
+  }
+  if (!tls_.server_name.empty() && tls_.server_name != uri_host(broker_uri_))
+    return make_error("uplink.tls.server_name \"" + tls_.server_name +
+                      "\" differs from the host of " + broker_uri_ +
+                      ": Paho TLS verifies the broker certificate against the URI host;"
+                      " put the certificate's name in uplink.broker instead");
+  return MqttEndpoint{
+      broker_uri_, PahoTlsOptions{tls_.ca_file, tls_.cert_file, tls_.key_file, tls_.server_name}};
+}
+
+LinkInfo FileTlsLink::info() const { return info_; }
+
+}  // namespace guardian::secure_link

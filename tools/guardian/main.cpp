@@ -6,6 +6,7 @@
 //   guardian probe modbus ENDPOINT …   read registers once, shown every plausible way
 //   guardian scan modbus ENDPOINT …    find the units (and serial settings) that answer
 //   guardian write modbus ENDPOINT …   write one register or coil on site
+//   guardian write [-c FILE] SOURCE POINT VALUE   write a configured point through the daemon
 //   guardian version
 //
 // Exit codes: 0 success, 1 invalid configuration or usage, 2 start-up failure,
@@ -21,6 +22,7 @@
 #include "guardian/config/loader.hpp"
 #include "guardian/gateway/control_server.hpp"
 #include "guardian/gateway/gateway.hpp"
+#include "control_write.hpp"
 #include "modbus_probe.hpp"
 #include "modbus_scan.hpp"
 #include "modbus_write_command.hpp"
@@ -151,8 +153,21 @@ int main(int argc, char** argv) {
   guardian::tools::add_scan_options(*scan_modbus, scan_options);
 
   guardian::tools::WriteModbusOptions write_options;
-  auto* write = app.add_subcommand("write", "Write a value to a device");
-  write->require_subcommand(1);
+  guardian::tools::ControlWriteOptions control_write_options;
+  control_write_options.config = kDefaultConfig;
+  auto* write = app.add_subcommand(
+      "write", "Write a value to a device: a configured point through the running daemon "
+               "(SOURCE POINT VALUE), or any register with 'write modbus'");
+  write->require_subcommand(0, 1);
+  write->add_option("-c,--config", control_write_options.config, "Configuration file")
+      ->capture_default_str();
+  write->add_option("--socket", control_write_options.socket,
+                    "Control socket path (overrides --config)");
+  write->add_flag("--readback", control_write_options.readback,
+                  "Read the point back after writing, even if its configuration does not ask");
+  write->add_option("source", control_write_options.source, "The device (source) name");
+  write->add_option("point", control_write_options.point, "The point name");
+  write->add_option("value", control_write_options.value, "The value: number, true/false, label");
   auto* write_modbus = write->add_subcommand(
       "modbus", "Write one value to a Modbus register or coil, encoded like a configured point, "
                 "and read it back");
@@ -169,6 +184,14 @@ int main(int argc, char** argv) {
     if (*scan_modbus) return guardian::tools::run_modbus_scan(scan_options, std::cout, std::cerr);
     if (*write_modbus)
       return guardian::tools::run_modbus_write(write_options, std::cout, std::cerr);
+    if (*write) {
+      if (control_write_options.value.empty()) {
+        std::cerr << "guardian write: give SOURCE POINT VALUE (a configured point, through the "
+                     "daemon), or use 'guardian write modbus ENDPOINT …'\n";
+        return 1;
+      }
+      return guardian::tools::run_control_write(control_write_options, std::cout, std::cerr);
+    }
     if (*version) {
       std::cout << "guardian " << kVersion << '\n';
       return 0;

@@ -17,6 +17,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <set>
 
 #include "guardian/common/log.hpp"
 #include "guardian/config/loader.hpp"
@@ -44,16 +45,25 @@ int cmd_config_check(const std::string& file) {
   if (!loaded.ok()) return print_config_errors(loaded);
   const auto& c = *loaded.config;
   std::size_t devices = 0, points = 0;
+  std::set<std::string> profiles;
   for (const auto& a : c.adapters)
     std::visit(
         [&](const guardian::config::ModbusAdapterConfig& m) {
           devices += m.devices.size();
-          for (const auto& d : m.devices) points += d.points.size();
+          for (const auto& d : m.devices) {
+            points += d.points.size();
+            if (!d.profile.empty()) profiles.insert(d.profile);
+          }
         },
         a);
   std::cout << file << ": OK — device " << c.device_id << ", " << c.adapters.size()
             << " adapter(s), " << devices << " source(s), " << points << " point(s), broker "
-            << c.uplink.broker << '\n';
+            << c.uplink.broker;
+  if (!profiles.empty()) {
+    std::cout << ", profiles";
+    for (const auto& p : profiles) std::cout << ' ' << p;
+  }
+  std::cout << '\n';
   return 0;
 }
 

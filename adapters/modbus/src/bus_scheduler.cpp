@@ -407,12 +407,12 @@ void ModbusBusScheduler::decode(Unit& unit, const ReadRequest& request, Timestam
   }
 }
 
-bool ModbusBusScheduler::read_points(Unit& unit, config::RegisterTable table,
-                                     std::span<const std::size_t> points,
+bool ModbusBusScheduler::read_points(Unit& unit, const ReadRequest& request,
                                      std::vector<Reading>& readings, RequestResult& failure) {
   const auto& all = unit.device->points;
   const auto unit_id = static_cast<std::uint8_t>(unit.device->unit_id);
-  const ReadRequest request = covering(table, points, all);
+  const auto table = request.table;
+  const std::span<const std::size_t> points = request.points;
   const ModbusRequest modbus_request{unit_id, read_function(table), request.address, request.count,
                                      {}, {}};
   auto result = transact(unit, modbus_request, ModbusReply{registers_, bits_});
@@ -469,16 +469,16 @@ bool ModbusBusScheduler::read_points(Unit& unit, config::RegisterTable table,
       const auto left = points.first(mid);
       const auto right = points.subspan(mid);
       const auto exceptions_before = unit.exceptions;
-      if (!read_points(unit, table, left, readings, failure)) {
+      const auto l = covering(table, left, all);
+      const auto r = covering(table, right, all);
+      if (!read_points(unit, l, readings, failure)) {
         mark(readings, right, Quality::comm_fail, failure.error, now_ms());
         return false;
       }
-      if (!read_points(unit, table, right, readings, failure)) return false;
+      if (!read_points(unit, r, readings, failure)) return false;
       if (unit.exceptions == exceptions_before) {
         // Both halves were answered in full: the unit refuses the addresses between them, or a
         // request as long as the whole.
-        const auto l = covering(table, left, all);
-        const auto r = covering(table, right, all);
         const std::uint32_t hole_first = std::uint32_t{l.address} + l.count;
         if (r.address > hole_first) {
           const AddressRange hole{table, static_cast<std::uint16_t>(hole_first),
@@ -582,7 +582,7 @@ void ModbusBusScheduler::poll(Unit& unit) {
         continue;
       }
     }
-    if (!read_points(unit, request.table, request.points, batch.readings, failure) &&
+    if (!read_points(unit, request, batch.readings, failure) &&
         failure.outcome == Outcome::stopped)
       return;  // nobody listens any more
   }

@@ -122,11 +122,10 @@ class ModbusBusScheduler {
 
   void run();
   void poll(Unit& unit);
-  // Reads `points` (a request's, ascending by address) as one request; on exception 02 with
-  // several points, bisects them. Returns false when the unit or the link failed (the points
-  // are then marked comm_fail and `failure` says why).
-  [[nodiscard]] bool read_points(Unit& unit, config::RegisterTable table,
-                                 std::span<const std::size_t> points,
+  // Reads `request` (its points ascending by address); on exception 02 with several points,
+  // bisects them. Returns false when the unit or the link failed (the points are then marked
+  // comm_fail and `failure` says why).
+  [[nodiscard]] bool read_points(Unit& unit, const ReadRequest& request,
                                  std::vector<Reading>& readings, RequestResult& failure);
   void replan(Unit& unit);
   [[nodiscard]] RequestResult transact(Unit& unit, const ModbusRequest& request,

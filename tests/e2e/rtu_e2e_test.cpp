@@ -1,6 +1,7 @@
 // An RS-485 bus end to end: guardian-sim serves the espresso machine and an Eastron meter as
 // RTU units on one end of a pty pair, the real guardian binary reads them through the shipped
 // profiles on the other end, and a cloud command sets the machine's set-point over the bus.
+// The pty cannot do RS-485 mode: `guardian status` shows the warning.
 #include <gtest/gtest.h>
 
 #include "e2e_common.hpp"
@@ -28,7 +29,7 @@ TEST(RtuE2E, ReadsTwoProfiledUnitsOnOneSerialBusAndWritesOverIt) {
   MqttCollector collector(broker.uri(), "guardian/v1/#");
   GatewayProcess gw(dir, "rtu-01", broker.uri(),
                     "  - name: shop-bus\n    type: modbus\n    transport: rtu\n"
-                    "    serial: {port: " + line.gateway_end().string() + ", baud: 19200}\n"
+                    "    serial: {port: " + line.gateway_end().string() + ", baud: 19200, rs485: true}\n"
                     "    devices:\n"
                     "      - {name: espresso-1, profile: guardian-espresso@1, unit_id: 1,\n"
                     "         poll_interval: 200ms}\n"
@@ -53,6 +54,13 @@ TEST(RtuE2E, ReadsTwoProfiledUnitsOnOneSerialBusAndWritesOverIt) {
       << gw.log() << sim.log();
   const auto status = gw.status();
   EXPECT_EQ(status.at("adapters").at(0).at("type"), "modbus-rtu");
+  // A pty cannot switch to RS-485 mode: the bus works, and status says so.
+  const auto text = run_command({binary_path("guardian").string(), "status", "--socket",
+                                 gw.socket_path().string()});
+  EXPECT_NE(text.output.find("warning: serial.rs485 is set but " + line.gateway_end().string() +
+                             " cannot switch to RS-485 mode"),
+            std::string::npos)
+      << text.output;
 
   // A set-point command travels over the same bus, between the polls.
   const std::string command =

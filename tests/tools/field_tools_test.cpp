@@ -145,6 +145,21 @@ TEST(ProbeModbus, ReadsAUnitOnASerialLine) {
   EXPECT_TRUE(has(r.out, "123.456")) << r.out;
 }
 
+TEST(ProbeModbus, RefusesASerialPortAnotherMasterHolds) {
+  SerialPair line;
+  // The gateway (here: another client) has the bus: a second master would talk over it.
+  auto holder = adapters::modbus::ModbusClient::open(
+      adapters::modbus::parse_endpoint(line.gateway_end().string()).value(), 1s);
+  ASSERT_TRUE(holder) << holder.error().message;
+  ProbeOptions o;
+  o.connection.endpoint = line.gateway_end().string();
+  const auto r = run(o, run_modbus_probe);
+  EXPECT_EQ(r.exit_code, kExitCannotConnect);
+  EXPECT_TRUE(has(r.err, "serial port " + line.gateway_end().string() +
+                             " is in use by another process"))
+      << r.err;
+}
+
 TEST(ScanModbus, ListsTheUnitsThatAnswerOnASerialBusAnExceptionIncluded) {
   SerialPair line;
   PymodbusServer server(nlohmann::json::parse(kSpec),

@@ -527,7 +527,9 @@ void ModbusBusScheduler::replan(Unit& unit) {
                           is_bit_table(unit.device->points[index].table)
                               ? unit.limits.max_bits
                               : unit.limits.max_registers));
-  if (!unit.refused.empty()) unit.health.counters["refused_ranges"] = unit.refused.size();
+  // Shown once something was learned, and kept current when a range is forgotten again.
+  if (!unit.refused.empty() || unit.health.counters.contains("refused_ranges"))
+    unit.health.counters["refused_ranges"] = unit.refused.size();
 }
 
 void ModbusBusScheduler::fail_all_points(const Unit& unit, Quality quality,

@@ -268,6 +268,37 @@ TEST(ModbusAdapter, LearnsTheAddressesAUnitRefusesInsideACoalescedRequestAndRead
   EXPECT_EQ(rec.latest("meter", "a")->quality, Quality::good);
 }
 
+TEST(ModbusAdapter, APointThatIsAnsweredAgainIsReadWithItsNeighboursAgain) {
+  auto d = device("meter", 1, 50ms);
+  d.points.push_back(point("a", kHr, 0, DataType::uint16));
+  d.points.push_back(point("extra", kHr, 2, DataType::uint16));
+  // backoff.max (400 ms here) is how often a refused point is asked again.
+  Rig rig(R"({"units": {"1": {"hr": {"0": 1, "2": 2}}}, "forbidden": {"1": {"hr": [[2, 2]]}}})",
+          {d});
+  ASSERT_TRUE(rig.driver.run_until(
+      [&] { return rig.health("meter").counters.contains("refused_ranges"); }, 20s));
+  EXPECT_EQ(rig.rec.latest("meter", "extra")->quality, Quality::bad);
+
+  // The device gets the register (a module fitted, new firmware) and comes back.
+  rig.server.kill();
+  rig.server.set_spec(nlohmann::json::parse(R"({"units": {"1": {"hr": {"0": 1, "2": 2}}}})"));
+  rig.server.start();
+  ASSERT_TRUE(rig.driver.run_until(
+      [&] {
+        const auto r = rig.rec.latest("meter", "extra");
+        return r && r->quality == Quality::good;
+      },
+      30s));
+  EXPECT_EQ(rig.rec.latest("meter", "extra")->value, Value{std::uint64_t{2}});
+  ASSERT_TRUE(rig.driver.run_until(
+      [&] { return rig.health("meter").counters.at("refused_ranges") == 0; }, 10s));
+  // One request per poll again: 0-2 together.
+  const auto h1 = rig.health("meter");
+  ASSERT_TRUE(rig.driver.run_until([&] { return rig.health("meter").polls >= h1.polls + 4; }, 20s));
+  const auto h2 = rig.health("meter");
+  EXPECT_LE(h2.requests - h1.requests, h2.polls - h1.polls + 1);
+}
+
 TEST(ModbusAdapter, LearnsThatAUnitRefusesLongRequestsAndReadsInShorterOnes) {
   // 20 contiguous registers are one request, but this unit answers 02 to more than 8 at once.
   auto d = device("plc", 1, 50ms);

@@ -41,6 +41,8 @@ class PymodbusServer {
   void start();
   void stop();
   void kill();
+  /// The spec the next start() serves (e.g. a device whose firmware now has more registers).
+  void set_spec(nlohmann::json spec) { spec_ = std::move(spec); }
   [[nodiscard]] bool running() const;
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
   [[nodiscard]] std::string log() const;

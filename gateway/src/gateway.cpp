@@ -9,6 +9,7 @@
 
 #include "guardian/adapters/adapter.hpp"
 #include "guardian/common/log.hpp"
+#include "guardian/gateway/command_dispatcher.hpp"
 #include "guardian/gateway/control_server.hpp"
 #include "guardian/gateway/health.hpp"
 #include "guardian/gateway/mqtt_uplink.hpp"
@@ -54,10 +55,26 @@ struct Gateway::Impl {
     });
   }
 
-  nlohmann::json handle_control(const nlohmann::json& request) {
+  void handle_control(const nlohmann::json& request,
+                      const std::function<void(nlohmann::json)>& reply) {
     const auto cmd = request.value("cmd", std::string{});
-    if (cmd == "status") return {{"ok", true}, {"status", status_json(view(), now_ms())}};
-    return {{"ok", false}, {"error", "unknown command '" + cmd + "' (known: status)"}};
+    if (cmd == "status") return reply({{"ok", true}, {"status", status_json(view(), now_ms())}});
+    if (cmd == "write") {
+      // The same path as a cloud command: {"cmd":"write","source":…,"point":…,"value":…}.
+      auto command = request;
+      command.erase("cmd");
+      if (!command.contains("id")) command["id"] = "control-" + std::to_string(++control_writes);
+      std::string id;
+      auto parsed = CommandDispatcher::parse(command.dump(), id);
+      if (!parsed) return reply({{"ok", false}, {"error", parsed.error().message}});
+      return commands->write(std::move(parsed).value(), [reply](nlohmann::json result) {
+        const bool ok = result.value("ok", false);
+        nlohmann::json response{{"ok", ok}, {"result", result}};
+        if (!ok) response["error"] = result.value("error", std::string("write failed"));
+        reply(std::move(response));
+      });
+    }
+    reply({{"ok", false}, {"error", "unknown command '" + cmd + "' (known: status, write)"}});
   }
 
   asio::io_context& io;
@@ -70,7 +87,9 @@ struct Gateway::Impl {
   std::unique_ptr<secure_link::Link> link;
   std::unique_ptr<MqttUplink> uplink;
   std::vector<std::unique_ptr<adapters::Adapter>> adapters;
+  std::unique_ptr<CommandDispatcher> commands;
   std::unique_ptr<ControlServer> control;
+  std::uint64_t control_writes = 0;
   bool running = false;
 };
 
@@ -113,8 +132,21 @@ result<void> Gateway::start() {
     return make_error(std::string("adapter: ") + e.what());
   }
 
+  // Commands from the cloud: {prefix}commands in, {prefix}commands/result out (docs/telemetry.md).
+  m.commands = std::make_unique<CommandDispatcher>(
+      site.device_id, m.adapters, [u = m.uplink.get()](std::string payload) {
+        u->publish_live("commands/result", std::move(payload), /*retained=*/false);
+      });
+  m.uplink->subscribe("commands", [c = m.commands.get()](const std::string&, std::string payload) {
+    c->on_message(payload);
+  });
+
   m.control = std::make_unique<ControlServer>(
-      m.io, site.control.socket, [&m](const nlohmann::json& req) { return m.handle_control(req); });
+      m.io, site.control.socket,
+      ControlServer::AsyncHandler(
+          [&m](const nlohmann::json& req, std::function<void(nlohmann::json)> reply) {
+            m.handle_control(req, reply);
+          }));
   if (auto r = m.control->start(); !r) return r.error();
 
   m.uplink->start();

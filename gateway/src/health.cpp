@@ -69,7 +69,8 @@ nlohmann::json health_json(const GatewayView& v, Timestamp now) {
                       {"in_flight", v.uplink.in_flight()},
                       {"connects", uc.connects},
                       {"connect_failures", uc.connect_failures},
-                      {"connection_losses", uc.connection_losses}};
+                      {"connection_losses", uc.connection_losses},
+                      {"received", uc.received}};
   if (!uc.last_error.empty()) link["last_error"] = uc.last_error;
   if (info.cert_not_after) {
     link["cert_not_after"] = format_rfc3339(*info.cert_not_after);
@@ -101,7 +102,10 @@ nlohmann::json health_json(const GatewayView& v, Timestamp now) {
     const auto h = a->health();
     nlohmann::json sources = nlohmann::json::array();
     for (const auto& s : h.sources) sources.push_back(source_json(s));
-    adapters.push_back({{"name", h.name}, {"type", h.type}, {"state", h.state}, {"sources", sources}});
+    nlohmann::json adapter{{"name", h.name}, {"type", h.type}, {"state", h.state}};
+    if (!h.warnings.empty()) adapter["warnings"] = h.warnings;
+    adapter["sources"] = std::move(sources);
+    adapters.push_back(std::move(adapter));
   }
   j["adapters"] = std::move(adapters);
   return j;

@@ -3,26 +3,36 @@
 //   guardian run [-c FILE]             run the gateway (default /etc/guardian/guardian.yaml)
 //   guardian config check FILE         validate a configuration, print every error
 //   guardian status [-c FILE] [--json] show the running daemon's adapters, values, queue, link
+//   guardian probe modbus ENDPOINT …   read registers once, shown every plausible way
 //   guardian probe serial PORT | tcp HOST:PORT | udp --listen PORT  [--send TEXT | --send-hex HEX]
 //                  [--seconds S] [-c FILE --adapter NAME]
 //                                      show what a device sends, and what a codec makes of it
+//   guardian scan modbus ENDPOINT …    find the units (and serial settings) that answer
+//   guardian write modbus ENDPOINT …   write one register or coil on site
+//   guardian write [-c FILE] SOURCE POINT VALUE   write a configured point through the daemon
 //   guardian version
 //
 // Exit codes: 0 success, 1 invalid configuration or usage, 2 start-up failure,
-// 3 daemon not reachable.
+// 3 daemon not reachable, 4 the device did not answer or refused, 5 cannot connect.
+#include <malloc.h>
 #include <signal.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <set>
 
 #include "guardian/common/byte_text.hpp"
 #include "guardian/common/log.hpp"
 #include "guardian/config/loader.hpp"
 #include "guardian/gateway/control_server.hpp"
 #include "guardian/gateway/gateway.hpp"
-#include "probe.hpp"
+#include "control_write.hpp"
+#include "modbus_probe.hpp"
+#include "modbus_scan.hpp"
+#include "modbus_write_command.hpp"
+#include "stream_probe.hpp"
 #include "status_printer.hpp"
 
 namespace {
@@ -41,22 +51,32 @@ int cmd_config_check(const std::string& file) {
   if (!loaded.ok()) return print_config_errors(loaded);
   const auto& c = *loaded.config;
   std::size_t devices = 0, points = 0;
+  std::set<std::string> profiles;
   struct Count {
     std::size_t& devices;
     std::size_t& points;
+    std::set<std::string>& profiles;
     void operator()(const guardian::config::ModbusAdapterConfig& m) const {
       devices += m.devices.size();
-      for (const auto& d : m.devices) points += d.points.size();
+      for (const auto& d : m.devices) {
+        points += d.points.size();
+        if (!d.profile.empty()) profiles.insert(d.profile);
+      }
     }
     void operator()(const guardian::config::StreamAdapterConfig& s) const {
       devices += s.peers.empty() ? 1 : s.peers.size();
       for (const auto& m : guardian::config::messages_of(s.codec)) points += m.fields.size();
     }
   };
-  for (const auto& a : c.adapters) std::visit(Count{devices, points}, a);
+  for (const auto& a : c.adapters) std::visit(Count{devices, points, profiles}, a);
   std::cout << file << ": OK — device " << c.device_id << ", " << c.adapters.size()
             << " adapter(s), " << devices << " source(s), " << points << " point(s), broker "
-            << c.uplink.broker << '\n';
+            << c.uplink.broker;
+  if (!profiles.empty()) {
+    std::cout << ", profiles";
+    for (const auto& p : profiles) std::cout << ' ' << p;
+  }
+  std::cout << '\n';
   return 0;
 }
 
@@ -76,6 +96,9 @@ int cmd_run(const std::string& file, const std::string& level) {
     guardian::log::error("main", "cannot start: " + started.error().describe());
     return 2;
   }
+  // The parsed YAML tree of a large configuration (tens of MB for thousands of points) is freed by
+  // now; hand those pages back instead of carrying them as resident memory for years.
+  ::malloc_trim(0);
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
@@ -131,7 +154,7 @@ bool given(const ProbeArguments& a, const std::string& option) {
 
 int cmd_probe(const ProbeArguments& a) {
   using namespace guardian;
-  tools::ProbeOptions options;
+  tools::StreamProbeOptions options;
   auto& link = options.link;
   // A named adapter supplies its codec, its poll query and (for the same kind of link) its
   // settings; the command line overrides them.
@@ -202,7 +225,7 @@ int cmd_probe(const ProbeArguments& a) {
     options.send = std::move(bytes).value();
   }
   options.duration = std::chrono::milliseconds{static_cast<std::int64_t>(a.seconds * 1000)};
-  return tools::run_probe(options, std::cout);
+  return tools::run_stream_probe(options, std::cout);
 }
 
 void add_probe_options(CLI::App* cmd, ProbeArguments& a) {
@@ -219,6 +242,11 @@ void add_probe_options(CLI::App* cmd, ProbeArguments& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Memory stays flat for years of uptime: few malloc arenas however many adapter threads run
+  // (glibc's default is 8 per core, each keeping its own free lists), and large buffers (payload
+  // batches) in their own mappings that go back to the system when freed.
+  ::mallopt(M_ARENA_MAX, 2);
+  ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   CLI::App app{"guardian — brownfield retrofit gateway: reads legacy equipment, stores and forwards "
                "its telemetry securely"};
   app.require_subcommand(1);
@@ -244,9 +272,15 @@ int main(int argc, char** argv) {
   status->add_option("--socket", status_socket, "Control socket path (overrides --config)");
   status->add_flag("--json", status_json, "Print the raw JSON status");
 
-  ProbeArguments probe_serial, probe_tcp, probe_udp;
-  auto* probe = app.add_subcommand("probe", "Show what a device sends (hex, ASCII, decoded)");
+  guardian::tools::ProbeOptions probe_options;
+  auto* probe = app.add_subcommand(
+      "probe", "Show what a device holds (Modbus) or sends (serial, TCP, UDP), raw and decoded");
   probe->require_subcommand(1);
+  auto* probe_modbus = probe->add_subcommand(
+      "modbus", "Read registers or bits of a Modbus unit and show them raw and decoded every "
+                "plausible way (types, word orders, text)");
+  guardian::tools::add_probe_options(*probe_modbus, probe_options);
+  ProbeArguments probe_serial, probe_tcp, probe_udp;
   probe_serial.kind = "serial";
   probe_serial.command = probe->add_subcommand("serial", "Open a serial port");
   probe_serial.command->add_option("port", probe_serial.target, "e.g. /dev/ttyUSB0")->required();
@@ -275,6 +309,34 @@ int main(int argc, char** argv) {
   probe_udp.command->add_option("--bind", probe_udp.bind, "Address to bind")->capture_default_str();
   add_probe_options(probe_udp.command, probe_udp);
 
+  guardian::tools::ScanOptions scan_options;
+  auto* scan = app.add_subcommand("scan", "Find the devices that answer on a bus");
+  scan->require_subcommand(1);
+  auto* scan_modbus = scan->add_subcommand(
+      "modbus", "Find the Modbus unit ids (and serial settings) that answer, within --max-time");
+  guardian::tools::add_scan_options(*scan_modbus, scan_options);
+
+  guardian::tools::WriteModbusOptions write_options;
+  guardian::tools::ControlWriteOptions control_write_options;
+  control_write_options.config = kDefaultConfig;
+  auto* write = app.add_subcommand(
+      "write", "Write a value to a device: a configured point through the running daemon "
+               "(SOURCE POINT VALUE), or any register with 'write modbus'");
+  write->require_subcommand(0, 1);
+  write->add_option("-c,--config", control_write_options.config, "Configuration file")
+      ->capture_default_str();
+  write->add_option("--socket", control_write_options.socket,
+                    "Control socket path (overrides --config)");
+  write->add_flag("--readback", control_write_options.readback,
+                  "Read the point back after writing, even if its configuration does not ask");
+  write->add_option("source", control_write_options.source, "The device (source) name");
+  write->add_option("point", control_write_options.point, "The point name");
+  write->add_option("value", control_write_options.value, "The value: number, true/false, label");
+  auto* write_modbus = write->add_subcommand(
+      "modbus", "Write one value to a Modbus register or coil, encoded like a configured point, "
+                "and read it back");
+  guardian::tools::add_write_modbus_options(*write_modbus, write_options);
+
   auto* version = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -285,6 +347,18 @@ int main(int argc, char** argv) {
     if (*probe_serial.command) return cmd_probe(probe_serial);
     if (*probe_tcp.command) return cmd_probe(probe_tcp);
     if (*probe_udp.command) return cmd_probe(probe_udp);
+    if (*probe_modbus) return guardian::tools::run_modbus_probe(probe_options, std::cout, std::cerr);
+    if (*scan_modbus) return guardian::tools::run_modbus_scan(scan_options, std::cout, std::cerr);
+    if (*write_modbus)
+      return guardian::tools::run_modbus_write(write_options, std::cout, std::cerr);
+    if (*write) {
+      if (control_write_options.value.empty()) {
+        std::cerr << "guardian write: give SOURCE POINT VALUE (a configured point, through the "
+                     "daemon), or use 'guardian write modbus ENDPOINT …'\n";
+        return 1;
+      }
+      return guardian::tools::run_control_write(control_write_options, std::cout, std::cerr);
+    }
     if (*version) {
       std::cout << "guardian " << kVersion << '\n';
       return 0;

@@ -4,7 +4,7 @@
 //                               on_bytes ─▶ hex/ASCII dump ─▶ codec.feed ─▶ "→ message: fields"
 //          on_link_error / on_disconnected ─▶ io.stop ─▶ summary (chunks, bytes, codec counters)
 
-#include "probe.hpp"
+#include "stream_probe.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -59,7 +59,7 @@ std::string format_value(const Reading& r) {
 
 class Probe final : public adapters::stream::TransportEvents {
  public:
-  Probe(const ProbeOptions& options, std::ostream& out)
+  Probe(const StreamProbeOptions& options, std::ostream& out)
       : options_(options), out_(out), timer_(io_) {
     if (options_.codec) factory_.emplace(*options_.codec);
   }
@@ -164,7 +164,7 @@ class Probe final : public adapters::stream::TransportEvents {
     out_ << "\n";
   }
 
-  const ProbeOptions& options_;
+  const StreamProbeOptions& options_;
   std::ostream& out_;
   asio::io_context io_;
   asio::steady_timer timer_;
@@ -180,7 +180,7 @@ class Probe final : public adapters::stream::TransportEvents {
 
 }  // namespace
 
-int run_probe(const ProbeOptions& options, std::ostream& out) {
+int run_stream_probe(const StreamProbeOptions& options, std::ostream& out) {
   Probe probe(options, out);
   return probe.run();
 }

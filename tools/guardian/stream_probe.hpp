@@ -15,7 +15,7 @@
 
 namespace guardian::tools {
 
-struct ProbeOptions {
+struct StreamProbeOptions {
   /// The link to open: transport, serial settings, host/port (a stream adapter's keys).
   config::StreamAdapterConfig link;
   /// Sent once the link is up (serial, TCP); empty = only listen.
@@ -29,6 +29,6 @@ struct ProbeOptions {
 
 /// Runs the probe on its own io_context, printing to `out`. Returns 0 when the link opened (even
 /// if nothing arrived), 2 when it could not be opened or connected. Not thread-safe.
-int run_probe(const ProbeOptions& options, std::ostream& out);
+int run_stream_probe(const StreamProbeOptions& options, std::ostream& out);
 
 }  // namespace guardian::tools

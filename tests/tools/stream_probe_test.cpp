@@ -16,7 +16,7 @@
 #include "guardian/config/loader.hpp"
 #include "guardian/testing/environment.hpp"
 #include "guardian/testing/pty_pair.hpp"
-#include "probe.hpp"
+#include "stream_probe.hpp"
 
 namespace guardian::tools {
 namespace {
@@ -43,7 +43,7 @@ adapters:
   return std::get<config::StreamAdapterConfig>(loaded.config->adapters.at(0)).codec;
 }
 
-TEST(Probe, SendsTheQueryAndShowsTheReplyInHexAsciiAndDecoded) {
+TEST(StreamProbe, SendsTheQueryAndShowsTheReplyInHexAsciiAndDecoded) {
   testing::PtyPair pty;
   // The device: answers "STAT?\r\n" with a good line and a line the codec does not know.
   std::thread device([path = pty.device()] {
@@ -54,7 +54,7 @@ TEST(Probe, SendsTheQueryAndShowsTheReplyInHexAsciiAndDecoded) {
     if (in == "STAT?\r\n")
       asio::write(port, asio::buffer(std::string("STAT 93.5\r\nHELLO\x01\r\n")));
   });
-  ProbeOptions options;
+  StreamProbeOptions options;
   options.link.transport = config::StreamTransport::serial;
   options.link.serial.port = pty.gateway().string();
   options.link.serial.baud = 115200;
@@ -63,7 +63,7 @@ TEST(Probe, SendsTheQueryAndShowsTheReplyInHexAsciiAndDecoded) {
   options.codec = status_codec();
   options.codec_origin = "the test";
   std::ostringstream out;
-  EXPECT_EQ(run_probe(options, out), 0);
+  EXPECT_EQ(run_stream_probe(options, out), 0);
   device.join();
   const std::string text = out.str();
   EXPECT_NE(text.find("serial " + pty.gateway().string() + " at 115200 8N1"), std::string::npos)
@@ -79,22 +79,22 @@ TEST(Probe, SendsTheQueryAndShowsTheReplyInHexAsciiAndDecoded) {
   EXPECT_NE(text.find("codec: messages=1 unmatched_lines=1"), std::string::npos) << text;
 }
 
-TEST(Probe, SaysWhyATcpLinkCannotBeOpenedAndExitsWithTwo) {
-  ProbeOptions options;
+TEST(StreamProbe, SaysWhyATcpLinkCannotBeOpenedAndExitsWithTwo) {
+  StreamProbeOptions options;
   options.link.transport = config::StreamTransport::tcp_client;
   options.link.host = "127.0.0.1";
   options.link.port = testing::free_tcp_port();  // nobody listens there
   options.duration = 1s;
   std::ostringstream out;
-  EXPECT_EQ(run_probe(options, out), 2);
+  EXPECT_EQ(run_stream_probe(options, out), 2);
   EXPECT_NE(out.str().find("cannot connect to 127.0.0.1:" + std::to_string(options.link.port) +
                            ": Connection refused"),
             std::string::npos)
       << out.str();
 }
 
-TEST(Probe, ShowsUdpDatagramsWithTheirSender) {
-  ProbeOptions options;
+TEST(StreamProbe, ShowsUdpDatagramsWithTheirSender) {
+  StreamProbeOptions options;
   options.link.transport = config::StreamTransport::udp;
   options.link.host = "127.0.0.1";
   options.link.port = testing::free_tcp_port();
@@ -113,7 +113,7 @@ TEST(Probe, ShowsUdpDatagramsWithTheirSender) {
         10s, 100ms);
   });
   std::ostringstream out;
-  EXPECT_EQ(run_probe(options, out), 0);
+  EXPECT_EQ(run_stream_probe(options, out), 0);
   done = true;
   sender.join();
   EXPECT_NE(out.str().find("datagrams from 127.0.0.7"), std::string::npos) << out.str();

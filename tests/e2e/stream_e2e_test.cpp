@@ -7,7 +7,7 @@
 #include "e2e_common.hpp"
 #include "gateway_process.hpp"
 #include "guardian/testing/mosquitto.hpp"
-#include "guardian/testing/pty_pair.hpp"
+#include "guardian/testing/serial_pair.hpp"
 
 namespace guardian::testing {
 namespace {
@@ -28,13 +28,13 @@ TEST(StreamE2E, SerialShotsArriveAsRecordsAndAPulledCableAsCommFail) {
   TempDir dir("guardian-e2e-serial");
   MosquittoBroker broker;
   MqttCollector collector(broker.uri(), "guardian/v1/#");
-  PtyPair pty;
-  Process sim({{binary_path("guardian-sim").string(), "serial", "--device", pty.device().string(),
+  SerialPair pty;
+  Process sim({{binary_path("guardian-sim").string(), "serial", "--device", pty.device_end().string(),
                 "--speed", "40", "--status-interval", "0.1"},
                {},
                dir / "sim.log",
                {}});
-  GatewayProcess gw(dir, "e2e-serial", broker.uri(), demo_serial_adapter(pty.gateway()));
+  GatewayProcess gw(dir, "e2e-serial", broker.uri(), demo_serial_adapter(pty.gateway_end()));
   gw.start();
 
   ASSERT_TRUE(collector.wait_for([](const auto& all) { return !on_topic(all, "/records").empty(); },
@@ -48,7 +48,7 @@ TEST(StreamE2E, SerialShotsArriveAsRecordsAndAPulledCableAsCommFail) {
   EXPECT_EQ(record.at("fields").at(1).at("name"), "duration");
   EXPECT_EQ(record.at("fields").at(1).at("unit"), "s");
 
-  pty.stop();  // the cable is pulled
+  pty.kill();  // the cable is pulled
   ASSERT_TRUE(collector.wait_for(
       [](const auto& all) {
         for (const auto& m : on_topic(all, "/telemetry")) {

@@ -15,7 +15,7 @@
 
 #include "guardian/config/loader.hpp"
 #include "guardian/testing/environment.hpp"
-#include "guardian/testing/pty_pair.hpp"
+#include "guardian/testing/serial_pair.hpp"
 #include "stream_probe.hpp"
 
 namespace guardian::tools {
@@ -44,9 +44,9 @@ adapters:
 }
 
 TEST(StreamProbe, SendsTheQueryAndShowsTheReplyInHexAsciiAndDecoded) {
-  testing::PtyPair pty;
+  testing::SerialPair pty;
   // The device: answers "STAT?\r\n" with a good line and a line the codec does not know.
-  std::thread device([path = pty.device()] {
+  std::thread device([path = pty.device_end()] {
     asio::io_context io;
     asio::serial_port port(io, path.string());
     std::string in;
@@ -56,7 +56,7 @@ TEST(StreamProbe, SendsTheQueryAndShowsTheReplyInHexAsciiAndDecoded) {
   });
   StreamProbeOptions options;
   options.link.transport = config::StreamTransport::serial;
-  options.link.serial.port = pty.gateway().string();
+  options.link.serial.port = pty.gateway_end().string();
   options.link.serial.baud = 115200;
   options.send = {'S', 'T', 'A', 'T', '?', '\r', '\n'};
   options.duration = 1s;
@@ -66,7 +66,7 @@ TEST(StreamProbe, SendsTheQueryAndShowsTheReplyInHexAsciiAndDecoded) {
   EXPECT_EQ(run_stream_probe(options, out), 0);
   device.join();
   const std::string text = out.str();
-  EXPECT_NE(text.find("serial " + pty.gateway().string() + " at 115200 8N1"), std::string::npos)
+  EXPECT_NE(text.find("serial " + pty.gateway_end().string() + " at 115200 8N1"), std::string::npos)
       << text;
   EXPECT_NE(text.find("sent 7 bytes: STAT?\\r\\n"), std::string::npos) << text;
   // 16 bytes per line, hex then the same bytes as escaped ASCII.

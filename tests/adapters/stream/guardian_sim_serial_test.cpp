@@ -8,7 +8,7 @@
 #include "guardian/config/loader.hpp"
 #include "guardian/testing/environment.hpp"
 #include "guardian/testing/process.hpp"
-#include "guardian/testing/pty_pair.hpp"
+#include "guardian/testing/serial_pair.hpp"
 #include "stream_test_support.hpp"
 
 namespace guardian::adapters::stream {
@@ -16,7 +16,7 @@ namespace {
 
 using guardian::testing::binary_path;
 using guardian::testing::Process;
-using guardian::testing::PtyPair;
+using guardian::testing::SerialPair;
 using guardian::testing::source_path;
 using guardian::testing::TempDir;
 using namespace testing;
@@ -69,11 +69,11 @@ void expect_status_and_shot(config::StreamAdapterConfig adapter) {
 }
 
 TEST(GuardianSimSerial, TheDemoAdapterDecodesStatusLinesAndShotRecordsFromAPty) {
-  PtyPair pty;
+  SerialPair pty;
   TempDir dir("guardian-sim-serial");
-  const auto sim = start_sim(dir, {"--device", pty.device().string()});
+  const auto sim = start_sim(dir, {"--device", pty.device_end().string()});
   auto adapter = demo_adapter();
-  adapter.serial.port = pty.gateway().string();
+  adapter.serial.port = pty.gateway_end().string();
   expect_status_and_shot(std::move(adapter));
 }
 

@@ -14,7 +14,7 @@
 #include "guardian/adapters/stream/stream_adapter.hpp"
 #include "guardian/common/byte_text.hpp"
 #include "guardian/testing/environment.hpp"
-#include "guardian/testing/pty_pair.hpp"
+#include "guardian/testing/serial_pair.hpp"
 #include "stream_test_support.hpp"
 
 namespace guardian::adapters::stream {
@@ -24,7 +24,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using asio::ip::udp;
 using guardian::testing::free_tcp_port;
-using guardian::testing::PtyPair;
+using guardian::testing::SerialPair;
 using namespace testing;
 
 std::string replace(std::string text, const std::string& from, const std::string& to) {
@@ -102,8 +102,8 @@ constexpr std::string_view kEspressoSerial = R"(- name: espresso-line
 )";
 
 /// The espresso line adapter on the gateway end of `pty`, with `line` (one more key) added.
-config::StreamAdapterConfig espresso_serial_with(const PtyPair& pty, const std::string& line) {
-  return load_adapter(replace(replace(std::string(kEspressoSerial), "PORT", pty.gateway().string()),
+config::StreamAdapterConfig espresso_serial_with(const SerialPair& pty, const std::string& line) {
+  return load_adapter(replace(replace(std::string(kEspressoSerial), "PORT", pty.gateway_end().string()),
                               "SILENCE", line));
 }
 
@@ -117,13 +117,13 @@ bool has_good(const Received& rx, const std::string& source, const std::string& 
 }
 
 TEST(SerialStreamAdapter, DeliversPushedStatusLinesAsReadingsAndShotsAsRecords) {
-  PtyPair pty;
+  SerialPair pty;
   IoDriver driver;
   Received rx;
   StreamAdapter adapter(espresso_serial_with(pty, "silence_timeout: 0ms"), driver.io(),
                         rx.reading_sink(), rx.record_sink());
   adapter.start();
-  SerialDevice device(driver.io(), pty.device());
+  SerialDevice device(driver.io(), pty.device_end());
   device.write(nmea("STAT,93.5,2") + nmea("SHOT,17,27.5,61.25"));
   ASSERT_TRUE(driver.run_until([&] { return !rx.records.empty() && !rx.batches.empty(); }, 5s));
   EXPECT_TRUE(has_good(rx, "espresso-1", "boiler_temp", Value{93.5}));
@@ -142,13 +142,13 @@ TEST(SerialStreamAdapter, DeliversPushedStatusLinesAsReadingsAndShotsAsRecords) 
 }
 
 TEST(SerialStreamAdapter, GarbageAndBadChecksumsAreCountedInHealthAndGoodLinesStillArrive) {
-  PtyPair pty;
+  SerialPair pty;
   IoDriver driver;
   Received rx;
   StreamAdapter adapter(espresso_serial_with(pty, "silence_timeout: 0ms"), driver.io(),
                         rx.reading_sink(), rx.record_sink());
   adapter.start();
-  SerialDevice device(driver.io(), pty.device());
+  SerialDevice device(driver.io(), pty.device_end());
   std::string bad = nmea("STAT,50.0,1");
   bad[7] = '9';
   device.write("\x01\x02noise\r\n" + bad + std::string(300, 'x') + "\r\n" + nmea("STAT,93.0,2"));
@@ -162,25 +162,25 @@ TEST(SerialStreamAdapter, GarbageAndBadChecksumsAreCountedInHealthAndGoodLinesSt
 }
 
 TEST(SerialStreamAdapter, TurnsPointsCommFailWhenTheLineGoesAwayAndResumesWhenItComesBack) {
-  PtyPair pty;
+  SerialPair pty;
   IoDriver driver;
   Received rx;
   StreamAdapter adapter(espresso_serial_with(pty, "silence_timeout: 0ms"), driver.io(),
                         rx.reading_sink(), rx.record_sink());
   adapter.start();
   {
-    SerialDevice device(driver.io(), pty.device());
+    SerialDevice device(driver.io(), pty.device_end());
     device.write(nmea("STAT,90.0,1"));
     ASSERT_TRUE(driver.run_until(
         [&] { return has_good(rx, "espresso-1", "boiler_temp", Value{90.0}); }, 5s));
     device.close();
   }
-  pty.stop();  // the cable is pulled
+  pty.kill();  // the cable is pulled
   ASSERT_TRUE(
       driver.run_until([&] { return rx.batches_with("espresso-1", Quality::comm_fail) > 0; }, 5s));
   EXPECT_EQ(source_health(adapter.health(), "espresso-1")->state, "comm_fail");
   pty.start();  // … and plugged back: the adapter reopens the port by itself
-  SerialDevice device(driver.io(), pty.device());
+  SerialDevice device(driver.io(), pty.device_end());
   // The device keeps talking; the first lines may arrive before the adapter has reopened.
   const bool resumed = driver.run_until(
       [&] {
@@ -194,13 +194,13 @@ TEST(SerialStreamAdapter, TurnsPointsCommFailWhenTheLineGoesAwayAndResumesWhenIt
 }
 
 TEST(SerialStreamAdapter, ASilentDeviceTurnsCommFailAfterTheSilenceTimeout) {
-  PtyPair pty;
+  SerialPair pty;
   IoDriver driver;
   Received rx;
   StreamAdapter adapter(espresso_serial_with(pty, "silence_timeout: 300ms"), driver.io(),
                         rx.reading_sink(), rx.record_sink());
   adapter.start();
-  SerialDevice device(driver.io(), pty.device());
+  SerialDevice device(driver.io(), pty.device_end());
   device.write(nmea("STAT,92.0,2"));
   ASSERT_TRUE(
       driver.run_until([&] { return has_good(rx, "espresso-1", "boiler_temp", Value{92.0}); }, 5s));
@@ -215,7 +215,7 @@ TEST(SerialStreamAdapter, ASilentDeviceTurnsCommFailAfterTheSilenceTimeout) {
 }
 
 TEST(SerialStreamAdapter, PollsWithAQueryAndTurnsCommFailWhenTheDeviceStopsAnswering) {
-  PtyPair pty;
+  SerialPair pty;
   IoDriver driver;
   Received rx;
   StreamAdapter adapter(
@@ -223,7 +223,7 @@ TEST(SerialStreamAdapter, PollsWithAQueryAndTurnsCommFailWhenTheDeviceStopsAnswe
           pty, "poll: {send: \"STAT?\\r\\n\", interval: 100ms, timeout: 80ms, reply: status}"),
       driver.io(), rx.reading_sink(), rx.record_sink());
   adapter.start();
-  SerialDevice device(driver.io(), pty.device());
+  SerialDevice device(driver.io(), pty.device_end());
   int answers = 3;
   device.serve([&](const std::string& query) -> std::string {
     EXPECT_EQ(query, "STAT?\r\n");
@@ -245,19 +245,19 @@ TEST(SerialStreamAdapter, PollsWithAQueryAndTurnsCommFailWhenTheDeviceStopsAnswe
 }
 
 TEST(SerialStreamAdapter, AMissingPortIsRetriedWithoutStoppingTheOtherAdapters) {
-  PtyPair pty;
+  SerialPair pty;
   IoDriver driver;
   Received rx;
   auto missing = espresso_serial_with(pty, "silence_timeout: 0ms");
   missing.name = "missing";
   missing.source = "nowhere";
-  missing.serial.port = (pty.gateway().parent_path() / "no-such-port").string();
+  missing.serial.port = (pty.gateway_end().parent_path() / "no-such-port").string();
   StreamAdapter broken(missing, driver.io(), rx.reading_sink(), rx.record_sink());
   StreamAdapter working(espresso_serial_with(pty, "silence_timeout: 0ms"), driver.io(),
                         rx.reading_sink(), rx.record_sink());
   broken.start();
   working.start();
-  SerialDevice device(driver.io(), pty.device());
+  SerialDevice device(driver.io(), pty.device_end());
   device.write(nmea("STAT,93.0,2"));
   ASSERT_TRUE(
       driver.run_until([&] { return has_good(rx, "espresso-1", "boiler_temp", Value{93.0}); }, 5s));

@@ -1,7 +1,7 @@
 // libFuzzer target for the Modbus decoders that read bytes from the wire or the line: the RTU
 // frame codec (a response to any request, the server-side request length) and the register
-// codec (any point type and order over any registers). Built with clang 14 by scripts/fuzz
-// (FIELD-NOTES: g++-only code cannot be fuzzed here), not by CMake.
+// codec (any point type, table and order over any registers, scaled and offset). Built with
+// clang 14 by tests/fuzz/CMakeLists.txt (FIELD-NOTES: g++-only code cannot be fuzzed here).
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -60,7 +60,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   point.order = static_cast<config::WordOrder>(data[2] % 4);
   point.bit = data[3] % 17;
   point.length = static_cast<std::uint16_t>(data[4] % 126);
+  point.table = static_cast<config::RegisterTable>(data[0] % 4);
   point.scale = data[5] == 0 ? 1.0 : data[5] / 16.0;
+  if (data[0] & 0x20) point.offset = -40;
   if (data[0] & 1) point.enum_map = {{0, "off"}, {1, "on"}};
   std::array<std::uint16_t, 125> raw{};
   for (std::size_t i = 0; i < wire.size() / 2 && i < raw.size(); ++i)

@@ -79,14 +79,14 @@ TEST(StreamProbe, SendsTheQueryAndShowsTheReplyInHexAsciiAndDecoded) {
   EXPECT_NE(text.find("codec: messages=1 unmatched_lines=1"), std::string::npos) << text;
 }
 
-TEST(StreamProbe, SaysWhyATcpLinkCannotBeOpenedAndExitsWithTwo) {
+TEST(StreamProbe, SaysWhyATcpLinkCannotBeOpenedAndExitsWithCannotConnect) {
   StreamProbeOptions options;
   options.link.transport = config::StreamTransport::tcp_client;
   options.link.host = "127.0.0.1";
   options.link.port = testing::free_tcp_port();  // nobody listens there
   options.duration = 1s;
   std::ostringstream out;
-  EXPECT_EQ(run_stream_probe(options, out), 2);
+  EXPECT_EQ(run_stream_probe(options, out), kExitCannotConnect);
   EXPECT_NE(out.str().find("cannot connect to 127.0.0.1:" + std::to_string(options.link.port) +
                            ": Connection refused"),
             std::string::npos)

@@ -23,7 +23,6 @@
 #include <iostream>
 #include <set>
 
-#include "guardian/common/byte_text.hpp"
 #include "guardian/common/log.hpp"
 #include "guardian/config/loader.hpp"
 #include "guardian/gateway/control_server.hpp"
@@ -135,110 +134,6 @@ int cmd_status(const std::string& file, const std::string& socket, bool json) {
   return 0;
 }
 
-/// What `guardian probe` was given on its command line.
-struct ProbeArguments {
-  std::string kind;  // serial, tcp, udp
-  std::string target;
-  int baud = 9600;
-  std::string parity = "none", flow = "none";
-  int data_bits = 8, stop_bits = 1;
-  std::string send, send_hex, bind = "0.0.0.0", config_file, adapter;
-  std::uint16_t listen = 0;
-  double seconds = 5;
-  CLI::App* command = nullptr;
-};
-
-bool given(const ProbeArguments& a, const std::string& option) {
-  return a.command->get_option(option)->count() > 0;
-}
-
-int cmd_probe(const ProbeArguments& a) {
-  using namespace guardian;
-  tools::StreamProbeOptions options;
-  auto& link = options.link;
-  // A named adapter supplies its codec, its poll query and (for the same kind of link) its
-  // settings; the command line overrides them.
-  if (!a.config_file.empty() || !a.adapter.empty()) {
-    if (a.config_file.empty() || a.adapter.empty()) {
-      std::cerr << "guardian probe: -c FILE and --adapter NAME go together\n";
-      return 1;
-    }
-    const auto loaded = config::load_site_config(a.config_file);
-    if (!loaded.ok()) return print_config_errors(loaded);
-    const config::StreamAdapterConfig* found = nullptr;
-    for (const auto& ac : loaded.config->adapters)
-      if (const auto* s = std::get_if<config::StreamAdapterConfig>(&ac); s && s->name == a.adapter)
-        found = s;
-    if (found == nullptr) {
-      std::cerr << "guardian probe: " << a.config_file << " has no serial, tcp-client, tcp-server "
-                << "or udp adapter named '" << a.adapter << "'\n";
-      return 1;
-    }
-    link = *found;
-    options.codec = found->codec;
-    options.codec_origin = "adapter '" + a.adapter + "' in " + a.config_file;
-    if (found->poll) options.send = found->poll->query;
-  }
-  const auto kind = a.kind == "serial" ? config::StreamTransport::serial
-                    : a.kind == "tcp"  ? config::StreamTransport::tcp_client
-                                       : config::StreamTransport::udp;
-  const bool adapter_link = options.codec.has_value() && link.transport == kind;
-  if (!adapter_link) link.serial = {};
-  link.transport = kind;
-  link.backoff_min = link.backoff_max = std::chrono::hours{1};  // a probe does not retry
-  // Without an adapter every option counts (with its default); with one, only those written.
-  const auto use = [&](const char* option) { return !adapter_link || given(a, option); };
-  if (kind == config::StreamTransport::serial) {
-    link.serial.port = a.target;
-    if (use("--baud")) link.serial.baud = a.baud;
-    if (use("--data-bits")) link.serial.data_bits = a.data_bits;
-    if (use("--stop-bits")) link.serial.stop_bits = a.stop_bits;
-    if (use("--parity"))
-      link.serial.parity = a.parity == "even"  ? config::Parity::even
-                           : a.parity == "odd" ? config::Parity::odd
-                                               : config::Parity::none;
-    if (use("--flow-control"))
-      link.serial.flow_control = a.flow == "software"   ? config::FlowControl::software
-                                 : a.flow == "hardware" ? config::FlowControl::hardware
-                                                        : config::FlowControl::none;
-  } else if (kind == config::StreamTransport::tcp_client) {
-    const auto colon = a.target.rfind(':');
-    int port = 0;
-    if (colon != std::string::npos) port = std::atoi(a.target.c_str() + colon + 1);
-    if (colon == std::string::npos || port < 1 || port > 65535) {
-      std::cerr << "guardian probe tcp: expected HOST:PORT, got '" << a.target << "'\n";
-      return 1;
-    }
-    link.host = a.target.substr(0, colon);
-    link.port = static_cast<std::uint16_t>(port);
-  } else {
-    link.host = a.bind;
-    link.port = a.listen;
-  }
-  if (!a.send.empty() || !a.send_hex.empty()) {
-    auto bytes = a.send.empty() ? parse_hex_bytes(a.send_hex) : unescape_bytes(a.send);
-    if (!bytes) {
-      std::cerr << "guardian probe: " << (a.send.empty() ? "--send-hex" : "--send") << ": "
-                << bytes.error().message << "\n";
-      return 1;
-    }
-    options.send = std::move(bytes).value();
-  }
-  options.duration = std::chrono::milliseconds{static_cast<std::int64_t>(a.seconds * 1000)};
-  return tools::run_stream_probe(options, std::cout);
-}
-
-void add_probe_options(CLI::App* cmd, ProbeArguments& a) {
-  cmd->add_option("--send", a.send, "Text to send once connected (escapes: \\r \\n \\xHH)");
-  cmd->add_option("--send-hex", a.send_hex, "Bytes to send once connected, in hex ('05 01')")
-      ->excludes("--send");
-  cmd->add_option("--seconds", a.seconds, "How long to listen")
-      ->check(CLI::Range(0.1, 3600.0))
-      ->capture_default_str();
-  cmd->add_option("-c,--config", a.config_file, "Configuration file holding --adapter");
-  cmd->add_option("--adapter", a.adapter, "Decode with this stream adapter's codec (and poll)");
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -280,34 +175,8 @@ int main(int argc, char** argv) {
       "modbus", "Read registers or bits of a Modbus unit and show them raw and decoded every "
                 "plausible way (types, word orders, text)");
   guardian::tools::add_probe_options(*probe_modbus, probe_options);
-  ProbeArguments probe_serial, probe_tcp, probe_udp;
-  probe_serial.kind = "serial";
-  probe_serial.command = probe->add_subcommand("serial", "Open a serial port");
-  probe_serial.command->add_option("port", probe_serial.target, "e.g. /dev/ttyUSB0")->required();
-  probe_serial.command->add_option("--baud", probe_serial.baud, "Bits per second")
-      ->capture_default_str();
-  probe_serial.command->add_option("--parity", probe_serial.parity, "none, even or odd")
-      ->check(CLI::IsMember({"none", "even", "odd"}))
-      ->capture_default_str();
-  probe_serial.command->add_option("--data-bits", probe_serial.data_bits, "5 to 8")
-      ->check(CLI::Range(5, 8))
-      ->capture_default_str();
-  probe_serial.command->add_option("--stop-bits", probe_serial.stop_bits, "1 or 2")
-      ->check(CLI::IsMember({1, 2}))
-      ->capture_default_str();
-  probe_serial.command->add_option("--flow-control", probe_serial.flow, "none, software, hardware")
-      ->check(CLI::IsMember({"none", "software", "hardware"}))
-      ->capture_default_str();
-  add_probe_options(probe_serial.command, probe_serial);
-  probe_tcp.kind = "tcp";
-  probe_tcp.command = probe->add_subcommand("tcp", "Connect to HOST:PORT");
-  probe_tcp.command->add_option("target", probe_tcp.target, "HOST:PORT")->required();
-  add_probe_options(probe_tcp.command, probe_tcp);
-  probe_udp.kind = "udp";
-  probe_udp.command = probe->add_subcommand("udp", "Receive datagrams");
-  probe_udp.command->add_option("--listen", probe_udp.listen, "UDP port")->required();
-  probe_udp.command->add_option("--bind", probe_udp.bind, "Address to bind")->capture_default_str();
-  add_probe_options(probe_udp.command, probe_udp);
+  guardian::tools::StreamProbeCommands stream_probe;
+  guardian::tools::add_stream_probe_commands(*probe, stream_probe);
 
   guardian::tools::ScanOptions scan_options;
   auto* scan = app.add_subcommand("scan", "Find the devices that answer on a bus");
@@ -344,9 +213,8 @@ int main(int argc, char** argv) {
     if (*run) return cmd_run(run_config, level);
     if (*check) return cmd_config_check(check_file);
     if (*status) return cmd_status(status_config, status_socket, status_json);
-    if (*probe_serial.command) return cmd_probe(probe_serial);
-    if (*probe_tcp.command) return cmd_probe(probe_tcp);
-    if (*probe_udp.command) return cmd_probe(probe_udp);
+    if (const auto* chosen = stream_probe.chosen())
+      return guardian::tools::run_stream_probe_command(*chosen, std::cout, std::cerr);
     if (*probe_modbus) return guardian::tools::run_modbus_probe(probe_options, std::cout, std::cerr);
     if (*scan_modbus) return guardian::tools::run_modbus_scan(scan_options, std::cout, std::cerr);
     if (*write_modbus)

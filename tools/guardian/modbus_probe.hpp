@@ -23,7 +23,7 @@ struct ProbeOptions {
 void add_probe_options(CLI::App& command, ProbeOptions& options);
 
 /// Runs the probe; the tables go to `out`, errors (with what to check) to `err`. Returns an
-/// exit code (modbus_tool_options.hpp).
+/// exit code (tool_exit_codes.hpp).
 [[nodiscard]] int run_modbus_probe(const ProbeOptions& options, std::ostream& out,
                                    std::ostream& err);
 

@@ -1,8 +1,8 @@
 #pragma once
 /// \file
 /// What `guardian probe|scan|write modbus` share: the connection options (an endpoint, the serial
-/// line settings, timeouts), the `TABLE:ADDRESS:COUNT` read spec, values as typed, the exit
-/// codes, and the sentence that explains a failed request to a technician.
+/// line settings, timeouts), the `TABLE:ADDRESS:COUNT` read spec, values as typed, and the
+/// sentence that explains a failed request to a technician.
 
 // CLI11 2.1's string splitting trips GCC 12's -Wnull-dereference (a false positive in inlined
 // libstdc++ code); see tools/guardian-sim/main.cpp.
@@ -22,14 +22,9 @@
 #include "guardian/common/reading.hpp"
 #include "guardian/common/result.hpp"
 #include "guardian/config/site_config.hpp"
+#include "tool_exit_codes.hpp"
 
 namespace guardian::tools {
-
-/// Exit codes of the Modbus field tools.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitUsage = 1;          ///< bad arguments (the message says which)
-inline constexpr int kExitDeviceError = 4;    ///< no answer, an exception, nothing found
-inline constexpr int kExitCannotConnect = 5;  ///< connection refused, port missing or busy
 
 /// The endpoint and line settings every Modbus tool takes.
 struct ModbusConnectionOptions {

@@ -34,7 +34,7 @@ struct WriteModbusOptions {
 void add_write_modbus_options(CLI::App& command, WriteModbusOptions& options);
 
 /// Runs the write: what was sent and what reads back to `out`, errors to `err`. Returns an exit
-/// code (modbus_tool_options.hpp).
+/// code (tool_exit_codes.hpp).
 [[nodiscard]] int run_modbus_write(const WriteModbusOptions& options, std::ostream& out,
                                    std::ostream& err);
 

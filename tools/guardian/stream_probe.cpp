@@ -6,6 +6,9 @@
 
 #include "stream_probe.hpp"
 
+#include <cstdlib>
+#include <iostream>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <iomanip>
@@ -15,7 +18,9 @@
 #include "guardian/adapters/stream/transport.hpp"
 #include "guardian/common/byte_text.hpp"
 #include "guardian/common/json_writer.hpp"
+#include "guardian/config/loader.hpp"
 #include "guardian/config/site_config.hpp"
+#include "tool_exit_codes.hpp"
 
 namespace guardian::tools {
 namespace {
@@ -76,7 +81,7 @@ class Probe final : public adapters::stream::TransportEvents {
     io_.run();
     transport_->stop();
     summary();
-    return failed_ ? 2 : 0;
+    return failed_ ? kExitCannotConnect : kExitOk;
   }
 
   void on_connected(ConnectionId id, const std::string& peer) override {
@@ -184,5 +189,140 @@ int run_stream_probe(const StreamProbeOptions& options, std::ostream& out) {
   Probe probe(options, out);
   return probe.run();
 }
+
+namespace {
+
+bool given(const StreamProbeArguments& a, const std::string& option) {
+  return a.command->get_option(option)->count() > 0;
+}
+
+void add_common_options(CLI::App& cmd, StreamProbeArguments& a) {
+  cmd.add_option("--send", a.send, "Text to send once connected (escapes: \\r \\n \\xHH)");
+  cmd.add_option("--send-hex", a.send_hex, "Bytes to send once connected, in hex ('05 01')")
+      ->excludes("--send");
+  cmd.add_option("--seconds", a.seconds, "How long to listen")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  cmd.add_option("-c,--config", a.config_file, "Configuration file holding --adapter");
+  cmd.add_option("--adapter", a.adapter, "Decode with this stream adapter's codec (and poll)");
+}
+
+}  // namespace
+
+const StreamProbeArguments* StreamProbeCommands::chosen() const {
+  for (const auto* a : {&serial, &tcp, &udp})
+    if (a->command != nullptr && *a->command) return a;
+  return nullptr;
+}
+
+void add_stream_probe_commands(CLI::App& probe, StreamProbeCommands& c) {
+  c.serial.kind = "serial";
+  c.serial.command = probe.add_subcommand("serial", "Open a serial port");
+  auto& serial = *c.serial.command;
+  serial.add_option("port", c.serial.target, "e.g. /dev/ttyUSB0")->required();
+  serial.add_option("--baud", c.serial.baud, "Bits per second")->capture_default_str();
+  serial.add_option("--parity", c.serial.parity, "none, even or odd")
+      ->check(CLI::IsMember({"none", "even", "odd"}))
+      ->capture_default_str();
+  serial.add_option("--data-bits", c.serial.data_bits, "5 to 8")
+      ->check(CLI::Range(5, 8))
+      ->capture_default_str();
+  serial.add_option("--stop-bits", c.serial.stop_bits, "1 or 2")
+      ->check(CLI::IsMember({1, 2}))
+      ->capture_default_str();
+  serial.add_option("--flow-control", c.serial.flow, "none, software, hardware")
+      ->check(CLI::IsMember({"none", "software", "hardware"}))
+      ->capture_default_str();
+  add_common_options(serial, c.serial);
+  c.tcp.kind = "tcp";
+  c.tcp.command = probe.add_subcommand("tcp", "Connect to HOST:PORT");
+  c.tcp.command->add_option("target", c.tcp.target, "HOST:PORT")->required();
+  add_common_options(*c.tcp.command, c.tcp);
+  c.udp.kind = "udp";
+  c.udp.command = probe.add_subcommand("udp", "Receive datagrams");
+  c.udp.command->add_option("--listen", c.udp.listen, "UDP port")->required();
+  c.udp.command->add_option("--bind", c.udp.bind, "Address to bind")->capture_default_str();
+  add_common_options(*c.udp.command, c.udp);
+}
+
+int run_stream_probe_command(const StreamProbeArguments& a, std::ostream& out,
+                             std::ostream& err) {
+  StreamProbeOptions options;
+  auto& link = options.link;
+  // A named adapter supplies its codec, its poll query and (for the same kind of link) its
+  // settings; the command line overrides them.
+  if (!a.config_file.empty() || !a.adapter.empty()) {
+    if (a.config_file.empty() || a.adapter.empty()) {
+      err << "guardian probe: -c FILE and --adapter NAME go together\n";
+      return kExitUsage;
+    }
+    const auto loaded = config::load_site_config(a.config_file);
+    if (!loaded.ok()) {
+      for (const auto& e : loaded.errors) err << e.to_string() << '\n';
+      return kExitUsage;
+    }
+    const config::StreamAdapterConfig* found = nullptr;
+    for (const auto& ac : loaded.config->adapters)
+      if (const auto* s = std::get_if<config::StreamAdapterConfig>(&ac); s && s->name == a.adapter)
+        found = s;
+    if (found == nullptr) {
+      err << "guardian probe: " << a.config_file << " has no serial, tcp-client, tcp-server "
+                << "or udp adapter named '" << a.adapter << "'\n";
+      return kExitUsage;
+    }
+    link = *found;
+    options.codec = found->codec;
+    options.codec_origin = "adapter '" + a.adapter + "' in " + a.config_file;
+    if (found->poll) options.send = found->poll->query;
+  }
+  const auto kind = a.kind == "serial" ? config::StreamTransport::serial
+                    : a.kind == "tcp"  ? config::StreamTransport::tcp_client
+                                       : config::StreamTransport::udp;
+  const bool adapter_link = options.codec.has_value() && link.transport == kind;
+  if (!adapter_link) link.serial = {};
+  link.transport = kind;
+  link.backoff_min = link.backoff_max = std::chrono::hours{1};  // a probe does not retry
+  // Without an adapter every option counts (with its default); with one, only those written.
+  const auto use = [&](const char* option) { return !adapter_link || given(a, option); };
+  if (kind == config::StreamTransport::serial) {
+    link.serial.port = a.target;
+    if (use("--baud")) link.serial.baud = a.baud;
+    if (use("--data-bits")) link.serial.data_bits = a.data_bits;
+    if (use("--stop-bits")) link.serial.stop_bits = a.stop_bits;
+    if (use("--parity"))
+      link.serial.parity = a.parity == "even"  ? config::Parity::even
+                           : a.parity == "odd" ? config::Parity::odd
+                                               : config::Parity::none;
+    if (use("--flow-control"))
+      link.serial.flow_control = a.flow == "software"   ? config::FlowControl::software
+                                 : a.flow == "hardware" ? config::FlowControl::hardware
+                                                        : config::FlowControl::none;
+  } else if (kind == config::StreamTransport::tcp_client) {
+    const auto colon = a.target.rfind(':');
+    int port = 0;
+    if (colon != std::string::npos) port = std::atoi(a.target.c_str() + colon + 1);
+    if (colon == std::string::npos || port < 1 || port > 65535) {
+      err << "guardian probe tcp: expected HOST:PORT, got '" << a.target << "'\n";
+      return kExitUsage;
+    }
+    link.host = a.target.substr(0, colon);
+    link.port = static_cast<std::uint16_t>(port);
+  } else {
+    link.host = a.bind;
+    link.port = a.listen;
+  }
+  if (!a.send.empty() || !a.send_hex.empty()) {
+    auto bytes = a.send.empty() ? parse_hex_bytes(a.send_hex) : unescape_bytes(a.send);
+    if (!bytes) {
+      err << "guardian probe: " << (a.send.empty() ? "--send-hex" : "--send") << ": "
+                << bytes.error().message << "\n";
+      return kExitUsage;
+    }
+    options.send = std::move(bytes).value();
+  }
+  options.duration = std::chrono::milliseconds{static_cast<std::int64_t>(a.seconds * 1000)};
+  return run_stream_probe(options, out);
+}
+
 
 }  // namespace guardian::tools

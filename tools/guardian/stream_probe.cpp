@@ -245,8 +245,7 @@ void add_stream_probe_commands(CLI::App& probe, StreamProbeCommands& c) {
   add_common_options(*c.udp.command, c.udp);
 }
 
-int run_stream_probe_command(const StreamProbeArguments& a, std::ostream& out,
-                             std::ostream& err) {
+int run_stream_probe_command(const StreamProbeArguments& a, std::ostream& out, std::ostream& err) {
   StreamProbeOptions options;
   auto& link = options.link;
   // A named adapter supplies its codec, its poll query and (for the same kind of link) its
@@ -267,7 +266,7 @@ int run_stream_probe_command(const StreamProbeArguments& a, std::ostream& out,
         found = s;
     if (found == nullptr) {
       err << "guardian probe: " << a.config_file << " has no serial, tcp-client, tcp-server "
-                << "or udp adapter named '" << a.adapter << "'\n";
+          << "or udp adapter named '" << a.adapter << "'\n";
       return kExitUsage;
     }
     link = *found;
@@ -315,7 +314,7 @@ int run_stream_probe_command(const StreamProbeArguments& a, std::ostream& out,
     auto bytes = a.send.empty() ? parse_hex_bytes(a.send_hex) : unescape_bytes(a.send);
     if (!bytes) {
       err << "guardian probe: " << (a.send.empty() ? "--send-hex" : "--send") << ": "
-                << bytes.error().message << "\n";
+          << bytes.error().message << "\n";
       return kExitUsage;
     }
     options.send = std::move(bytes).value();
@@ -323,6 +322,5 @@ int run_stream_probe_command(const StreamProbeArguments& a, std::ostream& out,
   options.duration = std::chrono::milliseconds{static_cast<std::int64_t>(a.seconds * 1000)};
   return run_stream_probe(options, out);
 }
-
 
 }  // namespace guardian::tools

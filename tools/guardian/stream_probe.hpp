@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "guardian/config/stream_config.hpp"
+#include "tool_exit_codes.hpp"
 
 namespace guardian::tools {
 
@@ -67,7 +68,7 @@ void add_stream_probe_commands(CLI::App& probe, StreamProbeCommands& commands);
 /// Turns the arguments into StreamProbeOptions — with `-c FILE --adapter NAME`, that adapter's
 /// codec, poll query and (for the same kind of link) settings, the command line overriding them
 /// — and runs the probe. Mistakes go to `err` (kExitUsage); else as run_stream_probe.
-[[nodiscard]] int run_stream_probe_command(const StreamProbeArguments& arguments,
-                                           std::ostream& out, std::ostream& err);
+[[nodiscard]] int run_stream_probe_command(const StreamProbeArguments& arguments, std::ostream& out,
+                                           std::ostream& err);
 
 }  // namespace guardian::tools

@@ -302,11 +302,16 @@ ModbusDevice read_device(ObjectReader& r, std::optional<ModbusTransport> transpo
                      "device names are the 'source' of their readings and must be unique across "
                      "the site");
   }
-  const ModbusProfile* profile = nullptr;
+  const DeviceProfile* profile = nullptr;
   if (auto reference = r.optional("profile", profile_reference()); reference && names.profiles) {
     std::string problem;
     profile = names.profiles->resolve(*reference, problem);
     if (!problem.empty()) r.error("profile", problem);
+    if (profile != nullptr && profile->codec) {
+      r.error("profile", "profile '" + *reference + "' is a stream protocol (it has a codec, no "
+                         "points): a Modbus device needs a profile with a register map");
+      profile = nullptr;
+    }
     if (profile != nullptr) device.profile = profile->name + "@" + std::to_string(profile->version);
   }
   if (r.read("unit_id", device.unit_id, integer_in<int>(0, 255)) &&

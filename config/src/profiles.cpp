@@ -1,5 +1,5 @@
 // Device profiles: finding `<name>@<version>.yaml` along profiles_path and reading it with the
-// same point and device readers as the site file, every error located in the profile file.
+// same point, device and codec readers as the site file, every error located in the profile file.
 
 #include "profiles.hpp"
 
@@ -87,7 +87,7 @@ ScalarParser<std::string> profile_reference() {
 ProfileLibrary::ProfileLibrary(std::vector<std::filesystem::path> search_path)
     : search_path_(std::move(search_path)) {}
 
-const ModbusProfile* ProfileLibrary::resolve(std::string_view reference, std::string& problem) {
+const DeviceProfile* ProfileLibrary::resolve(std::string_view reference, std::string& problem) {
   const auto wanted = split(reference);
   for (const auto& dir : search_path_) {
     std::filesystem::path file;
@@ -134,7 +134,7 @@ const ModbusProfile* ProfileLibrary::resolve(std::string_view reference, std::st
   return nullptr;
 }
 
-const ModbusProfile& ProfileLibrary::load(const std::filesystem::path& file,
+const DeviceProfile& ProfileLibrary::load(const std::filesystem::path& file,
                                           const std::string& name, int version) {
   if (const auto cached = cache_.find(file); cached != cache_.end()) return cached->second;
   auto& profile = cache_[file];
@@ -162,9 +162,20 @@ const ModbusProfile& ProfileLibrary::load(const std::filesystem::path& file,
     r.read("description", profile.description, text());
     std::string reference_text;
     r.read("reference", reference_text, text());
-    r.section("defaults", Presence::optional,
-              [&](ObjectReader& d) { read_modbus_device_defaults(d, profile.defaults); });
-    read_modbus_points(r, read_address_base(r), Items::at_least_one, profile.points);
+    if (r.has("codec")) {
+      // A stream protocol: what a serial, TCP or UDP adapter would declare under codec/poll.
+      for (const auto* key : {"points", "defaults", "address_base"})
+        r.forbid(key, "a profile with a codec (serial, TCP, UDP equipment) has no '" +
+                          std::string(key) + "': that belongs to a Modbus register map");
+      r.section("codec", Presence::required,
+                [&](ObjectReader& c) { read_codec(c, profile.codec.emplace()); });
+      r.section("poll", Presence::optional,
+                [&](ObjectReader& p) { read_poll(p, profile.poll.emplace()); });
+    } else {
+      r.section("defaults", Presence::optional,
+                [&](ObjectReader& d) { read_modbus_device_defaults(d, profile.defaults); });
+      read_modbus_points(r, read_address_base(r), Items::at_least_one, profile.points);
+    }
     r.finish();
   }
   auto errors = diagnostics.take_in_file_order();

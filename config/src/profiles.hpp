@@ -1,6 +1,7 @@
 #pragma once
 /// \file
-/// Device profiles: reusable register maps for a model of equipment, one YAML file per profile
+/// Device profiles: a model of equipment's register map (Modbus) or protocol (a stream codec, for
+/// serial, TCP and UDP equipment), reusable across sites, one YAML file per profile
 /// version, named `<name>@<version>.yaml`, found along the site's `profiles_path`. A site's device
 /// refers to one with `profile: name` (the newest version in the first directory that has it)
 /// or `profile: name@version` (exactly that version, first directory that has it). Every
@@ -9,6 +10,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,14 +21,17 @@
 
 namespace guardian::config::detail {
 
-/// One profile file, read.
-struct ModbusProfile {
+/// One profile file, read: a register map (`points`, for Modbus devices) or a protocol (`codec`
+/// and optionally `poll`, for stream adapters).
+struct DeviceProfile {
   std::string name;
   int version = 0;
   std::filesystem::path file;
   std::string description;
   ModbusDeviceDefaults defaults;
   std::vector<ModbusPoint> points;
+  std::optional<CodecConfig> codec;  ///< set for a stream profile
+  std::optional<StreamPoll> poll;
   bool valid = false;  ///< read without a single error
 };
 
@@ -40,18 +45,18 @@ class ProfileLibrary {
   /// The profile `reference` ("name" or "name@version") names. nullptr when it is not found
   /// (`problem` then says so, listing where it looked and what is there) or when its file has
   /// errors (`problem` empty: those are reported in the profile file itself).
-  [[nodiscard]] const ModbusProfile* resolve(std::string_view reference, std::string& problem);
+  [[nodiscard]] const DeviceProfile* resolve(std::string_view reference, std::string& problem);
 
   /// The errors found in the profile files read so far: each file's in file order, files in the
   /// order they were first referred to.
   [[nodiscard]] std::vector<ConfigError> take_errors();
 
  private:
-  [[nodiscard]] const ModbusProfile& load(const std::filesystem::path& file,
+  [[nodiscard]] const DeviceProfile& load(const std::filesystem::path& file,
                                           const std::string& name, int version);
 
   std::vector<std::filesystem::path> search_path_;
-  std::map<std::filesystem::path, ModbusProfile> cache_;
+  std::map<std::filesystem::path, DeviceProfile> cache_;
   std::vector<ConfigError> errors_;
 };
 

@@ -62,4 +62,10 @@ void read_delay_range(ObjectReader& parent, std::string_view key, Duration& min,
                                                     SiteNames& names);
 [[nodiscard]] AdapterConfig read_udp_adapter(ObjectReader& r, std::string name, SiteNames& names);
 
+/// Reads a stream adapter's `codec` map (also a stream profile's). stream_section.cpp.
+void read_codec(ObjectReader& r, CodecConfig& codec);
+
+/// Reads a stream adapter's `poll` map (also a stream profile's). stream_section.cpp.
+void read_poll(ObjectReader& r, StreamPoll& poll);
+
 }  // namespace guardian::config::detail

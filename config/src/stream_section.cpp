@@ -10,6 +10,7 @@
 
 #include "guardian/common/byte_text.hpp"
 #include "guardian/common/named_regex.hpp"
+#include "profiles.hpp"
 #include "sections.hpp"
 
 namespace guardian::config::detail {
@@ -470,6 +471,8 @@ void read_binary_codec(ObjectReader& r, BinaryCodecConfig& codec) {
                  codec.frame_length.has_value(), endian});
 }
 
+}  // namespace
+
 void read_codec(ObjectReader& r, CodecConfig& codec) {
   const auto kind = r.required("type", one_of(kCodecKinds));
   if (!kind) {
@@ -521,6 +524,8 @@ void read_poll(ObjectReader& r, StreamPoll& poll) {
                            ") must not exceed the poll interval (" +
                            format_duration(poll.interval) + ")");
 }
+
+namespace {
 
 /// The keys that belong to some transports only, and those each transport requires.
 void check_transport_keys(ObjectReader& r, StreamTransport t) {
@@ -584,6 +589,24 @@ void check_poll_reply(ObjectReader& r, const StreamAdapterConfig& a) {
                       "declare");
 }
 
+/// The stream profile `profile` names, or nullptr (absent, not found, or a Modbus register map:
+/// each reported at `profile`).
+const DeviceProfile* read_stream_profile(ObjectReader& r, StreamTransport transport,
+                                         SiteNames& names) {
+  const auto reference = r.optional("profile", profile_reference());
+  if (!reference || names.profiles == nullptr) return nullptr;
+  std::string problem;
+  const DeviceProfile* profile = names.profiles->resolve(*reference, problem);
+  if (!problem.empty()) r.error("profile", problem);
+  if (profile != nullptr && !profile->codec) {
+    r.error("profile", "profile '" + *reference + "' is a Modbus register map (it has points, " +
+                           "no codec); a " + spelling(kTransportKinds, transport) +
+                           " adapter needs a profile that declares a codec");
+    return nullptr;
+  }
+  return profile;
+}
+
 }  // namespace
 
 AdapterConfig read_stream_adapter(ObjectReader& r, std::string name, SiteNames& names,
@@ -627,7 +650,17 @@ AdapterConfig read_stream_adapter(ObjectReader& r, std::string name, SiteNames& 
   r.read("max_sources", a.max_sources, integer_in<std::size_t>(1, 1024));
   r.read("silence_timeout", a.silence_timeout, duration_in(0ms, days{1}));
   r.section("poll", Presence::optional, [&](ObjectReader& s) { read_poll(s, a.poll.emplace()); });
-  r.section("codec", Presence::required, [&](ObjectReader& s) { read_codec(s, a.codec); });
+  // The protocol is declared here (`codec`) or taken from a device profile (`profile`); a
+  // profile reference that failed leaves `codec` required neither: its error says what to fix.
+  const DeviceProfile* profile = read_stream_profile(r, transport, names);
+  if (r.has("profile") && r.has("codec"))
+    r.error("codec", "give either 'codec' or 'profile' (whose codec is used), not both");
+  r.section("codec", r.has("profile") ? Presence::optional : Presence::required,
+            [&](ObjectReader& s) { read_codec(s, a.codec); });
+  if (profile != nullptr) {
+    a.codec = *profile->codec;
+    if (!a.poll && profile->poll) a.poll = profile->poll;
+  }
   check_transport_keys(r, transport);
   check_source_field(r, a);
   check_poll_reply(r, a);

@@ -212,5 +212,119 @@ TEST(DeviceProfiles, ADeviceWithoutAProfileStillNeedsPoints) {
   EXPECT_NE(r.errors[0].message.find("missing required key 'points'"), std::string::npos);
 }
 
+// ─────────────────────────── stream profiles ───────────────────────────
+
+constexpr std::string_view kScaleV1 = R"(profile: scale
+version: 1
+description: A scale that answers W? with its weight
+codec:
+  type: lines
+  messages:
+    - name: weight
+      regex: 'W(?<grams>[0-9.]+)'
+      fields: [{name: grams, type: float, unit: g}]
+poll: {send: "W?\r\n", interval: 2s, timeout: 500ms}
+)";
+
+/// A site whose one adapter is a serial adapter with `adapter_yaml` added to its keys.
+std::string serial_site(std::string_view adapter_yaml,
+                        const std::string& profiles_path = "[profiles]") {
+  return "device: {id: gw}\n"                               // 1
+         "profiles_path: " + profiles_path + "\n"           // 2
+         "adapters:\n"                                      // 3
+         "  - name: scale-port\n"             // 4
+         "    type: serial\n"                 // 5
+         "    serial: {port: /dev/ttyUSB0}\n"  // 6
+         + std::string(adapter_yaml);         // 7…
+}
+
+TEST(StreamProfiles, ASerialAdapterTakesTheCodecAndPollOfItsProfile) {
+  Library lib;
+  write_file(lib.dir / "profiles/scale@1.yaml", std::string(kScaleV1));
+  const auto r = parse_site_config(serial_site("    profile: scale\n"),
+                                   (lib.dir / "site.yaml").string());
+  ASSERT_TRUE(loads(r)) << describe(r);
+  const auto& a = std::get<StreamAdapterConfig>(r.config->adapters.at(0));
+  ASSERT_EQ(a.codec.lines.messages.size(), 1U);
+  EXPECT_EQ(a.codec.lines.messages[0].name, "weight");
+  EXPECT_EQ(a.codec.lines.messages[0].fields[0].unit, "g");
+  ASSERT_TRUE(a.poll.has_value());
+  EXPECT_EQ(a.poll->interval, std::chrono::milliseconds{2000});
+
+  // The site's own poll wins over the profile's.
+  const auto own = parse_site_config(
+      serial_site("    profile: scale@1\n    poll: {send: \"W?\\r\\n\", interval: 10s}\n"),
+      (lib.dir / "site.yaml").string());
+  ASSERT_TRUE(loads(own)) << describe(own);
+  EXPECT_EQ(std::get<StreamAdapterConfig>(own.config->adapters.at(0)).poll->interval,
+            std::chrono::milliseconds{10000});
+}
+
+TEST(StreamProfiles, TheShippedSerialEspressoProfileDeclaresStatusAndShotRecords) {
+  const auto shipped = guardian::testing::source_path("config/profiles").string();
+  const auto r = parse_site_config(
+      serial_site("    profile: guardian-espresso-serial\n", "[" + shipped + "]"), "/tmp/site.yaml");
+  ASSERT_TRUE(loads(r)) << describe(r);
+  const auto& a = std::get<StreamAdapterConfig>(r.config->adapters.at(0));
+  ASSERT_EQ(a.codec.lines.messages.size(), 2U);
+  EXPECT_EQ(a.codec.lines.messages[0].name, "status");
+  EXPECT_EQ(a.codec.lines.messages[1].name, "shot");
+  EXPECT_TRUE(a.codec.lines.messages[1].record);
+  EXPECT_EQ(a.codec.lines.messages[1].fields.size(), 12U);
+}
+
+TEST(StreamProfiles, AProfileOfTheWrongKindOrBesideACodecIsReportedAtTheReference) {
+  Library lib;
+  write_file(lib.dir / "profiles/scale@1.yaml", std::string(kScaleV1));
+  const std::string site_file = (lib.dir / "site.yaml").string();
+  const auto modbus_map = parse_site_config(serial_site("    profile: meter@1\n"), site_file);
+  ASSERT_EQ(modbus_map.errors.size(), 1U) << describe(modbus_map);
+  EXPECT_EQ(modbus_map.errors[0].line, 7);
+  EXPECT_NE(modbus_map.errors[0].message.find(
+                "profile 'meter@1' is a Modbus register map (it has points, no codec); a serial "
+                "adapter needs a profile that declares a codec"),
+            std::string::npos)
+      << describe(modbus_map);
+
+  const auto both = parse_site_config(
+      serial_site("    profile: scale\n    codec: {type: json-lines, messages: [{name: m, fields: "
+                  "[{name: x, pointer: /x, type: int}]}]}\n"),
+      site_file);
+  ASSERT_EQ(both.errors.size(), 1U) << describe(both);
+  EXPECT_EQ(both.errors[0].line, 8);
+  EXPECT_NE(both.errors[0].message.find("give either 'codec' or 'profile'"), std::string::npos);
+
+  const auto device = lib.load("      - {name: m1, profile: scale}\n");
+  ASSERT_EQ(device.errors.size(), 1U) << describe(device);
+  EXPECT_NE(device.errors[0].message.find(
+                "profile 'scale' is a stream protocol (it has a codec, no points): a Modbus "
+                "device needs a profile with a register map"),
+            std::string::npos);
+
+  const auto none = parse_site_config(serial_site(""), site_file);
+  ASSERT_EQ(none.errors.size(), 1U) << describe(none);
+  EXPECT_NE(none.errors[0].message.find("missing required key 'codec'"), std::string::npos);
+}
+
+TEST(StreamProfiles, ErrorsInAStreamProfileAreLocatedInItsFile) {
+  Library lib;
+  write_file(lib.dir / "profiles/scale@1.yaml",
+             "profile: scale\n"
+             "version: 1\n"
+             "points: []\n"
+             "codec:\n"
+             "  type: lines\n"
+             "  messages: [{name: w, regex: '(?<g>[0-9]+', fields: [{name: g, type: int}]}]\n");
+  const auto r = parse_site_config(serial_site("    profile: scale\n"),
+                                   (lib.dir / "site.yaml").string());
+  ASSERT_EQ(r.errors.size(), 2U) << describe(r);
+  const std::string file = (lib.dir / "profiles/scale@1.yaml").string();
+  EXPECT_EQ(r.errors[0].file, file);
+  EXPECT_EQ(r.errors[0].line, 3);
+  EXPECT_NE(r.errors[0].message.find("has no 'points'"), std::string::npos);
+  EXPECT_EQ(r.errors[1].file, file);
+  EXPECT_EQ(r.errors[1].line, 6);
+}
+
 }  // namespace
 }  // namespace guardian::config

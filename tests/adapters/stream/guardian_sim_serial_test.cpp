@@ -23,7 +23,12 @@ using namespace testing;
 
 config::StreamAdapterConfig demo_adapter() {
   const auto loaded = config::load_site_config(source_path("config/examples/guardian.yaml"));
-  EXPECT_TRUE(loaded.ok());
+  if (!loaded.ok()) {
+    std::string errors;
+    for (const auto& e : loaded.errors) errors += e.to_string() + "\n";
+    ADD_FAILURE() << "config/examples/guardian.yaml does not load:\n" << errors;
+    return {};
+  }
   for (const auto& a : loaded.config->adapters)
     if (const auto* s = std::get_if<config::StreamAdapterConfig>(&a);
         s && s->name == "espresso-serial")
@@ -73,6 +78,7 @@ TEST(GuardianSimSerial, TheDemoAdapterDecodesStatusLinesAndShotRecordsFromAPty) 
   TempDir dir("guardian-sim-serial");
   const auto sim = start_sim(dir, {"--device", pty.device_end().string()});
   auto adapter = demo_adapter();
+  ASSERT_FALSE(adapter.name.empty());
   adapter.serial.port = pty.gateway_end().string();
   expect_status_and_shot(std::move(adapter));
 }
@@ -84,6 +90,7 @@ TEST(GuardianSimSerial, TheSameCodecDecodesTheSameProtocolOverTcp) {
   const auto at = log.find("READY port=");
   ASSERT_NE(at, std::string::npos) << log;
   auto adapter = demo_adapter();
+  ASSERT_FALSE(adapter.name.empty());
   adapter.transport = config::StreamTransport::tcp_client;
   adapter.host = "127.0.0.1";
   adapter.port = static_cast<std::uint16_t>(std::stoi(log.substr(at + 11)));

@@ -29,16 +29,16 @@ TEST(StreamE2E, SerialShotsArriveAsRecordsAndAPulledCableAsCommFail) {
   MosquittoBroker broker;
   MqttCollector collector(broker.uri(), "guardian/v1/#");
   SerialPair pty;
-  Process sim({{binary_path("guardian-sim").string(), "serial", "--device", pty.device_end().string(),
-                "--speed", "40", "--status-interval", "0.1"},
+  Process sim({{binary_path("guardian-sim").string(), "serial", "--device",
+                pty.device_end().string(), "--speed", "40", "--status-interval", "0.1"},
                {},
                dir / "sim.log",
                {}});
   GatewayProcess gw(dir, "e2e-serial", broker.uri(), demo_serial_adapter(pty.gateway_end()));
   gw.start();
 
-  ASSERT_TRUE(collector.wait_for([](const auto& all) { return !on_topic(all, "/records").empty(); },
-                                 60s))
+  ASSERT_TRUE(
+      collector.wait_for([](const auto& all) { return !on_topic(all, "/records").empty(); }, 60s))
       << gw.log() << sim.log();
   const json record = json::parse(on_topic(collector.messages(), "/records").front().payload);
   EXPECT_EQ(record.at("source"), "espresso-2");

@@ -13,13 +13,13 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include "guardian/adapters/adapter.hpp"
 #include "guardian/adapters/modbus/modbus_adapter.hpp"
 #include "guardian/config/site_config.hpp"
 #include "guardian/testing/environment.hpp"
+#include "guardian/testing/io_driver.hpp"
 
 namespace guardian::adapters::modbus::testing {
 
@@ -63,26 +63,7 @@ struct BatchRecorder {
   }
 };
 
-/// A real io_context run by the test thread.
-class IoDriver {
- public:
-  IoDriver() : guard_(boost::asio::make_work_guard(io_)) {}
-  [[nodiscard]] boost::asio::io_context& io() { return io_; }
-
-  /// Runs the io_context until `done()` or `deadline`; returns done().
-  bool run_until(const std::function<bool()>& done, std::chrono::milliseconds deadline) {
-    const auto end = std::chrono::steady_clock::now() + deadline;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() >= end) return done();
-      io_.run_for(10ms);
-    }
-    return true;
-  }
-
- private:
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-};
+using guardian::testing::IoDriver;
 
 /// A Modbus TCP connection to 127.0.0.1:port with short back-off, suited to tests.
 inline config::ModbusAdapterConfig tcp_connection(std::uint16_t port, std::string name = "plc") {

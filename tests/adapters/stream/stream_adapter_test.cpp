@@ -103,8 +103,8 @@ constexpr std::string_view kEspressoSerial = R"(- name: espresso-line
 
 /// The espresso line adapter on the gateway end of `pty`, with `line` (one more key) added.
 config::StreamAdapterConfig espresso_serial_with(const SerialPair& pty, const std::string& line) {
-  return load_adapter(replace(replace(std::string(kEspressoSerial), "PORT", pty.gateway_end().string()),
-                              "SILENCE", line));
+  return load_adapter(replace(
+      replace(std::string(kEspressoSerial), "PORT", pty.gateway_end().string()), "SILENCE", line));
 }
 
 bool has_good(const Received& rx, const std::string& source, const std::string& point,
@@ -116,13 +116,23 @@ bool has_good(const Received& rx, const std::string& source, const std::string& 
   return false;
 }
 
-TEST(SerialStreamAdapter, DeliversPushedStatusLinesAsReadingsAndShotsAsRecords) {
+/// A pty pair, an io_context, what the adapter delivers, and the serial espresso adapter started
+/// on the gateway's end of the pair with `extra` keys (silence_timeout, poll …).
+struct SerialBench {
+  explicit SerialBench(const std::string& extra)
+      : adapter(espresso_serial_with(pty, extra), driver.io(), rx.reading_sink(),
+                rx.record_sink()) {
+    adapter.start();
+  }
   SerialPair pty;
   IoDriver driver;
   Received rx;
-  StreamAdapter adapter(espresso_serial_with(pty, "silence_timeout: 0ms"), driver.io(),
-                        rx.reading_sink(), rx.record_sink());
-  adapter.start();
+  StreamAdapter adapter;
+};
+
+TEST(SerialStreamAdapter, DeliversPushedStatusLinesAsReadingsAndShotsAsRecords) {
+  SerialBench bench("silence_timeout: 0ms");
+  auto& [pty, driver, rx, adapter] = bench;
   SerialDevice device(driver.io(), pty.device_end());
   device.write(nmea("STAT,93.5,2") + nmea("SHOT,17,27.5,61.25"));
   ASSERT_TRUE(driver.run_until([&] { return !rx.records.empty() && !rx.batches.empty(); }, 5s));
@@ -142,12 +152,8 @@ TEST(SerialStreamAdapter, DeliversPushedStatusLinesAsReadingsAndShotsAsRecords) 
 }
 
 TEST(SerialStreamAdapter, GarbageAndBadChecksumsAreCountedInHealthAndGoodLinesStillArrive) {
-  SerialPair pty;
-  IoDriver driver;
-  Received rx;
-  StreamAdapter adapter(espresso_serial_with(pty, "silence_timeout: 0ms"), driver.io(),
-                        rx.reading_sink(), rx.record_sink());
-  adapter.start();
+  SerialBench bench("silence_timeout: 0ms");
+  auto& [pty, driver, rx, adapter] = bench;
   SerialDevice device(driver.io(), pty.device_end());
   std::string bad = nmea("STAT,50.0,1");
   bad[7] = '9';
@@ -162,12 +168,8 @@ TEST(SerialStreamAdapter, GarbageAndBadChecksumsAreCountedInHealthAndGoodLinesSt
 }
 
 TEST(SerialStreamAdapter, TurnsPointsCommFailWhenTheLineGoesAwayAndResumesWhenItComesBack) {
-  SerialPair pty;
-  IoDriver driver;
-  Received rx;
-  StreamAdapter adapter(espresso_serial_with(pty, "silence_timeout: 0ms"), driver.io(),
-                        rx.reading_sink(), rx.record_sink());
-  adapter.start();
+  SerialBench bench("silence_timeout: 0ms");
+  auto& [pty, driver, rx, adapter] = bench;
   {
     SerialDevice device(driver.io(), pty.device_end());
     device.write(nmea("STAT,90.0,1"));
@@ -194,12 +196,8 @@ TEST(SerialStreamAdapter, TurnsPointsCommFailWhenTheLineGoesAwayAndResumesWhenIt
 }
 
 TEST(SerialStreamAdapter, ASilentDeviceTurnsCommFailAfterTheSilenceTimeout) {
-  SerialPair pty;
-  IoDriver driver;
-  Received rx;
-  StreamAdapter adapter(espresso_serial_with(pty, "silence_timeout: 300ms"), driver.io(),
-                        rx.reading_sink(), rx.record_sink());
-  adapter.start();
+  SerialBench bench("silence_timeout: 300ms");
+  auto& [pty, driver, rx, adapter] = bench;
   SerialDevice device(driver.io(), pty.device_end());
   device.write(nmea("STAT,92.0,2"));
   ASSERT_TRUE(
@@ -215,14 +213,8 @@ TEST(SerialStreamAdapter, ASilentDeviceTurnsCommFailAfterTheSilenceTimeout) {
 }
 
 TEST(SerialStreamAdapter, PollsWithAQueryAndTurnsCommFailWhenTheDeviceStopsAnswering) {
-  SerialPair pty;
-  IoDriver driver;
-  Received rx;
-  StreamAdapter adapter(
-      espresso_serial_with(
-          pty, "poll: {send: \"STAT?\\r\\n\", interval: 100ms, timeout: 80ms, reply: status}"),
-      driver.io(), rx.reading_sink(), rx.record_sink());
-  adapter.start();
+  SerialBench bench("poll: {send: \"STAT?\\r\\n\", interval: 100ms, timeout: 80ms, reply: status}");
+  auto& [pty, driver, rx, adapter] = bench;
   SerialDevice device(driver.io(), pty.device_end());
   int answers = 3;
   device.serve([&](const std::string& query) -> std::string {

@@ -1,12 +1,15 @@
-// `guardian probe` against real links: a pty pair whose far end answers a query, a TCP port where
-// nobody listens, and UDP datagrams. The output must show the bytes (hex and ASCII) and what the
-// configured codec decodes and drops.
+// `guardian probe` against real links: a pty pair whose far end answers a query, a TCP peer that
+// answers a hex query, a TCP port where nobody listens, and UDP datagrams. The output must show the
+// bytes (hex and ASCII) and what the configured codec decodes and drops.
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/serial_port.hpp>
 #include <boost/asio/write.hpp>
@@ -77,6 +80,39 @@ TEST(StreamProbe, SendsTheQueryAndShowsTheReplyInHexAsciiAndDecoded) {
   EXPECT_NE(text.find("\\x01\\r\\n"), std::string::npos) << text;
   EXPECT_NE(text.find("→ status: t=93.5 degC"), std::string::npos) << text;
   EXPECT_NE(text.find("codec: messages=1 unmatched_lines=1"), std::string::npos) << text;
+}
+
+TEST(StreamProbe, ConnectsOverTcpSendsAHexQueryAndShowsTheReply) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io,
+                                   asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const auto port = acceptor.local_endpoint().port();
+  // The equipment: answers the two query bytes 05 01 with a three-byte frame.
+  std::thread equipment([&] {
+    auto socket = acceptor.accept();
+    std::array<std::uint8_t, 2> query{};
+    asio::read(socket, asio::buffer(query));
+    if (query == std::array<std::uint8_t, 2>{0x05, 0x01})
+      asio::write(socket, asio::buffer(std::array<std::uint8_t, 3>{0xAA, 0x55, 0x7F}));
+    // Hold the connection until the probe has had its time and closes it.
+    std::array<std::uint8_t, 1> rest{};
+    boost::system::error_code ec;
+    socket.read_some(asio::buffer(rest), ec);
+  });
+  StreamProbeOptions options;
+  options.link.transport = config::StreamTransport::tcp_client;
+  options.link.host = "127.0.0.1";
+  options.link.port = port;
+  options.send = {0x05, 0x01};
+  options.duration = 1s;
+  std::ostringstream out;
+  EXPECT_EQ(run_stream_probe(options, out), kExitOk);
+  equipment.join();
+  const std::string text = out.str();
+  EXPECT_NE(text.find("tcp 127.0.0.1:" + std::to_string(port)), std::string::npos) << text;
+  EXPECT_NE(text.find("sent 2 bytes"), std::string::npos) << text;
+  EXPECT_NE(text.find("AA 55 7F"), std::string::npos) << text;
+  EXPECT_NE(text.find("\\xAAU\\x7F"), std::string::npos) << text;
 }
 
 TEST(StreamProbe, SaysWhyATcpLinkCannotBeOpenedAndExitsWithCannotConnect) {

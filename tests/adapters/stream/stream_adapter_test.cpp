@@ -575,5 +575,44 @@ TEST(UdpStreamAdapter, IdentifiesSendersByAddressAndCountsBrokenDatagrams) {
   for (const auto& batch : rx.batches) EXPECT_NE(batch.source, "");
 }
 
+TEST(UdpStreamAdapter, DecodesCsvLinesOfADatagramAndCountsShortOnes) {
+  IoDriver driver;
+  Received rx;
+  const auto port = free_tcp_port();
+  StreamAdapter adapter(load_adapter(replace(R"(- name: climate
+  type: udp
+  bind: 127.0.0.1
+  port: PORT
+  peers: [{address: 127.0.0.2, source: cellar}]
+  codec:
+    type: lines
+    messages:
+      - name: climate
+        csv: {separator: ";"}
+        fields:
+          - {name: temp, column: 1, type: float, unit: degC}
+          - {name: humidity, column: 2, type: int, scale: 0.5, unit: "%"}
+)",
+                                             "PORT", std::to_string(port))),
+                        driver.io(), rx.reading_sink(), rx.record_sink());
+  adapter.start();
+  ASSERT_TRUE(driver.run_until([&] { return adapter.health().state == "listening"; }, 5s));
+  udp::socket sensor(driver.io());
+  sensor.open(udp::v4());
+  sensor.bind(udp::endpoint(asio::ip::make_address("127.0.0.2"), 0));
+  const udp::endpoint target(asio::ip::make_address("127.0.0.1"), port);
+  // Two lines in one datagram, the first missing a column.
+  sensor.send_to(asio::buffer(std::string("C1;12.5\nC1;12.75;163\n")), target);
+  ASSERT_TRUE(driver.run_until(
+      [&] {
+        return has_good(rx, "cellar", "temp", Value{12.75}) &&
+               has_good(rx, "cellar", "humidity", Value{81.5});
+      },
+      5s));
+  EXPECT_FALSE(has_good(rx, "cellar", "temp", Value{12.5}));
+  EXPECT_EQ(adapter.health().type, "udp/lines");
+  EXPECT_EQ(source_counter(adapter.health(), "cellar", "unmatched_lines"), 1u);
+}
+
 }  // namespace
 }  // namespace guardian::adapters::stream

@@ -21,7 +21,8 @@ std::string demo_serial_adapter(const std::filesystem::path& port) {
   text = text.substr(text.find("  - name: espresso-serial"));
   const std::string old_port = "./guardian-demo/espresso-serial";
   text.replace(text.find(old_port), old_port.size(), port.string());
-  return text;
+  // Its codec comes from the shipped profile guardian-espresso-serial@1.
+  return text + "profiles_path: [" + source_path("config/profiles").string() + "]\n";
 }
 
 TEST(StreamE2E, SerialShotsArriveAsRecordsAndAPulledCableAsCommFail) {

@@ -3,6 +3,7 @@
 //   guardian run [-c FILE]             run the gateway (default /etc/guardian/guardian.yaml)
 //   guardian config check FILE         validate a configuration, print every error
 //   guardian status [-c FILE] [--json] show the running daemon's adapters, values, queue, link
+//   guardian identity provision|show   the TPM identity of the secure link (identity_command.cpp)
 //   guardian version
 //
 // Exit codes: 0 success, 1 invalid configuration or usage, 2 start-up failure,
@@ -18,6 +19,7 @@
 #include "guardian/config/loader.hpp"
 #include "guardian/gateway/control_server.hpp"
 #include "guardian/gateway/gateway.hpp"
+#include "identity_command.hpp"
 #include "status_printer.hpp"
 
 namespace {
@@ -104,6 +106,10 @@ int cmd_status(const std::string& file, const std::string& socket, bool json) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // tpm2-tss logs every TPM error response to stderr, including the expected "no object at this
+  // handle" of a first provisioning; Guardian reports what matters itself. TSS2_LOG=all+ERROR
+  // in the environment brings the library's log back for debugging.
+  ::setenv("TSS2_LOG", "all+NONE", /*overwrite=*/0);
   CLI::App app{"guardian — brownfield retrofit gateway: reads legacy equipment, stores and forwards "
                "its telemetry securely"};
   app.require_subcommand(1);
@@ -129,6 +135,9 @@ int main(int argc, char** argv) {
   status->add_option("--socket", status_socket, "Control socket path (overrides --config)");
   status->add_flag("--json", status_json, "Print the raw JSON status");
 
+  guardian::tools::IdentityCommand identity;
+  guardian::tools::add_identity_command(app, identity, kDefaultConfig);
+
   auto* version = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -136,6 +145,7 @@ int main(int argc, char** argv) {
     if (*run) return cmd_run(run_config, level);
     if (*check) return cmd_config_check(check_file);
     if (*status) return cmd_status(status_config, status_socket, status_json);
+    if (*identity.provision || *identity.show) return guardian::tools::run_identity_command(identity);
     if (*version) {
       std::cout << "guardian " << kVersion << '\n';
       return 0;

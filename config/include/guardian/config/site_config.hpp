@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include "guardian/config/secure_link_config.hpp"
+
 namespace guardian::config {
 
 using Duration = std::chrono::milliseconds;
@@ -159,6 +161,9 @@ struct UplinkConfig {
   std::optional<TlsFilesConfig> tls;
   std::string username;                         ///< optional
   std::filesystem::path password_file;          ///< optional; secrets never inline
+  /// The top-level `secure_link:` section: set when the broker is reached through the TPM
+  /// tunnel (it describes how the uplink reaches its broker, so it travels with the uplink).
+  std::optional<SecureLinkConfig> secure_link;
 };
 
 struct ControlConfig {

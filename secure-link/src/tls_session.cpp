@@ -18,6 +18,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 namespace guardian::secure_link {
 namespace {
@@ -258,8 +259,25 @@ struct TlsSession::Impl {
             "TLS handshake with " + peer));
         continue;
       }
+      if (rc == MBEDTLS_ERR_NET_CONN_RESET || rc == MBEDTLS_ERR_NET_SEND_FAILED) {
+        // The peer refused us while we were still sending our flight (a server that rejects
+        // our certificate as soon as it reads it): its alert may be waiting unread.
+        if (const auto alert = pending_alert())
+          return mbedtls_error(MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE,
+                               "TLS handshake with " + peer + " failed: " + describe_alert(*alert));
+      }
       return describe(rc, "TLS handshake with " + peer + " failed");
     }
+  }
+
+  // A plaintext TLS alert record (RFC 5246 §6.2.1, §7.2) at the head of the socket's receive
+  // queue: type 21, version, length 2, level, description.
+  std::optional<unsigned char> pending_alert() const {
+    std::array<unsigned char, 7> record{};
+    const ssize_t n = ::recv(socket.get(), record.data(), record.size(), MSG_DONTWAIT | MSG_PEEK);
+    if (n == static_cast<ssize_t>(record.size()) && record[0] == 21 && record[3] == 0 && record[4] == 2)
+      return record[6];
+    return std::nullopt;
   }
 
   Error describe(int rc, const std::string& what) const {
@@ -274,17 +292,21 @@ struct TlsSession::Impl {
         if (c == '\n') c = ';';
       message += ": the peer's certificate is not trusted: " + text;
     } else if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && ssl.in_msg != nullptr) {
-      const unsigned char alert = ssl.in_msg[1];
-      const char* name = alert_name(alert);
-      message += std::string(": the peer sent the alert \"") +
-                 (name != nullptr ? name : std::to_string(alert).c_str()) + "\"";
-      if (alert == MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED)
-        message += " (our certificate has expired)";
-      else if (alert == MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA || alert == MBEDTLS_SSL_ALERT_MSG_BAD_CERT ||
-               alert == MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED || alert == MBEDTLS_SSL_ALERT_MSG_CERT_UNKNOWN)
-        message += " (the peer refused our certificate)";
+      message += ": " + describe_alert(ssl.in_msg[1]);
     }
     return mbedtls_error(rc, message);
+  }
+
+  static std::string describe_alert(unsigned char alert) {
+    const char* name = alert_name(alert);
+    std::string text = std::string("the peer sent the alert \"") +
+                       (name != nullptr ? name : std::to_string(alert).c_str()) + "\"";
+    if (alert == MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED)
+      text += " (our certificate has expired)";
+    else if (alert == MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA || alert == MBEDTLS_SSL_ALERT_MSG_BAD_CERT ||
+             alert == MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED || alert == MBEDTLS_SSL_ALERT_MSG_CERT_UNKNOWN)
+      text += " (the peer refused our certificate)";
+    return text;
   }
 
   Socket socket;

@@ -16,6 +16,7 @@
 
 #include "diagnostics.hpp"
 #include "object_reader.hpp"
+#include "profiles.hpp"
 #include "scalar_parsers.hpp"
 #include "sections.hpp"
 #include "yaml_documents.hpp"
@@ -216,7 +217,20 @@ void read_adapter(ObjectReader& r, SiteConfig& config, SiteNames& names) {
   config.adapters.push_back((*read_kind)(r, std::move(name), names));
 }
 
-SiteConfig read_site(const YAML::Node& root, Diagnostics& diagnostics) {
+/// profiles_path as written, relative entries taken from the directory of the site file (so that
+/// a file and its profiles can be copied together), or the default search path.
+std::vector<std::filesystem::path> read_profiles_path(ObjectReader& r,
+                                                      const std::string& file_name) {
+  auto written = r.scalars("profiles_path", file_path());
+  if (!written) return default_profiles_path();
+  const auto base = std::filesystem::path(file_name).parent_path();
+  for (auto& dir : *written)
+    if (dir.is_relative()) dir = base / dir;
+  return std::move(*written);
+}
+
+SiteConfig read_site(const YAML::Node& root, const std::string& file_name,
+                     Diagnostics& diagnostics, std::vector<ConfigError>& profile_errors) {
   SiteConfig config;
   ObjectReader r(root, root.Mark(), "", diagnostics);
   r.section("device", Presence::required, [&](ObjectReader& s) { read_device_section(s, config); });
@@ -231,35 +245,26 @@ SiteConfig read_site(const YAML::Node& root, Diagnostics& diagnostics) {
                            "with broker: ssl://host:port");
   r.section("control", Presence::optional,
             [&](ObjectReader& s) { read_control(s, config.control); });
+  config.profiles_path = read_profiles_path(r, file_name);
+  ProfileLibrary profiles(config.profiles_path);
   SiteNames names;
+  names.profiles = &profiles;
   r.list("adapters", Items::may_be_empty,
          [&](ObjectReader& item) { read_adapter(item, config, names); });
   r.finish();
+  profile_errors = profiles.take_errors();
   if (config.uplink.client_id.empty()) config.uplink.client_id = config.device_id;
   if (config.uplink.secure_link) config.uplink.secure_link->device_id = config.device_id;
   return config;
 }
 
-/// What to look at for a YAML syntax error. yaml-cpp reports a tab in the indentation as an
-/// "illegal map value" somewhere on that line, which does not say what to change.
-std::string syntax_hint(std::string_view text, const YAML::Mark& mark) {
-  std::size_t line_start = 0;
-  for (int line = 0; line < mark.line && line_start != std::string_view::npos; ++line) {
-    line_start = text.find('\n', line_start);
-    if (line_start != std::string_view::npos) ++line_start;
-  }
-  if (line_start != std::string_view::npos) {
-    const std::string_view line = text.substr(line_start, text.find('\n', line_start) - line_start);
-    const std::string_view indentation = line.substr(0, line.find_first_not_of(" \t"));
-    if (indentation.find('\t') != std::string_view::npos)
-      return " (this line is indented with a tab: YAML indentation must be spaces)";
-  }
-  return " (check the indentation and quotes on this line and the one before)";
-}
-
-LoadResult finish_load(Diagnostics& diagnostics, std::optional<SiteConfig> config) {
+/// The site file's errors in file order, then those found in the profiles it refers to.
+LoadResult finish_load(Diagnostics& diagnostics, std::optional<SiteConfig> config,
+                       std::vector<ConfigError> profile_errors = {}) {
   LoadResult result;
   result.errors = diagnostics.take_in_file_order();
+  result.errors.insert(result.errors.end(), std::make_move_iterator(profile_errors.begin()),
+                       std::make_move_iterator(profile_errors.end()));
   if (result.errors.empty()) result.config = std::move(config);
   return result;
 }
@@ -289,6 +294,14 @@ void read_delay_range(ObjectReader& parent, std::string_view key, Duration& min,
 
 }  // namespace detail
 
+result<Duration> parse_duration(std::string_view text) {
+  return duration_in(Duration{0}, std::chrono::days{365}).parse(text);
+}
+
+std::vector<std::filesystem::path> default_profiles_path() {
+  return {"/etc/guardian/profiles", GUARDIAN_SHIPPED_PROFILES_DIR};
+}
+
 std::string ConfigError::to_string() const {
   if (line == 0) return file + ": error: " + message;
   return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": error: " + message;
@@ -297,30 +310,14 @@ std::string ConfigError::to_string() const {
 LoadResult parse_site_config(std::string_view yaml_text, const std::string& file_name) {
   Diagnostics diagnostics(file_name);
   const std::string text(yaml_text);
-  YamlDocuments documents;
-  try {
-    documents = read_yaml_documents(text);
-  } catch (const YAML::Exception& e) {
-    // A syntax error stops the YAML parser itself: nothing after it can be read reliably.
-    diagnostics.error(e.mark, "YAML syntax error: " + e.msg + syntax_hint(text, e.mark));
-    return finish_load(diagnostics, std::nullopt);
-  }
-  if (documents.stuck_at) {
-    const auto pos = static_cast<std::size_t>(documents.stuck_at->pos);
-    const std::string found = pos < text.size() ? "'" + text.substr(pos, 1) + "'" : "this";
-    diagnostics.error(*documents.stuck_at, "YAML syntax error: unexpected " + found +
-                                               syntax_hint(text, *documents.stuck_at));
-    return finish_load(diagnostics, std::nullopt);
-  }
-  if (documents.second_document)
-    diagnostics.error(*documents.second_document,
-                      "a second YAML document ('---') starts here; the file must hold exactly "
-                      "one");
-  SiteConfig config = read_site(documents.first, diagnostics);
+  const auto root = read_single_document(text, diagnostics);
+  if (!root) return finish_load(diagnostics, std::nullopt);
+  std::vector<ConfigError> profile_errors;
+  SiteConfig config = read_site(*root, file_name, diagnostics, profile_errors);
   config.source_file = file_name;
   // The secure link measures the file the gateway was started with.
   if (config.uplink.secure_link) config.uplink.secure_link->config_file = file_name;
-  return finish_load(diagnostics, std::move(config));
+  return finish_load(diagnostics, std::move(config), std::move(profile_errors));
 }
 
 LoadResult load_site_config(const std::filesystem::path& path) {

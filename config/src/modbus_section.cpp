@@ -2,8 +2,11 @@
 // Protocol references: MODBUS Application Protocol Specification V1.1b3 (MBAP), MODBUS over
 // Serial Line Specification V1.02 (MBSL).
 
+#include <algorithm>
 #include <array>
 
+#include "guardian/config/modbus_words.hpp"
+#include "profiles.hpp"
 #include "sections.hpp"
 
 namespace guardian::config::detail {
@@ -13,6 +16,8 @@ using namespace std::chrono_literals;
 
 // MBAP §6.3/§6.4: one read carries 1 to 125 registers ("Quantity of Registers", 0x7D).
 constexpr int kMaxReadRegisters = 125;
+// MBAP §6.1/§6.2: one read carries 1 to 2000 bits ("Quantity of coils", 0x7D0).
+constexpr int kMaxReadBits = 2000;
 // MBSL §2.2: address 0 is broadcast (never answered) and 248–255 are reserved, so a polled unit on
 // a serial line is 1–247. Modbus TCP gateways also use 0 and 255, hence 0–255 elsewhere.
 constexpr int kMaxSerialUnitId = 247;
@@ -70,6 +75,33 @@ std::string_view spelling_of(const std::array<Choice<T>, N>& choices, T value) {
   for (const auto& choice : choices)
     if (choice.value == value) return choice.spelling;
   return "?";
+}
+
+/// MBAP §6.1–§6.4 quantity limits; a gap may be as long as a request less its two ends.
+void read_coalescing(ObjectReader& r, ModbusCoalescing& c) {
+  r.read("max_registers", c.max_registers, integer_in<std::uint16_t>(1, kMaxReadRegisters));
+  r.read("max_bits", c.max_bits, integer_in<std::uint16_t>(1, kMaxReadBits));
+  r.read("register_gap", c.register_gap, integer_in<std::uint16_t>(0, kMaxReadRegisters - 2));
+  r.read("bit_gap", c.bit_gap, integer_in<std::uint16_t>(0, kMaxReadBits - 2));
+}
+
+/// The standard rates a serial port can be set to (termios), e.g. 9600 or 19200.
+ScalarParser<int> baud_rate() {
+  auto integer = integer_between(1, 4'000'000);
+  std::string expected = "a standard baud rate (";
+  for (const int b : kStandardBaudRates) expected += std::to_string(b) + ", ";
+  expected.resize(expected.size() - 2);
+  expected += ")";
+  return {expected, [integer, expected](std::string_view text) -> result<int> {
+            auto value = integer.parse(text);
+            if (!value) return expected_but_got(expected, text);
+            const auto rate = static_cast<int>(value.value());
+            if (std::find(kStandardBaudRates.begin(), kStandardBaudRates.end(), rate) ==
+                kStandardBaudRates.end())
+              return expected_but_got(expected, text,
+                                      "serial ports are set to one of these rates only");
+            return rate;
+          }};
 }
 
 bool is_bit_table(RegisterTable t) {
@@ -151,6 +183,23 @@ void check_key_for_types(ObjectReader& r, const PointFields& f, std::string_view
                      " types, not " + std::string(spelling_of(kDataTypes, *f.type)));
 }
 
+/// writable: only coils and holding registers can be written (MBAP §6.5, §6.6); readback,
+/// write_min and write_max only mean something for a writable point.
+void check_write_keys(ObjectReader& r, const PointFields& f, const ModbusPoint& point) {
+  if (point.writable && f.table &&
+      (*f.table == RegisterTable::discrete_input || *f.table == RegisterTable::input_register))
+    r.error("writable", "a " + std::string(spelling_of(kTables, *f.table)) +
+                            " register or bit is read-only in Modbus: only 'coil' and 'holding' "
+                            "points can be writable");
+  for (const std::string_view key : {"readback", "write_min", "write_max"})
+    if (r.has(key) && !point.writable)
+      r.error(key, "'" + std::string(key) + "' only applies to a point with 'writable: true'");
+  check_key_for_types(r, f, "write_min", is_numeric, "numeric");
+  check_key_for_types(r, f, "write_max", is_numeric, "numeric");
+  if (point.write_min && point.write_max && *point.write_min > *point.write_max)
+    r.error("write_max", "write_max is below write_min");
+}
+
 /// Converts the address as written in the device's manual to the 0-based protocol address and
 /// checks that the whole point lies inside the 16-bit address space.
 std::optional<std::uint16_t> protocol_address(ObjectReader& r, const PointFields& f,
@@ -188,6 +237,10 @@ ModbusPoint read_point(ObjectReader& r, int address_base) {
   r.read("unit", point.unit, text());
   if (auto labels = r.dictionary("enum", any_integer(), text()))
     point.enum_map = std::move(*labels);
+  r.read("writable", point.writable, boolean());
+  r.read("readback", point.readback, boolean());
+  point.write_min = r.optional("write_min", real());
+  point.write_max = r.optional("write_max", real());
 
   if (f.table) point.table = *f.table;
   if (f.type) point.type = *f.type;
@@ -202,13 +255,45 @@ ModbusPoint read_point(ObjectReader& r, int address_base) {
   check_key_for_types(r, f, "scale", is_numeric, "numeric");
   check_key_for_types(r, f, "offset", is_numeric, "numeric");
   check_key_for_types(r, f, "enum", is_integer, "integer");
+  check_write_keys(r, f, point);
   if (auto address = protocol_address(r, f, address_base, point.width())) point.address = *address;
   return point;
 }
 
+/// The device's effective settings: what the site file says, else what its profile says, else
+/// the built-in default.
+void apply_defaults(const ModbusDeviceDefaults& site, const ModbusDeviceDefaults* profile,
+                    ModbusDevice& device) {
+  const auto pick = [&](auto member, auto& out) {
+    if (site.*member)
+      out = *(site.*member);
+    else if (profile != nullptr && profile->*member)
+      out = *(profile->*member);
+  };
+  pick(&ModbusDeviceDefaults::poll_interval, device.poll_interval);
+  pick(&ModbusDeviceDefaults::timeout, device.timeout);
+  pick(&ModbusDeviceDefaults::retries, device.retries);
+  pick(&ModbusDeviceDefaults::write_multiple, device.write_multiple);
+  pick(&ModbusDeviceDefaults::coalescing, device.coalescing);
+}
+
+/// The profile's points, then the site's: a site point with a profile point's name replaces it
+/// in place, other site points are added after the profile's.
+void merge_points(const std::vector<ModbusPoint>& profile, std::vector<ModbusPoint> site,
+                  std::vector<ModbusPoint>& out) {
+  out = profile;
+  for (auto& point : site) {
+    const auto same = std::find_if(out.begin(), out.end(),
+                                   [&](const ModbusPoint& p) { return p.name == point.name; });
+    if (same != out.end())
+      *same = std::move(point);
+    else
+      out.push_back(std::move(point));
+  }
+}
+
 ModbusDevice read_device(ObjectReader& r, std::optional<ModbusTransport> transport,
                          SiteNames& names) {
-  using std::chrono::days;
   ModbusDevice device;
   device.where = r.location();
   if (auto name = r.required("name", identifier())) {
@@ -217,33 +302,40 @@ ModbusDevice read_device(ObjectReader& r, std::optional<ModbusTransport> transpo
                      "device names are the 'source' of their readings and must be unique across "
                      "the site");
   }
+  const ModbusProfile* profile = nullptr;
+  if (auto reference = r.optional("profile", profile_reference()); reference && names.profiles) {
+    std::string problem;
+    profile = names.profiles->resolve(*reference, problem);
+    if (!problem.empty()) r.error("profile", problem);
+    if (profile != nullptr) device.profile = profile->name + "@" + std::to_string(profile->version);
+  }
   if (r.read("unit_id", device.unit_id, integer_in<int>(0, 255)) &&
       transport == ModbusTransport::rtu &&
       (device.unit_id == 0 || device.unit_id > kMaxSerialUnitId))
     r.error("unit_id",
             "on a serial line a polled unit id is 1 to 247 (0 is broadcast and is "
             "never answered; 248-255 are reserved)");
-  r.read("poll_interval", device.poll_interval, duration_in(1ms, days{1}));
-  r.read("timeout", device.timeout, duration_in(1ms, 60s));
-  r.read("retries", device.retries, integer_in<int>(0, 10));
-  int address_base = 0;
-  r.read("address_base", address_base, one_of(kAddressBases));
-
-  UniqueNames point_names;
-  r.list("points", Items::at_least_one, [&](ObjectReader& item) {
-    ModbusPoint point = read_point(item, address_base);
-    if (!point.name.empty())
-      item.require_unique("name", point.name, point_names, "point name",
-                          "point names must be unique within a device");
-    device.points.push_back(std::move(point));
-  });
+  ModbusDeviceDefaults site;
+  read_modbus_device_defaults(r, site);
+  apply_defaults(site, profile != nullptr ? &profile->defaults : nullptr, device);
+  const int address_base = read_address_base(r);
+  // With a profile the device's own points are additions and overrides, and may be absent. A
+  // profile reference that failed leaves them required neither: its error says what to fix.
+  const bool has_profile = r.has("profile");
+  std::vector<ModbusPoint> own;
+  read_modbus_points(r, address_base, has_profile ? Items::may_be_empty : Items::at_least_one,
+                     own);
+  if (profile != nullptr)
+    merge_points(profile->points, std::move(own), device.points);
+  else
+    device.points = std::move(own);
   return device;
 }
 
 SerialPortSettings read_serial(ObjectReader& r) {
   SerialPortSettings serial;
   if (auto port = r.required("port", text())) serial.port = std::move(*port);
-  r.read("baud", serial.baud, integer_in<int>(1, 4'000'000));
+  r.read("baud", serial.baud, baud_rate());
   r.read("parity", serial.parity, one_of(kParities));
   r.read("data_bits", serial.data_bits, one_of(kDataBits));
   r.read("stop_bits", serial.stop_bits, one_of(kStopBits));
@@ -268,6 +360,67 @@ void check_transport_keys(ObjectReader& r, ModbusTransport transport) {
 }
 
 }  // namespace
+
+void read_modbus_device_defaults(ObjectReader& r, ModbusDeviceDefaults& out) {
+  using std::chrono::days;
+  out.poll_interval = r.optional("poll_interval", duration_in(1ms, days{1}));
+  out.timeout = r.optional("timeout", duration_in(1ms, 60s));
+  out.retries = r.optional("retries", integer_in<int>(0, 10));
+  out.write_multiple = r.optional("write_multiple", boolean());
+  r.section("coalescing", Presence::optional,
+            [&](ObjectReader& c) { read_coalescing(c, out.coalescing.emplace()); });
+}
+
+int read_address_base(ObjectReader& r) {
+  int address_base = 0;
+  r.read("address_base", address_base, one_of(kAddressBases));
+  return address_base;
+}
+
+void read_modbus_points(ObjectReader& r, int address_base, Items items,
+                        std::vector<ModbusPoint>& out) {
+  UniqueNames point_names;
+  r.list("points", items, [&](ObjectReader& item) {
+    ModbusPoint point = read_point(item, address_base);
+    if (!point.name.empty())
+      item.require_unique("name", point.name, point_names, "point name",
+                          "point names must be unique within a device");
+    out.push_back(std::move(point));
+  });
+}
+
+}  // namespace guardian::config::detail
+
+namespace guardian::config {
+
+result<RegisterTable> parse_register_table(std::string_view text) {
+  return detail::one_of(detail::kTables).parse(text);
+}
+
+result<DataType> parse_data_type(std::string_view text) {
+  return detail::one_of(detail::kDataTypes).parse(text);
+}
+
+result<WordOrder> parse_word_order(std::string_view text) {
+  BOOST_OUTCOME_TRY(spelling, detail::one_of(detail::kOrders).parse(text));
+  return spelling.order;
+}
+
+std::string_view to_string(RegisterTable table) noexcept {
+  return detail::spelling_of(detail::kTables, table);
+}
+
+std::string_view to_string(DataType type) noexcept {
+  return detail::spelling_of(detail::kDataTypes, type);
+}
+
+std::string_view to_string(WordOrder order) noexcept {
+  return detail::spelling_of(detail::kOrders, detail::OrderSpelling{order, false});
+}
+
+}  // namespace guardian::config
+
+namespace guardian::config::detail {
 
 AdapterConfig read_modbus_adapter(ObjectReader& r, std::string name, SiteNames& names) {
   using std::chrono::days;

@@ -81,6 +81,11 @@ class ObjectReader {
   std::optional<std::map<K, V>> dictionary(std::string_view key, const ScalarParser<K>& key_parser,
                                            const ScalarParser<V>& value_parser);
 
+  /// The scalars of the list under `key`, each parsed with `parser` (e.g. a list of paths).
+  /// nullopt when absent, not a list, or when any item was invalid (each one is reported).
+  template <class T>
+  std::optional<std::vector<T>> scalars(std::string_view key, const ScalarParser<T>& parser);
+
   /// Reports `key` as an error with `reason` if present (a key we know and refuse, such as an
   /// inline password). Never suggested as a did-you-mean.
   void forbid(std::string_view key, std::string_view reason);
@@ -188,6 +193,31 @@ bool ObjectReader::read(std::string_view key, T& out,
   if (!value) return false;
   out = std::move(*value);
   return true;
+}
+
+template <class T>
+std::optional<std::vector<T>> ObjectReader::scalars(std::string_view key,
+                                                    const ScalarParser<T>& parser) {
+  const Entry* entry = take(key);
+  if (entry == nullptr) return std::nullopt;
+  if (!entry->value.IsSequence()) {
+    report_wrong_kind(entry->value, value_mark(entry->value, entry->key_mark), key_path(key),
+                      "a list of " + parser.expected);
+    return std::nullopt;
+  }
+  std::vector<T> out;
+  bool all_valid = true;
+  std::size_t index = 0;
+  for (const YAML::Node& item : entry->value) {
+    auto value = parse_scalar(item, item.Mark(),
+                              key_path(key) + "[" + std::to_string(index++) + "]", parser);
+    if (value)
+      out.push_back(std::move(*value));
+    else
+      all_valid = false;
+  }
+  if (!all_valid) return std::nullopt;
+  return out;
 }
 
 template <class K, class V>

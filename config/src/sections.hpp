@@ -3,19 +3,45 @@
 /// Readers for sections of the site file that are shared or live in their own file. Private to
 /// config/.
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "guardian/config/site_config.hpp"
 #include "object_reader.hpp"
 
 namespace guardian::config::detail {
 
-/// Names that must be unique across the whole site.
+class ProfileLibrary;
+
+/// What the readers of one site file share: the names that must be unique across the whole
+/// site, and the device profiles it may refer to.
 struct SiteNames {
   UniqueNames adapters;
   UniqueNames sources;  ///< Device names: the `source` of every reading northbound.
+  ProfileLibrary* profiles = nullptr;  ///< Set while the adapters are read.
 };
+
+/// The keys a Modbus device and a profile's `defaults` share, as written (nullopt = absent).
+struct ModbusDeviceDefaults {
+  std::optional<Duration> poll_interval;
+  std::optional<Duration> timeout;
+  std::optional<int> retries;
+  std::optional<bool> write_multiple;
+  std::optional<ModbusCoalescing> coalescing;
+};
+
+/// Reads the keys of ModbusDeviceDefaults present in `r`.
+void read_modbus_device_defaults(ObjectReader& r, ModbusDeviceDefaults& out);
+
+/// Reads the list of points under `points`, each address as the manual prints it with
+/// `address_base`, names unique within the list.
+void read_modbus_points(ObjectReader& r, int address_base, Items items,
+                        std::vector<ModbusPoint>& out);
+
+/// Reads an optional `address_base` (0 or 1), 0 when absent.
+[[nodiscard]] int read_address_base(ObjectReader& r);
 
 /// Reads an optional `{min: …, max: …}` map of retry delays under `key` into `min` and `max`
 /// (left at their defaults when absent), each within [lowest, highest] and min ≤ max.

@@ -1,6 +1,7 @@
 #include "yaml_documents.hpp"
 
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 #include <yaml-cpp/eventhandler.h>
@@ -55,6 +56,23 @@ class DocumentSurvey final : public YAML::EventHandler {
   bool root_seen_ = false;
 };
 
+/// What to look at for a YAML syntax error. yaml-cpp reports a tab in the indentation as an
+/// "illegal map value" somewhere on that line, which does not say what to change.
+[[nodiscard]] std::string syntax_hint(std::string_view text, const YAML::Mark& mark) {
+  std::size_t line_start = 0;
+  for (int line = 0; line < mark.line && line_start != std::string_view::npos; ++line) {
+    line_start = text.find('\n', line_start);
+    if (line_start != std::string_view::npos) ++line_start;
+  }
+  if (line_start != std::string_view::npos) {
+    const std::string_view line = text.substr(line_start, text.find('\n', line_start) - line_start);
+    const std::string_view indentation = line.substr(0, line.find_first_not_of(" \t"));
+    if (indentation.find('\t') != std::string_view::npos)
+      return " (this line is indented with a tab: YAML indentation must be spaces)";
+  }
+  return " (check the indentation and quotes on this line and the one before)";
+}
+
 }  // namespace
 
 YamlDocuments read_yaml_documents(const std::string& text) {
@@ -78,6 +96,34 @@ YamlDocuments read_yaml_documents(const std::string& text) {
     if (!docs[i].empty) result.second_document = docs[i].start;
   if (!docs.empty() && !docs.front().empty) result.first = YAML::Load(text);
   return result;
+}
+
+}  // namespace guardian::config::detail
+
+namespace guardian::config::detail {
+
+std::optional<YAML::Node> read_single_document(const std::string& text,
+                                               Diagnostics& diagnostics) {
+  YamlDocuments documents;
+  try {
+    documents = read_yaml_documents(text);
+  } catch (const YAML::Exception& e) {
+    // A syntax error stops the YAML parser itself: nothing after it can be read reliably.
+    diagnostics.error(e.mark, "YAML syntax error: " + e.msg + syntax_hint(text, e.mark));
+    return std::nullopt;
+  }
+  if (documents.stuck_at) {
+    const auto pos = static_cast<std::size_t>(documents.stuck_at->pos);
+    const std::string found = pos < text.size() ? "'" + text.substr(pos, 1) + "'" : "this";
+    diagnostics.error(*documents.stuck_at, "YAML syntax error: unexpected " + found +
+                                               syntax_hint(text, *documents.stuck_at));
+    return std::nullopt;
+  }
+  if (documents.second_document)
+    diagnostics.error(*documents.second_document,
+                      "a second YAML document ('---') starts here; the file must hold exactly "
+                      "one");
+  return documents.first;
 }
 
 }  // namespace guardian::config::detail

@@ -8,6 +8,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "diagnostics.hpp"
+
 namespace guardian::config::detail {
 
 /// The first document of a YAML stream and the problems of the stream around it.
@@ -26,5 +28,12 @@ struct YamlDocuments {
 /// stream whose document starts with a stray ',' (yaml-cpp issue #1040, fixed upstream by PR
 /// #1319). The stream is surveyed here with a bounded number of documents instead.
 [[nodiscard]] YamlDocuments read_yaml_documents(const std::string& text);
+
+/// The one document of a configuration file (the site file or a profile), every problem of the
+/// stream reported in `diagnostics`: a syntax error (with a hint at what to look at on that
+/// line) or a stuck parser leave nothing readable (nullopt); a second document is reported and
+/// the first one is still returned.
+[[nodiscard]] std::optional<YAML::Node> read_single_document(const std::string& text,
+                                                             Diagnostics& diagnostics);
 
 }  // namespace guardian::config::detail

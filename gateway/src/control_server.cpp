@@ -29,7 +29,7 @@ bool peer_allowed(int fd) {
 }  // namespace
 
 struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
-  Impl(asio::io_context& io_, std::filesystem::path path_, Handler handler_)
+  Impl(asio::io_context& io_, std::filesystem::path path_, AsyncHandler handler_)
       : io(io_), acceptor(io_), path(std::move(path_)), handler(std::move(handler_)) {}
 
   struct Session : std::enable_shared_from_this<Session> {
@@ -45,23 +45,25 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
 
     void on_read(boost::system::error_code ec, std::size_t n) {
       if (ec == asio::error::operation_aborted) return;
-      nlohmann::json response;
       if (ec) {
         ++owner->counters.malformed;
-        response = {{"ok", false}, {"error", "request must be one JSON line of at most 64 KiB"}};
-      } else {
-        std::string line(asio::buffers_begin(buffer.data()),
-                         asio::buffers_begin(buffer.data()) + static_cast<std::ptrdiff_t>(n));
-        buffer.consume(n);
-        auto request = nlohmann::json::parse(line, nullptr, false);
-        if (request.is_discarded() || !request.is_object()) {
-          ++owner->counters.malformed;
-          response = {{"ok", false}, {"error", "request is not a JSON object"}};
-        } else {
-          ++owner->counters.requests;
-          response = owner->handler(request);
-        }
+        return respond({{"ok", false}, {"error", "request must be one JSON line of at most 64 KiB"}});
       }
+      std::string line(asio::buffers_begin(buffer.data()),
+                       asio::buffers_begin(buffer.data()) + static_cast<std::ptrdiff_t>(n));
+      buffer.consume(n);
+      auto request = nlohmann::json::parse(line, nullptr, false);
+      if (request.is_discarded() || !request.is_object()) {
+        ++owner->counters.malformed;
+        return respond({{"ok", false}, {"error", "request is not a JSON object"}});
+      }
+      ++owner->counters.requests;
+      owner->handler(request, [self = shared_from_this()](nlohmann::json response) {
+        self->respond(std::move(response));
+      });
+    }
+
+    void respond(const nlohmann::json& response) {
       out = response.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       out.push_back('\n');
       asio::async_write(socket, asio::buffer(out),
@@ -99,12 +101,21 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
   asio::io_context& io;
   local::acceptor acceptor;
   std::filesystem::path path;
-  Handler handler;
+  AsyncHandler handler;
   Counters counters;
   bool bound = false;
 };
 
 ControlServer::ControlServer(asio::io_context& io, std::filesystem::path socket_path, Handler handler)
+    : ControlServer(io, std::move(socket_path),
+                    AsyncHandler([handler = std::move(handler)](
+                                     const nlohmann::json& request,
+                                     std::function<void(nlohmann::json)> reply) {
+                      reply(handler(request));
+                    })) {}
+
+ControlServer::ControlServer(asio::io_context& io, std::filesystem::path socket_path,
+                             AsyncHandler handler)
     : impl_(std::make_shared<Impl>(io, std::move(socket_path), std::move(handler))) {}
 
 ControlServer::~ControlServer() { stop(); }

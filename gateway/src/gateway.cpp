@@ -1,5 +1,6 @@
 #include "guardian/gateway/gateway.hpp"
 
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include <boost/asio/steady_timer.hpp>
@@ -8,6 +9,7 @@
 
 #include "guardian/adapters/adapter.hpp"
 #include "guardian/common/log.hpp"
+#include "guardian/gateway/command_dispatcher.hpp"
 #include "guardian/gateway/control_server.hpp"
 #include "guardian/gateway/health.hpp"
 #include "guardian/gateway/mqtt_uplink.hpp"
@@ -22,11 +24,14 @@ namespace {
 // The first health message goes out soon after start so a dashboard sees a fresh gateway
 // quickly; then every health_interval.
 constexpr std::chrono::milliseconds kFirstHealthDelay{2000};
+// Freed heap pages (payload churn, a large configuration's parse tree) are handed back to the
+// system this often, so resident memory tracks what is in use rather than its high-water mark.
+constexpr std::chrono::seconds kMemoryTrimInterval{10};
 }  // namespace
 
 struct Gateway::Impl {
   Impl(asio::io_context& io_, config::SiteConfig site_)
-      : io(io_), site(std::move(site_)), health_timer(io_), started(now_ms()) {}
+      : io(io_), site(std::move(site_)), health_timer(io_), trim_timer(io_), started(now_ms()) {}
 
   [[nodiscard]] GatewayView view() const {
     return GatewayView{site, adapters, *outbox, *uplink, *pipeline, started};
@@ -41,22 +46,50 @@ struct Gateway::Impl {
     });
   }
 
-  nlohmann::json handle_control(const nlohmann::json& request) {
+  void schedule_memory_trim() {
+    trim_timer.expires_after(kMemoryTrimInterval);
+    trim_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      ::malloc_trim(0);
+      schedule_memory_trim();
+    });
+  }
+
+  void handle_control(const nlohmann::json& request,
+                      const std::function<void(nlohmann::json)>& reply) {
     const auto cmd = request.value("cmd", std::string{});
-    if (cmd == "status") return {{"ok", true}, {"status", status_json(view(), now_ms())}};
-    return {{"ok", false}, {"error", "unknown command '" + cmd + "' (known: status)"}};
+    if (cmd == "status") return reply({{"ok", true}, {"status", status_json(view(), now_ms())}});
+    if (cmd == "write") {
+      // The same path as a cloud command: {"cmd":"write","source":…,"point":…,"value":…}.
+      auto command = request;
+      command.erase("cmd");
+      if (!command.contains("id")) command["id"] = "control-" + std::to_string(++control_writes);
+      std::string id;
+      auto parsed = CommandDispatcher::parse(command.dump(), id);
+      if (!parsed) return reply({{"ok", false}, {"error", parsed.error().message}});
+      return commands->write(std::move(parsed).value(), [reply](nlohmann::json result) {
+        const bool ok = result.value("ok", false);
+        nlohmann::json response{{"ok", ok}, {"result", result}};
+        if (!ok) response["error"] = result.value("error", std::string("write failed"));
+        reply(std::move(response));
+      });
+    }
+    reply({{"ok", false}, {"error", "unknown command '" + cmd + "' (known: status, write)"}});
   }
 
   asio::io_context& io;
   config::SiteConfig site;
   asio::steady_timer health_timer;
+  asio::steady_timer trim_timer;
   Timestamp started;
   std::unique_ptr<Outbox> outbox;
   std::unique_ptr<Pipeline> pipeline;
   std::unique_ptr<secure_link::Link> link;
   std::unique_ptr<MqttUplink> uplink;
   std::vector<std::unique_ptr<adapters::Adapter>> adapters;
+  std::unique_ptr<CommandDispatcher> commands;
   std::unique_ptr<ControlServer> control;
+  std::uint64_t control_writes = 0;
   bool running = false;
 };
 
@@ -99,13 +132,27 @@ result<void> Gateway::start() {
     return make_error(std::string("adapter: ") + e.what());
   }
 
+  // Commands from the cloud: {prefix}commands in, {prefix}commands/result out (docs/telemetry.md).
+  m.commands = std::make_unique<CommandDispatcher>(
+      site.device_id, m.adapters, [u = m.uplink.get()](std::string payload) {
+        u->publish_live("commands/result", std::move(payload), /*retained=*/false);
+      });
+  m.uplink->subscribe("commands", [c = m.commands.get()](const std::string&, std::string payload) {
+    c->on_message(payload);
+  });
+
   m.control = std::make_unique<ControlServer>(
-      m.io, site.control.socket, [&m](const nlohmann::json& req) { return m.handle_control(req); });
+      m.io, site.control.socket,
+      ControlServer::AsyncHandler(
+          [&m](const nlohmann::json& req, std::function<void(nlohmann::json)> reply) {
+            m.handle_control(req, reply);
+          }));
   if (auto r = m.control->start(); !r) return r.error();
 
   m.uplink->start();
   for (auto& a : m.adapters) a->start();
   m.schedule_health(std::min(kFirstHealthDelay, site.uplink.health_interval));
+  m.schedule_memory_trim();
   m.running = true;
   log::info("gateway", "device " + site.device_id + ": " + std::to_string(m.adapters.size()) +
                            " adapter(s), queue " + site.queue.path.string() + " (" +
@@ -121,6 +168,7 @@ void Gateway::stop() {
   log::info("gateway", "stopping");
   for (auto& a : m.adapters) a->stop();
   m.health_timer.cancel();
+  m.trim_timer.cancel();
   if (m.outbox) m.outbox->flush();
   if (m.uplink) m.uplink->stop();
   if (m.control) m.control->stop();

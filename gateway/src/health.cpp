@@ -1,6 +1,8 @@
 #include "guardian/gateway/health.hpp"
 
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <variant>
 
 #include "guardian/common/time_format.hpp"
@@ -25,6 +27,22 @@ nlohmann::json source_json(const adapters::SourceHealth& s) {
   return j;
 }
 
+// Resident memory and threads of this process (/proc/self/status), for fleet-wide leak watching.
+nlohmann::json process_json() {
+  std::ifstream status("/proc/self/status");
+  std::uint64_t rss_kib = 0, hwm_kib = 0, threads = 0;
+  for (std::string line; std::getline(status, line);) {
+    std::istringstream in(line);
+    std::string key;
+    std::uint64_t value = 0;
+    in >> key >> value;
+    if (key == "VmRSS:") rss_kib = value;
+    if (key == "VmHWM:") hwm_kib = value;
+    if (key == "Threads:") threads = value;
+  }
+  return {{"rss_bytes", rss_kib * 1024}, {"peak_rss_bytes", hwm_kib * 1024}, {"threads", threads}};
+}
+
 }  // namespace
 
 nlohmann::json reading_json(const Reading& r) {
@@ -39,6 +57,7 @@ nlohmann::json health_json(const GatewayView& v, Timestamp now) {
   j["device"] = v.site.device_id;
   j["ts"] = format_rfc3339(now);
   j["uptime_s"] = static_cast<std::int64_t>(seconds_between(v.started, now));
+  j["process"] = process_json();
 
   const auto& uc = v.uplink.counters();
   const auto info = v.uplink.link_info();
@@ -50,7 +69,8 @@ nlohmann::json health_json(const GatewayView& v, Timestamp now) {
                       {"in_flight", v.uplink.in_flight()},
                       {"connects", uc.connects},
                       {"connect_failures", uc.connect_failures},
-                      {"connection_losses", uc.connection_losses}};
+                      {"connection_losses", uc.connection_losses},
+                      {"received", uc.received}};
   if (!uc.last_error.empty()) link["last_error"] = uc.last_error;
   if (info.cert_not_after) {
     link["cert_not_after"] = format_rfc3339(*info.cert_not_after);
@@ -86,7 +106,10 @@ nlohmann::json health_json(const GatewayView& v, Timestamp now) {
     const auto h = a->health();
     nlohmann::json sources = nlohmann::json::array();
     for (const auto& s : h.sources) sources.push_back(source_json(s));
-    adapters.push_back({{"name", h.name}, {"type", h.type}, {"state", h.state}, {"sources", sources}});
+    nlohmann::json adapter{{"name", h.name}, {"type", h.type}, {"state", h.state}};
+    if (!h.warnings.empty()) adapter["warnings"] = h.warnings;
+    adapter["sources"] = std::move(sources);
+    adapters.push_back(std::move(adapter));
   }
   j["adapters"] = std::move(adapters);
   return j;

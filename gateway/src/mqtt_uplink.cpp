@@ -9,6 +9,7 @@
 #include <deque>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -111,13 +112,17 @@ class Listener final : public mqtt::iaction_listener {
   }
 };
 
-class LostCallback final : public mqtt::callback {
+class ClientCallback final : public mqtt::callback {
  public:
   std::function<void(const std::string&)> lost;
+  std::function<void(mqtt::const_message_ptr)> arrived;
 
  private:
   void connection_lost(const std::string& cause) override {
     if (lost) lost(cause);
+  }
+  void message_arrived(mqtt::const_message_ptr message) override {
+    if (arrived) arrived(std::move(message));
   }
 };
 
@@ -126,7 +131,8 @@ class LostCallback final : public mqtt::callback {
 struct Connection {
   Listener connect_listener;
   Listener publish_listener;
-  LostCallback callback;
+  Listener subscribe_listener;
+  ClientCallback callback;
   std::mutex tls_mutex;
   std::string tls_errors;  // OpenSSL's messages for this attempt, for last_error
   std::string server_uri;
@@ -235,6 +241,7 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     ++counters.connects;
     backoff.reset();
     publish_live_topic(status_topic, status_payload(device_id, "online", now_ms()), true);
+    for (const auto& [topic, handler] : subscriptions) subscribe_topic(topic);
     // Re-send everything not acknowledged, from the lowest seq (at-least-once; consumers drop
     // duplicates by seq).
     cursor = 0;
@@ -419,6 +426,30 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     }
   }
 
+  void subscribe(const std::string& suffix, MqttUplink::MessageHandler handler) {
+    const std::string topic = prefix + suffix;
+    const bool known = subscriptions.contains(topic);
+    subscriptions[topic] = std::move(handler);
+    if (!known && state == LinkState::connected && active) subscribe_topic(topic);
+  }
+
+  void subscribe_topic(const std::string& topic) {
+    try {
+      active->client->subscribe(topic, kQos, nullptr, active->subscribe_listener);
+    } catch (const mqtt::exception& e) {
+      counters.last_error = "subscribe to " + topic + " refused: " + e.what();
+    }
+  }
+
+  void on_message(const std::string& topic, std::string payload) {
+    const auto it = subscriptions.find(topic);
+    if (it == subscriptions.end()) return;
+    ++counters.received;
+    // A copy: the handler may subscribe again (replacing itself) while it runs.
+    const auto handler = it->second;
+    handler(topic.substr(prefix.size()), std::move(payload));
+  }
+
   void stop() {
     if (!connector) return;
     stopping = true;
@@ -561,6 +592,21 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
         if (auto s = weak.lock()) s->on_publish_failed(gen, seq, std::move(reason));
       });
     };
+    conn.subscribe_listener.failed = [weak](const mqtt::token& t) {
+      auto self = weak.lock();
+      if (!self) return;
+      std::string reason = "subscribe failed: " + mqtt::exception::error_str(t.get_return_code());
+      asio::post(self->io, [weak, reason = std::move(reason)]() mutable {
+        if (auto s = weak.lock()) s->counters.last_error = std::move(reason);
+      });
+    };
+    conn.callback.arrived = [weak](mqtt::const_message_ptr message) {
+      if (auto self = weak.lock())
+        asio::post(self->io, [weak, topic = message->get_topic(),
+                              payload = message->to_string()]() mutable {
+          if (auto s = weak.lock()) s->on_message(topic, std::move(payload));
+        });
+    };
     conn.callback.lost = [weak, gen](const std::string& cause) {
       if (auto self = weak.lock())
         asio::post(self->io, [weak, gen, cause] {
@@ -609,6 +655,7 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
   std::deque<StoredMessage> ahead;    // fetched, not yet published
   std::uint64_t ahead_bytes = 0;      // their body bytes
   std::set<std::uint64_t> in_flight;  // published, PUBACK not yet received
+  std::map<std::string, MqttUplink::MessageHandler> subscriptions;  // by full topic
   bool fetching = false;
   std::uint64_t fetch_generation = 0;
 };
@@ -636,5 +683,9 @@ const UplinkCounters& MqttUplink::counters() const noexcept { return impl_->coun
 std::uint64_t MqttUplink::in_flight() const noexcept { return impl_->in_flight.size(); }
 
 secure_link::LinkInfo MqttUplink::link_info() const { return impl_->link_info; }
+
+void MqttUplink::subscribe(const std::string& topic_suffix, MessageHandler handler) {
+  impl_->subscribe(topic_suffix, std::move(handler));
+}
 
 }  // namespace guardian::gateway

@@ -63,6 +63,7 @@ TEST(ExampleConfigs, DemoConfigDescribesTheSimulatedEspressoMachineRegisterMap) 
       {"power", holding_register, 10, float32, ABCD, 1.0, "W"},
       {"energy", holding_register, 12, uint32, CDAB, 1.0, "Wh"},
       {"ambient_temp", input_register, 0, int16, ABCD, 0.1, "degC"},
+      {"boiler_setpoint", holding_register, 14, uint16, ABCD, 0.1, "degC"},
   };
   ASSERT_EQ(points.size(), expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
@@ -78,6 +79,10 @@ TEST(ExampleConfigs, DemoConfigDescribesTheSimulatedEspressoMachineRegisterMap) 
     const bool is_state = expected[i].name == "state";
     EXPECT_EQ(points[i].enum_map.empty(), !is_state);
   }
+  EXPECT_TRUE(points[10].writable);
+  EXPECT_TRUE(points[10].readback);
+  EXPECT_EQ(points[10].write_min, 85.0);
+  EXPECT_EQ(points[10].write_max, 96.0);
   EXPECT_EQ(points[5].enum_map, (std::map<std::int64_t, std::string>{{0, "idle"},
                                                                      {1, "heating"},
                                                                      {2, "ready"},
@@ -91,12 +96,28 @@ TEST(ExampleConfigs, FullConfigLoadsWithoutErrors) {
   ASSERT_TRUE(loads(result));
   const SiteConfig& c = *result.config;
   EXPECT_TRUE(c.uplink.tls.has_value());
-  ASSERT_EQ(c.adapters.size(), 2u);
+  ASSERT_EQ(c.adapters.size(), 3u);
   const auto& meters = std::get<ModbusAdapterConfig>(c.adapters[1]);
   EXPECT_EQ(meters.transport, ModbusTransport::rtu);
   ASSERT_EQ(meters.devices.size(), 2u);
   // The meter's manual counts from 1: address 1 as written is protocol address 0.
   EXPECT_EQ(meters.devices[0].points.at(0).address, 0);
+  // The other meter comes from a shipped profile, with one point added by the site.
+  EXPECT_EQ(meters.devices[1].profile, "eastron-sdm120@1");
+  EXPECT_EQ(meters.devices[1].points.back().name, "relay_pulse_width");
+  EXPECT_TRUE(meters.devices[1].write_multiple);
+  EXPECT_EQ(std::get<ModbusAdapterConfig>(c.adapters[2]).transport, ModbusTransport::rtu_over_tcp);
+}
+
+TEST(ExampleConfigs, RtuConfigReadsTheSimulatedBusThroughProfiles) {
+  const auto result = load_site_config(source_path("config/examples/guardian-rtu.yaml"));
+  ASSERT_TRUE(loads(result));
+  const auto& bus = std::get<ModbusAdapterConfig>(result.config->adapters.at(0));
+  EXPECT_EQ(bus.transport, ModbusTransport::rtu);
+  ASSERT_EQ(bus.devices.size(), 2u);
+  EXPECT_EQ(bus.devices[0].profile, "guardian-espresso@1");
+  EXPECT_EQ(bus.devices[1].profile, "eastron-sdm120@1");
+  EXPECT_EQ(bus.devices[1].unit_id, 2);
 }
 
 }  // namespace

@@ -324,7 +324,7 @@ TEST(ModbusAdapterRules, SerialSettingsAreCheckedOneByOne) {
   EXPECT_TRUE(has_errors(
       result,
       {{7, 7, "adapters[0].serial: missing required key 'port'"},
-       {7, 13, "adapters[0].serial.baud: 0 is out of range"},
+       {7, 13, "adapters[0].serial.baud: expected a standard baud rate (300, 600, 1200"},
        {8, 15,
         "adapters[0].serial.parity: unknown value 'evn' (did you mean 'even'?); expected "
         "one of 'none', 'even', 'odd'"},
@@ -376,6 +376,99 @@ TEST(ModbusAdapterRules, BackoffMinMustNotExceedMax) {
   const auto result = parse(adapter_site("    host: h\n    backoff: {min: 2m, max: 30s}\n"));
   EXPECT_TRUE(
       has_error(result, 6, 29, "adapters[0].backoff.max: min (2m) is greater than max (30s)"));
+}
+
+}  // namespace
+}  // namespace guardian::config
+
+namespace guardian::config {
+namespace {
+
+using testing::has_error;
+using testing::loads;
+using testing::only_point;
+using testing::parse;
+using testing::point_column;
+using testing::point_site;
+
+::testing::AssertionResult point_error_at(std::string_view point, std::string_view needle,
+                                          std::string fragment) {
+  return has_error(parse(point_site(point)), 11, point_column(point, needle), std::move(fragment));
+}
+
+TEST(ModbusWriteKeys, WritablePointsCarryTheirReadbackAndLimits) {
+  const auto result = parse(point_site(
+      "{name: p, table: holding, address: 0, type: uint16, scale: 0.1, writable: true, "
+      "readback: true, write_min: 85, write_max: 96.5}"));
+  ASSERT_TRUE(loads(result));
+  const auto& p = only_point(result);
+  EXPECT_TRUE(p.writable);
+  EXPECT_TRUE(p.readback);
+  EXPECT_EQ(p.write_min, 85.0);
+  EXPECT_EQ(p.write_max, 96.5);
+  EXPECT_FALSE(only_point(parse(point_site("{name: p, table: coil, address: 0, type: bool}")))
+                   .writable);
+}
+
+TEST(ModbusWriteKeys, OnlyCoilsAndHoldingRegistersCanBeWritable) {
+  EXPECT_TRUE(loads(parse(point_site("{name: p, table: coil, address: 0, type: bool, "
+                                     "writable: true}"))));
+  EXPECT_TRUE(point_error_at("{name: p, table: input, address: 0, type: int16, writable: true}",
+                             "true", "only 'coil' and 'holding' points can be writable"));
+  EXPECT_TRUE(point_error_at("{name: p, table: discrete, address: 0, type: bool, writable: true}",
+                             "true", "is read-only in Modbus"));
+}
+
+TEST(ModbusWriteKeys, ReadbackAndLimitsNeedAWritablePoint) {
+  EXPECT_TRUE(point_error_at("{name: p, table: holding, address: 0, type: int16, readback: true}",
+                             "true", "'readback' only applies to a point with 'writable: true'"));
+  EXPECT_TRUE(point_error_at("{name: p, table: holding, address: 0, type: int16, write_min: 1}",
+                             "1}", "'write_min' only applies to a point with 'writable: true'"));
+  EXPECT_TRUE(point_error_at(
+      "{name: p, table: holding, address: 0, type: int16, writable: true, write_min: 9, "
+      "write_max: 1}",
+      "1}", "write_max is below write_min"));
+  EXPECT_TRUE(point_error_at(
+      "{name: p, table: coil, address: 0, type: bool, writable: true, write_max: 1}", "1}",
+      "'write_max' only applies to numeric types, not bool"));
+}
+
+TEST(ModbusDeviceKeys, CoalescingAndWriteMultipleAreReadAndChecked) {
+  const auto result =
+      parse(point_site("{name: p, table: holding, address: 0, type: int16}",
+                       "coalescing: {max_registers: 64, register_gap: 0, bit_gap: 16}"));
+  ASSERT_TRUE(loads(result));
+  const auto& d = std::get<ModbusAdapterConfig>(result.config->adapters.at(0)).devices.at(0);
+  EXPECT_EQ(d.coalescing.max_registers, 64);
+  EXPECT_EQ(d.coalescing.max_bits, 2000);
+  EXPECT_EQ(d.coalescing.register_gap, 0);
+  EXPECT_EQ(d.coalescing.bit_gap, 16);
+  EXPECT_FALSE(d.write_multiple);
+  EXPECT_TRUE(
+      std::get<ModbusAdapterConfig>(
+          parse(point_site("{name: p, table: holding, address: 0, type: int16}",
+                           "write_multiple: true"))
+              .config->adapters.at(0))
+          .devices.at(0)
+          .write_multiple);
+  EXPECT_TRUE(has_error(parse(point_site("{name: p, table: holding, address: 0, type: int16}",
+                                         "coalescing: {max_registers: 126}")),
+                        9, 37, "coalescing.max_registers: 126 is out of range"));
+}
+
+TEST(ModbusAdapterRules, TheBaudRateMustBeOneASerialPortCanBeSetTo) {
+  const auto site = [](std::string_view baud) {
+    return "device: {id: gw}\nadapters:\n  - name: bus\n    type: modbus\n    transport: rtu\n"
+           "    serial: {port: /dev/ttyS0, baud: " +
+           std::string(baud) +
+           "}\n    devices: [{name: x, points: [{name: t, table: input, address: 0, "
+           "type: int16}]}]\n";
+  };
+  EXPECT_TRUE(loads(parse(site("19200"))));
+  EXPECT_TRUE(has_error(parse(site("14400")), 6, 38,
+                        "expected a standard baud rate (300, 600, 1200, 2400, 4800, 9600, 19200, "
+                        "38400, 57600, 115200, 230400, 460800, 500000, 921600, 1000000, 2000000, "
+                        "4000000), got '14400'; serial ports are set to one of these rates only"));
 }
 
 }  // namespace

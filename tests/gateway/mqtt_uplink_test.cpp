@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <functional>
 #include <map>
+#include <thread>
 #include <optional>
 #include <set>
 
@@ -377,6 +379,67 @@ TEST(MqttUplink, AuthenticatesWithAPasswordFileAndNeverReportsThePassword) {
       rig.io, [&] { return rig.outbox->counters().acknowledged == 1; }, 20s))
       << rig.uplink->counters().last_error;
   EXPECT_EQ(rig.uplink->counters().connects, 1u);
+}
+
+}  // namespace
+}  // namespace guardian::gateway
+
+namespace guardian::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+using test::run_io_until;
+using test::UplinkRig;
+using testing::MosquittoBroker;
+
+// Publishes `payload` on `topic` until `received()` holds: a subscription made at connect is
+// in place only once the broker has processed it.
+bool publish_until(const MosquittoBroker& broker, const std::string& topic,
+                   const std::string& payload, UplinkRig& rig,
+                   const std::function<bool()>& received) {
+  return testing::wait_until(
+      [&] {
+        testing::run_command({"mosquitto_pub", "-h", "127.0.0.1", "-p",
+                              std::to_string(broker.port()), "-q", "1", "-t", topic, "-m",
+                              payload});
+        return run_io_until(rig.io, received, 300ms);
+      },
+      20s);
+}
+
+TEST(MqttUplink, DeliversSubscribedMessagesOnTheIoContextAndSubscribesAgainAfterAReconnect) {
+  MosquittoBroker broker;
+  UplinkRig rig(broker.uri());
+  std::vector<std::pair<std::string, std::string>> got;
+  const auto io_thread = std::this_thread::get_id();
+  bool on_io_thread = true;
+  rig.uplink->subscribe("commands", [&](const std::string& suffix, std::string payload) {
+    on_io_thread = on_io_thread && std::this_thread::get_id() == io_thread;
+    got.emplace_back(suffix, std::move(payload));
+  });
+  rig.uplink->start();
+  ASSERT_TRUE(publish_until(broker, "guardian/v1/store-042/commands", "one", rig,
+                            [&] { return !got.empty(); }));
+  EXPECT_EQ(got.front(), (std::pair<std::string, std::string>{"commands", "one"}));
+  EXPECT_TRUE(on_io_thread);
+  // Nothing else under the prefix reaches the handler: not the results, not other topics.
+  testing::run_command({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()),
+                        "-q", "1", "-t", "guardian/v1/store-042/commands/result", "-m", "x"});
+
+  // A clean session forgets subscriptions: after the broker restarts they are made again.
+  broker.stop();
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return rig.uplink->state() != LinkState::connected; }, 20s));
+  broker.start();
+  ASSERT_TRUE(run_io_until(
+      rig.io, [&] { return rig.uplink->state() == LinkState::connected; }, 20s));
+  const auto before = got.size();
+  ASSERT_TRUE(publish_until(broker, "guardian/v1/store-042/commands", "two", rig,
+                            [&] { return got.size() > before; }))
+      << rig.uplink->counters().last_error;
+  EXPECT_EQ(got.back().second, "two");
+  for (const auto& [suffix, payload] : got) EXPECT_EQ(suffix, "commands");
+  EXPECT_EQ(rig.uplink->counters().received, got.size());
 }
 
 }  // namespace

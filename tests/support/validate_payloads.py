@@ -3,7 +3,8 @@
 (an implementation independent of Guardian).
 
 Input: a JSON-lines file, each line {"topic": "...", "payload": "<the MQTT payload text>"}.
-The definition is chosen from the topic's last segment (telemetry, records, gaps, health, status).
+The definition is chosen from the topic's last segment (telemetry, records, gaps, health, status,
+commands); a topic ending in commands/result uses commands_result.
 Exit 0 when every payload is valid, 1 otherwise (each failure printed), 2 on usage errors.
 """
 import json
@@ -19,7 +20,8 @@ def main():
     with open(sys.argv[1], encoding="utf-8") as f:
         schema = json.load(f)
     validators = {}
-    for name in ("telemetry", "records", "gaps", "health", "status"):
+    for name in ("telemetry", "records", "gaps", "health", "status", "commands",
+                 "commands_result"):
         wrapper = dict(schema)
         wrapper["$ref"] = "#/$defs/" + name
         jsonschema.Draft202012Validator.check_schema(wrapper)
@@ -32,7 +34,9 @@ def main():
             if not line.strip():
                 continue
             message = json.loads(line)
-            kind = message["topic"].rsplit("/", 1)[-1]
+            topic = message["topic"]
+            kind = "commands_result" if topic.endswith("/commands/result") else \
+                topic.rsplit("/", 1)[-1]
             if kind not in validators:
                 print(f"line {lineno}: no schema for topic {message['topic']}")
                 failures += 1

@@ -5,8 +5,6 @@
 #include <numbers>
 #include <vector>
 
-#include "guardian/adapters/modbus/register_codec.hpp"
-
 namespace guardian::sim {
 namespace {
 
@@ -15,7 +13,6 @@ using config::RegisterTable;
 using config::WordOrder;
 
 constexpr double kMaxStep = 0.1;         // s of simulated time per integration step
-constexpr double kSetpoint = 93.0;       // °C, boiler thermostat
 constexpr double kEcoSetpoint = 85.0;    // °C while idle (standby)
 constexpr double kHysteresis = 0.5;      // °C either side of the setpoint
 constexpr double kHeaterRate = 0.95;     // K/s the 1400 W element adds to the boiler
@@ -35,18 +32,13 @@ constexpr std::uint32_t kShotsPerEcoBreak = 8;
   return value + (target - value) * (1.0 - std::exp(-dt / tau));
 }
 
-config::ModbusPoint map_point(const char* name, RegisterTable table, std::uint16_t address,
-                              DataType type, WordOrder order, double scale, const char* unit) {
-  config::ModbusPoint p;
-  p.name = name;
-  p.table = table;
-  p.address = address;
-  p.type = type;
-  p.order = order;
-  p.scale = scale;
-  p.unit = unit;
-  return p;
-}
+// The set-point a technician may dial in (the thermostat's range on real machines).
+constexpr double kMinSetpoint = 85.0;
+constexpr double kMaxSetpoint = 96.0;
+
+// Indices of the writable points in build_map().
+constexpr std::size_t kSetpointPoint = 13;
+constexpr std::size_t kStandbyPoint = 14;
 
 std::vector<config::ModbusPoint> build_map() {
   constexpr auto hr = RegisterTable::holding_register;
@@ -70,6 +62,14 @@ std::vector<config::ModbusPoint> build_map() {
   m.push_back(map_point("pump_on", RegisterTable::coil, 1, DataType::boolean, abcd, 1.0, ""));
   m.push_back(
       map_point("water_low", RegisterTable::discrete_input, 0, DataType::boolean, abcd, 1.0, ""));
+  auto setpoint = map_point("boiler_setpoint", hr, 14, DataType::uint16, abcd, 0.1, "degC");
+  setpoint.writable = true;
+  setpoint.write_min = kMinSetpoint;
+  setpoint.write_max = kMaxSetpoint;
+  m.push_back(setpoint);
+  auto standby = map_point("standby", RegisterTable::coil, 2, DataType::boolean, abcd, 1.0, "");
+  standby.writable = true;
+  m.push_back(standby);
   return m;
 }
 
@@ -118,11 +118,7 @@ void EspressoModel::enter(MachineState s) {
 }
 
 void EspressoModel::advance(double seconds) {
-  while (seconds > 0.0) {
-    const double dt = std::min(seconds, kMaxStep);
-    step(dt);
-    seconds -= dt;
-  }
+  integrate(seconds, kMaxStep, [this](double dt) { step(dt); });
 }
 
 void EspressoModel::step(double dt) {
@@ -133,9 +129,12 @@ void EspressoModel::step(double dt) {
   const bool steaming = r_.state == MachineState::steaming;
 
   // State machine: heat up, wait, brew, sometimes steam, rest in standby, run out of water.
+  if (r_.standby && r_.state != MachineState::idle && r_.state != MachineState::brewing &&
+      r_.state != MachineState::fault)
+    enter(MachineState::idle);
   switch (r_.state) {
     case MachineState::heating:
-      if (r_.boiler_temp >= kSetpoint - 1.0) enter(MachineState::ready);
+      if (r_.boiler_temp >= r_.boiler_setpoint - 1.0) enter(MachineState::ready);
       break;
     case MachineState::ready:
       next_brew_in_ -= dt;
@@ -158,7 +157,7 @@ void EspressoModel::step(double dt) {
       if (time_in_state_ >= state_duration_) enter(MachineState::ready);
       break;
     case MachineState::idle:
-      if (time_in_state_ >= state_duration_) enter(MachineState::heating);
+      if (!r_.standby && time_in_state_ >= state_duration_) enter(MachineState::heating);
       break;
     case MachineState::fault:
       if (time_in_state_ >= state_duration_) {
@@ -182,7 +181,8 @@ void EspressoModel::step(double dt) {
   r_.water_low = tank_ml_ < kTankLow;
 
   // Boiler thermostat with hysteresis; off while faulted.
-  const double setpoint = r_.state == MachineState::idle ? kEcoSetpoint : kSetpoint;
+  const double setpoint =
+      r_.state == MachineState::idle ? std::min(kEcoSetpoint, r_.boiler_setpoint) : r_.boiler_setpoint;
   if (r_.state == MachineState::fault || r_.boiler_temp > setpoint + kHysteresis)
     r_.heater_on = false;
   else if (r_.boiler_temp < setpoint - kHysteresis)
@@ -197,7 +197,7 @@ void EspressoModel::step(double dt) {
                                 brewing ? 8.0 : 40.0, dt);
 
   // Steam pressure follows the boiler temperature (saturated-steam-like curve, 1.2 bar at 93 °C).
-  const double heat = std::clamp((r_.boiler_temp - 20.0) / (kSetpoint - 20.0), 0.0, 1.1);
+  const double heat = std::clamp((r_.boiler_temp - 20.0) / (93.0 - 20.0), 0.0, 1.1);
   const double steam_target = 1.2 * heat * heat - (steaming ? 0.45 : 0.0);
   r_.steam_pressure =
       std::max(0.0, approach(r_.steam_pressure, steam_target, 4.0, dt) + noise(0.002));
@@ -212,42 +212,38 @@ std::span<const config::ModbusPoint> espresso_register_map() {
   return map;
 }
 
-void encode_espresso(const EspressoReadings& r, const RegisterTables& tables) {
-  const auto map = espresso_register_map();
-  // In the order of build_map().
-  const std::array<Value, 13> values{
-      Value{r.boiler_temp},
-      Value{r.steam_pressure},
-      Value{std::clamp(r.group_head_temp, -3000.0, 3000.0)},
-      Value{std::clamp(r.pump_pressure, 0.0, 600.0)},
-      Value{std::uint64_t{r.shot_count}},
-      Value{std::uint64_t{static_cast<std::uint16_t>(r.state)}},
-      Value{std::clamp(r.water_flow, 0.0, 6000.0)},
-      Value{r.power},
-      Value{static_cast<std::uint64_t>(std::clamp(r.energy, 0.0, 4294967295.0))},
-      Value{std::clamp(r.ambient_temp, -3000.0, 3000.0)},
-      Value{r.heater_on},
-      Value{r.pump_on},
-      Value{r.water_low},
+std::span<const config::ModbusPoint> EspressoModel::register_map() const {
+  return espresso_register_map();
+}
+
+std::vector<Value> EspressoModel::values() const {
+  // In the order of build_map(); clamped to what each register can hold.
+  return {
+      Value{r_.boiler_temp},
+      Value{r_.steam_pressure},
+      Value{std::clamp(r_.group_head_temp, -3000.0, 3000.0)},
+      Value{std::clamp(r_.pump_pressure, 0.0, 600.0)},
+      Value{std::uint64_t{r_.shot_count}},
+      Value{std::uint64_t{static_cast<std::uint16_t>(r_.state)}},
+      Value{std::clamp(r_.water_flow, 0.0, 6000.0)},
+      Value{r_.power},
+      Value{static_cast<std::uint64_t>(std::clamp(r_.energy, 0.0, 4294967295.0))},
+      Value{std::clamp(r_.ambient_temp, -3000.0, 3000.0)},
+      Value{r_.heater_on},
+      Value{r_.pump_on},
+      Value{r_.water_low},
+      Value{r_.boiler_setpoint},
+      Value{r_.standby},
   };
-  for (std::size_t i = 0; i < map.size() && i < values.size(); ++i) {
-    const auto& p = map[i];
-    switch (p.table) {
-      case RegisterTable::holding_register:
-        (void)adapters::modbus::encode_registers(p, values[i],
-                                                 tables.holding.subspan(p.address, p.width()));
-        break;
-      case RegisterTable::input_register:
-        (void)adapters::modbus::encode_registers(p, values[i],
-                                                 tables.input.subspan(p.address, p.width()));
-        break;
-      case RegisterTable::coil:
-        tables.coils[p.address] = adapters::modbus::encode_bit(p, values[i]).value() ? 1 : 0;
-        break;
-      case RegisterTable::discrete_input:
-        tables.discrete_inputs[p.address] =
-            adapters::modbus::encode_bit(p, values[i]).value() ? 1 : 0;
-        break;
+}
+
+void EspressoModel::write(std::size_t point, const Value& value) {
+  if (point == kSetpointPoint) {
+    if (const auto* d = std::get_if<double>(&value)) r_.boiler_setpoint = *d;
+  } else if (point == kStandbyPoint) {
+    if (const auto* b = std::get_if<bool>(&value)) {
+      r_.standby = *b;
+      if (!*b && r_.state == MachineState::idle) enter(MachineState::heating);
     }
   }
 }

@@ -1,16 +1,18 @@
 #pragma once
 /// \file
 /// A simulated espresso machine whose values evolve like a real one's: the boiler heats up from
-/// room temperature, a thermostat holds it near 93 °C, a shot is brewed roughly every minute
-/// (pump at ~9 bar for 25–30 s), the steam wand is used now and then, the water tank runs low
-/// and is refilled. Pure and deterministic for a given seed; time is advanced by the caller.
+/// room temperature, a thermostat holds it near its set-point (93 °C, writable), a shot is
+/// brewed roughly every minute (pump at ~9 bar for 25–30 s), the steam wand is used now and
+/// then, the water tank runs low and is refilled; a writable coil puts it in standby. Pure and
+/// deterministic for a given seed; time is advanced by the caller.
 
-#include <array>
 #include <cstdint>
 #include <random>
 #include <span>
+#include <vector>
 
 #include "guardian/config/site_config.hpp"
+#include "machine_model.hpp"
 
 namespace guardian::sim {
 
@@ -39,16 +41,22 @@ struct EspressoReadings {
   bool heater_on = false;
   bool pump_on = false;
   bool water_low = false;
+  double boiler_setpoint = 93.0;  ///< °C, writable
+  bool standby = false;           ///< writable: rests in idle at the eco set-point
 };
 
 /// One machine. Not thread-safe.
-class EspressoModel {
+class EspressoModel final : public MachineModel {
  public:
   /// `seed` makes machines differ (phase of their brew cycles, counters, tank level).
   explicit EspressoModel(std::uint32_t seed);
 
+  [[nodiscard]] std::span<const config::ModbusPoint> register_map() const override;
   /// Advances simulated time by `seconds` (any size; integrated in steps of at most 0.1 s).
-  void advance(double seconds);
+  void advance(double seconds) override;
+  [[nodiscard]] std::vector<Value> values() const override;
+  /// boiler_setpoint: the thermostat's new target; standby: rest (true) or heat again (false).
+  void write(std::size_t point, const Value& value) override;
 
   [[nodiscard]] const EspressoReadings& readings() const noexcept { return r_; }
 
@@ -67,25 +75,8 @@ class EspressoModel {
 };
 
 /// The espresso register map (docs/simulator.md) as Modbus points: the single source the
-/// simulator encodes with and the documentation describes.
+/// simulator encodes with and the documentation describes (config/profiles/guardian-espresso@1
+/// is checked against it).
 [[nodiscard]] std::span<const config::ModbusPoint> espresso_register_map();
-
-/// Number of registers/bits in each table of the espresso map.
-inline constexpr int kEspressoHoldingRegisters = 14;
-inline constexpr int kEspressoInputRegisters = 1;
-inline constexpr int kEspressoCoils = 2;
-inline constexpr int kEspressoDiscreteInputs = 1;
-
-/// Where encoded values go: the four tables of one unit.
-struct RegisterTables {
-  std::span<std::uint16_t> holding;
-  std::span<std::uint16_t> input;
-  std::span<std::uint8_t> coils;
-  std::span<std::uint8_t> discrete_inputs;
-};
-
-/// Encodes `readings` into `tables` following espresso_register_map(). Values outside a
-/// register's range are clamped first, so this cannot fail.
-void encode_espresso(const EspressoReadings& readings, const RegisterTables& tables);
 
 }  // namespace guardian::sim

@@ -28,17 +28,10 @@ constexpr int kTcpSelfUnit = 255;
 
 }  // namespace
 
-ModbusTcpSimServer::ModbusTcpSimServer(ModbusTcpSimOptions options)
-    : options_(std::move(options)), query_(MODBUS_TCP_MAX_ADU_LENGTH) {
+ModbusTcpSimServer::ModbusTcpSimServer(ModbusTcpSimOptions options, SimulatedUnits& units)
+    : options_(std::move(options)), units_(units), query_(MODBUS_TCP_MAX_ADU_LENGTH) {
   ctx_.reset(modbus_new_tcp(options_.bind.c_str(), options_.port));
   if (!ctx_) throw std::runtime_error("cannot create a Modbus TCP context for " + options_.bind);
-  for (int u = 0; u < options_.units; ++u) {
-    mappings_.emplace_back(modbus_mapping_new(kEspressoCoils, kEspressoDiscreteInputs,
-                                              kEspressoHoldingRegisters, kEspressoInputRegisters));
-    if (!mappings_.back()) throw std::runtime_error("cannot allocate the register mapping");
-    models_.emplace_back(options_.seed * 7919U + static_cast<std::uint32_t>(u));
-  }
-  tick(0.0);
 }
 
 ModbusTcpSimServer::~ModbusTcpSimServer() {
@@ -83,29 +76,12 @@ bool ModbusTcpSimServer::serve(int fd) {
   if (rc == 0) return true;  // not for us
   if (rc < 0) return false;  // closed by the client, or garbage
   int unit = query_[kMbapUnitIdOffset];
-  if (unit == 0 || unit == kTcpSelfUnit) unit = 1;
-  if (unit > options_.units) {
+  if (unit == 0 || unit == kTcpSelfUnit) unit = units_.first_unit();
+  if (!units_.serves(unit)) {
     // What a TCP gateway answers for a unit behind it that does not respond (exception 0B).
     return modbus_reply_exception(ctx_.get(), query_.data(), MODBUS_EXCEPTION_GATEWAY_TARGET) >= 0;
   }
-  if (modbus_reply(ctx_.get(), query_.data(), rc,
-                   mappings_[static_cast<std::size_t>(unit - 1)].get()) < 0)
-    return false;
-  ++answered_;
-  return true;
-}
-
-void ModbusTcpSimServer::tick(double real_seconds) {
-  for (std::size_t u = 0; u < models_.size(); ++u) {
-    models_[u].advance(real_seconds * options_.speed);
-    auto* m = mappings_[u].get();
-    encode_espresso(
-        models_[u].readings(),
-        RegisterTables{{m->tab_registers, static_cast<std::size_t>(m->nb_registers)},
-                       {m->tab_input_registers, static_cast<std::size_t>(m->nb_input_registers)},
-                       {m->tab_bits, static_cast<std::size_t>(m->nb_bits)},
-                       {m->tab_input_bits, static_cast<std::size_t>(m->nb_input_bits)}});
-  }
+  return units_.answer(ctx_.get(), unit, query_.data(), rc);
 }
 
 void ModbusTcpSimServer::close_client(std::size_t index) {
@@ -136,12 +112,12 @@ std::uint64_t ModbusTcpSimServer::run(const volatile std::sig_atomic_t& stop) {
     }
     const auto now = Clock::now();
     if (now >= next_tick) {
-      tick(std::chrono::duration<double>(now - last_tick).count());
+      units_.tick(std::chrono::duration<double>(now - last_tick).count());
       last_tick = now;
       next_tick = now + kTick;
     }
   }
-  return answered_;
+  return units_.answered();
 }
 
 }  // namespace guardian::sim

@@ -4,22 +4,32 @@
 //   guardian config check FILE         validate a configuration, print every error
 //   guardian status [-c FILE] [--json] show the running daemon's adapters, values, queue, link
 //   guardian identity provision|show   the TPM identity of the secure link (identity_command.cpp)
+//   guardian probe modbus ENDPOINT …   read registers once, shown every plausible way
+//   guardian scan modbus ENDPOINT …    find the units (and serial settings) that answer
+//   guardian write modbus ENDPOINT …   write one register or coil on site
+//   guardian write [-c FILE] SOURCE POINT VALUE   write a configured point through the daemon
 //   guardian version
 //
 // Exit codes: 0 success, 1 invalid configuration or usage, 2 start-up failure,
-// 3 daemon not reachable.
+// 3 daemon not reachable, 4 the device did not answer or refused, 5 cannot connect.
+#include <malloc.h>
 #include <signal.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <set>
 
 #include "guardian/common/log.hpp"
 #include "guardian/config/loader.hpp"
 #include "guardian/gateway/control_server.hpp"
 #include "guardian/gateway/gateway.hpp"
+#include "control_write.hpp"
 #include "identity_command.hpp"
+#include "modbus_probe.hpp"
+#include "modbus_scan.hpp"
+#include "modbus_write_command.hpp"
 #include "status_printer.hpp"
 
 namespace {
@@ -38,16 +48,25 @@ int cmd_config_check(const std::string& file) {
   if (!loaded.ok()) return print_config_errors(loaded);
   const auto& c = *loaded.config;
   std::size_t devices = 0, points = 0;
+  std::set<std::string> profiles;
   for (const auto& a : c.adapters)
     std::visit(
         [&](const guardian::config::ModbusAdapterConfig& m) {
           devices += m.devices.size();
-          for (const auto& d : m.devices) points += d.points.size();
+          for (const auto& d : m.devices) {
+            points += d.points.size();
+            if (!d.profile.empty()) profiles.insert(d.profile);
+          }
         },
         a);
   std::cout << file << ": OK — device " << c.device_id << ", " << c.adapters.size()
             << " adapter(s), " << devices << " source(s), " << points << " point(s), broker "
-            << c.uplink.broker << '\n';
+            << c.uplink.broker;
+  if (!profiles.empty()) {
+    std::cout << ", profiles";
+    for (const auto& p : profiles) std::cout << ' ' << p;
+  }
+  std::cout << '\n';
   return 0;
 }
 
@@ -67,6 +86,9 @@ int cmd_run(const std::string& file, const std::string& level) {
     guardian::log::error("main", "cannot start: " + started.error().describe());
     return 2;
   }
+  // The parsed YAML tree of a large configuration (tens of MB for thousands of points) is freed by
+  // now; hand those pages back instead of carrying them as resident memory for years.
+  ::malloc_trim(0);
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
@@ -110,6 +132,11 @@ int main(int argc, char** argv) {
   // handle" of a first provisioning; Guardian reports what matters itself. TSS2_LOG=all+ERROR
   // in the environment brings the library's log back for debugging.
   ::setenv("TSS2_LOG", "all+NONE", /*overwrite=*/0);
+  // Memory stays flat for years of uptime: few malloc arenas however many adapter threads run
+  // (glibc's default is 8 per core, each keeping its own free lists), and large buffers (payload
+  // batches) in their own mappings that go back to the system when freed.
+  ::mallopt(M_ARENA_MAX, 2);
+  ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   CLI::App app{"guardian — brownfield retrofit gateway: reads legacy equipment, stores and forwards "
                "its telemetry securely"};
   app.require_subcommand(1);
@@ -137,6 +164,41 @@ int main(int argc, char** argv) {
 
   guardian::tools::IdentityCommand identity;
   guardian::tools::add_identity_command(app, identity, kDefaultConfig);
+  guardian::tools::ProbeOptions probe_options;
+  auto* probe = app.add_subcommand("probe", "Read a device once and show every decoding");
+  probe->require_subcommand(1);
+  auto* probe_modbus = probe->add_subcommand(
+      "modbus", "Read registers or bits of a Modbus unit and show them raw and decoded every "
+                "plausible way (types, word orders, text)");
+  guardian::tools::add_probe_options(*probe_modbus, probe_options);
+
+  guardian::tools::ScanOptions scan_options;
+  auto* scan = app.add_subcommand("scan", "Find the devices that answer on a bus");
+  scan->require_subcommand(1);
+  auto* scan_modbus = scan->add_subcommand(
+      "modbus", "Find the Modbus unit ids (and serial settings) that answer, within --max-time");
+  guardian::tools::add_scan_options(*scan_modbus, scan_options);
+
+  guardian::tools::WriteModbusOptions write_options;
+  guardian::tools::ControlWriteOptions control_write_options;
+  control_write_options.config = kDefaultConfig;
+  auto* write = app.add_subcommand(
+      "write", "Write a value to a device: a configured point through the running daemon "
+               "(SOURCE POINT VALUE), or any register with 'write modbus'");
+  write->require_subcommand(0, 1);
+  write->add_option("-c,--config", control_write_options.config, "Configuration file")
+      ->capture_default_str();
+  write->add_option("--socket", control_write_options.socket,
+                    "Control socket path (overrides --config)");
+  write->add_flag("--readback", control_write_options.readback,
+                  "Read the point back after writing, even if its configuration does not ask");
+  write->add_option("source", control_write_options.source, "The device (source) name");
+  write->add_option("point", control_write_options.point, "The point name");
+  write->add_option("value", control_write_options.value, "The value: number, true/false, label");
+  auto* write_modbus = write->add_subcommand(
+      "modbus", "Write one value to a Modbus register or coil, encoded like a configured point, "
+                "and read it back");
+  guardian::tools::add_write_modbus_options(*write_modbus, write_options);
 
   auto* version = app.add_subcommand("version", "Print the version");
 
@@ -146,6 +208,18 @@ int main(int argc, char** argv) {
     if (*check) return cmd_config_check(check_file);
     if (*status) return cmd_status(status_config, status_socket, status_json);
     if (*identity.provision || *identity.show) return guardian::tools::run_identity_command(identity);
+    if (*probe_modbus) return guardian::tools::run_modbus_probe(probe_options, std::cout, std::cerr);
+    if (*scan_modbus) return guardian::tools::run_modbus_scan(scan_options, std::cout, std::cerr);
+    if (*write_modbus)
+      return guardian::tools::run_modbus_write(write_options, std::cout, std::cerr);
+    if (*write) {
+      if (control_write_options.value.empty()) {
+        std::cerr << "guardian write: give SOURCE POINT VALUE (a configured point, through the "
+                     "daemon), or use 'guardian write modbus ENDPOINT …'\n";
+        return 1;
+      }
+      return guardian::tools::run_control_write(control_write_options, std::cout, std::cerr);
+    }
     if (*version) {
       std::cout << "guardian " << kVersion << '\n';
       return 0;

@@ -95,6 +95,9 @@ void print_status(std::ostream& out, const nlohmann::json& st) {
   for (const auto& a : section(st, "adapters", true)) {
     out << "  " << get<std::string>(a, "name", "?") << " (" << get<std::string>(a, "type", "?")
         << ") " << get<std::string>(a, "state", "?") << "\n";
+    if (a.contains("warnings") && a["warnings"].is_array())
+      for (const auto& w : a["warnings"])
+        if (w.is_string()) out << "    warning: " << w.get<std::string>() << "\n";
     for (const auto& s : section(a, "sources", true)) {
       char rtt[32];
       std::snprintf(rtt, sizeof rtt, "%.1f", get<double>(s, "rtt_ms_avg", 0));

@@ -1,5 +1,6 @@
 #include "guardian/adapters/modbus/modbus_adapter.hpp"
 
+#include <algorithm>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -21,18 +22,6 @@ struct DeliveryGate {
   ReadingSink sink;
 };
 
-[[nodiscard]] const char* transport_name(config::ModbusTransport t) noexcept {
-  switch (t) {
-    case config::ModbusTransport::tcp:
-      return "tcp";
-    case config::ModbusTransport::rtu:
-      return "rtu";
-    case config::ModbusTransport::rtu_over_tcp:
-      return "rtu_over_tcp";
-  }
-  return "?";
-}
-
 // "file:line:column: " when the configuration loader recorded where something was declared.
 [[nodiscard]] std::string located(const config::SourceLocation& where) {
   if (where.file.empty()) return {};
@@ -42,11 +31,15 @@ struct DeliveryGate {
 void validate(const config::ModbusAdapterConfig& c) {
   std::string problems;
   const auto problem = [&](const std::string& text) { problems += "\n  - " + text; };
-  if (c.transport != config::ModbusTransport::tcp)
-    problem(std::string("transport '") + transport_name(c.transport) +
-            "' is not supported by this build yet (use tcp)");
-  if (c.tcp.host.empty()) problem("tcp.host is empty");
-  if (c.tcp.port == 0) problem("tcp.port is 0");
+  if (c.transport == config::ModbusTransport::rtu) {
+    if (c.serial.port.empty()) problem("serial.port is empty");
+    if (std::find(config::kStandardBaudRates.begin(), config::kStandardBaudRates.end(),
+                  c.serial.baud) == config::kStandardBaudRates.end())
+      problem("serial.baud " + std::to_string(c.serial.baud) + " is not a standard rate");
+  } else {
+    if (c.tcp.host.empty()) problem("host is empty");
+    if (c.tcp.port == 0) problem("port is 0");
+  }
   std::set<std::string> names;
   for (const auto& d : c.devices) {
     const std::string where = located(d.where) + "device '" + d.name + "': ";
@@ -54,6 +47,8 @@ void validate(const config::ModbusAdapterConfig& c) {
     if (!names.insert(d.name).second) problem(where + "the name is used twice");
     if (d.unit_id < 0 || (d.unit_id > 247 && d.unit_id != 255))
       problem(where + "unit_id " + std::to_string(d.unit_id) + " is outside 0-247 (or 255)");
+    if (c.transport != config::ModbusTransport::tcp && d.unit_id == 0)
+      problem(where + "unit_id 0 is the broadcast address on a serial line: nobody answers it");
     if (d.timeout.count() <= 0) problem(where + "timeout must be positive");
     if (d.poll_interval.count() < 0) problem(where + "poll_interval must not be negative");
   }
@@ -62,22 +57,34 @@ void validate(const config::ModbusAdapterConfig& c) {
                              "' cannot start:" + problems);
 }
 
+// A write result on its way to the io_context, refused at once when it cannot start.
+void complete(boost::asio::io_context& io, const std::shared_ptr<DeliveryGate>& gate,
+              WriteHandler handler, WriteResult&& result) {
+  boost::asio::post(io, [gate, handler = std::move(handler), result = std::move(result)]() mutable {
+    std::lock_guard lock(gate->mutex);
+    if (gate->open) handler(std::move(result));
+  });
+}
+
 }  // namespace
 
 struct ModbusAdapter::Impl {
-  std::string name;
+  Impl(config::ModbusAdapterConfig c, boost::asio::io_context& i)
+      : config(std::move(c)), io(i), gate(std::make_shared<DeliveryGate>()) {}
+
+  config::ModbusAdapterConfig config;  // the scheduler keeps its own copy
+  boost::asio::io_context& io;
   std::shared_ptr<DeliveryGate> gate;
   std::unique_ptr<ModbusBusScheduler> scheduler;
 };
 
 ModbusAdapter::ModbusAdapter(config::ModbusAdapterConfig config, boost::asio::io_context& io,
                              ReadingSink sink)
-    : impl_(std::make_unique<Impl>()) {
+    : impl_(std::make_unique<Impl>(config, io)) {
   validate(config);
-  impl_->name = config.name;
-  impl_->gate = std::make_shared<DeliveryGate>();
   impl_->gate->sink = std::move(sink);
-  auto link = std::make_unique<ModbusTcpLink>(config.tcp.host, config.tcp.port);
+  auto link = make_link(config.transport, config.tcp, config.serial);
+  const std::string type = transport_type(config.transport);
   // Runs on the worker thread: hand the batches to the io_context, where the sink lives.
   auto deliver = [&io, gate = impl_->gate](std::vector<ReadingBatch>&& batches) {
     boost::asio::post(io, [gate, batches = std::move(batches)]() mutable {
@@ -89,7 +96,7 @@ ModbusAdapter::ModbusAdapter(config::ModbusAdapterConfig config, boost::asio::io
       }
     });
   };
-  impl_->scheduler = std::make_unique<ModbusBusScheduler>(std::move(config), "modbus-tcp",
+  impl_->scheduler = std::make_unique<ModbusBusScheduler>(std::move(config), type,
                                                           std::move(link), std::move(deliver));
 }
 
@@ -105,8 +112,48 @@ void ModbusAdapter::stop() {
   impl_->gate->open = false;
 }
 
-const std::string& ModbusAdapter::name() const { return impl_->name; }
+const std::string& ModbusAdapter::name() const { return impl_->config.name; }
 
 AdapterHealth ModbusAdapter::health() const { return impl_->scheduler->health(); }
+
+void ModbusAdapter::async_write(const WriteCommand& command, WriteHandler handler) {
+  WriteResult result;
+  result.id = command.id;
+  result.source = command.source;
+  result.point = command.point;
+  const auto refuse = [&](std::string why) {
+    result.error = std::move(why);
+    result.ts = now_ms();
+    complete(impl_->io, impl_->gate, std::move(handler), std::move(result));
+  };
+  const auto& devices = impl_->config.devices;
+  const auto device = std::find_if(devices.begin(), devices.end(),
+                                   [&](const auto& d) { return d.name == command.source; });
+  if (device == devices.end())
+    return refuse("no source '" + command.source + "' on Modbus adapter '" + name() + "'");
+  const auto point = std::find_if(device->points.begin(), device->points.end(),
+                                  [&](const auto& p) { return p.name == command.point; });
+  if (point == device->points.end())
+    return refuse("source '" + command.source + "' has no point '" + command.point + "'");
+  if (!point->writable)
+    return refuse("point '" + command.point + "' of '" + command.source +
+                  "' is not writable: declare it with 'writable: true' in the configuration");
+  auto prepared = prepare_write(*point, command.value, device->write_multiple);
+  if (!prepared) return refuse(std::move(prepared).error().message);
+
+  WriteJob job;
+  job.device = static_cast<std::size_t>(device - devices.begin());
+  job.write = std::move(prepared).value();
+  job.readback = command.readback || point->readback;
+  job.done = [io = &impl_->io, gate = impl_->gate, handler = std::move(handler),
+              result = std::move(result)](WriteOutcome&& outcome) mutable {
+    result.ok = outcome.ok;
+    result.error = std::move(outcome.error);
+    result.readback = std::move(outcome.readback);
+    result.ts = now_ms();
+    complete(*io, gate, std::move(handler), std::move(result));
+  };
+  impl_->scheduler->submit(std::move(job));
+}
 
 }  // namespace guardian::adapters::modbus

@@ -1,62 +1,23 @@
 #include "modbus_link.hpp"
 
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <stdexcept>
 
+#include "modbus_error.hpp"
+
 namespace guardian::adapters::modbus {
-namespace {
-
-// Owns a file descriptor until it is handed over with release().
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  [[nodiscard]] int get() const noexcept { return fd_; }
-  [[nodiscard]] int release() noexcept {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
-
-struct AddrinfoDeleter {
-  void operator()(addrinfo* ai) const noexcept { ::freeaddrinfo(ai); }
-};
-
-}  // namespace
 
 ModbusTcpLink::ModbusTcpLink(std::string host, std::uint16_t port)
     : host_(std::move(host)), port_(port), peer_(host_ + ":" + std::to_string(port)) {
-  // The host is resolved by connect_socket(); libmodbus only needs the context.
+  // The host is resolved by connect_tcp(); libmodbus only needs the context.
   ctx_.reset(modbus_new_tcp(nullptr, port));
   if (!ctx_) throw std::runtime_error("libmodbus could not create a TCP context for " + peer_);
-  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd_ < 0)
-    throw std::runtime_error(std::string("eventfd for the Modbus link failed: ") +
-                             std::strerror(errno));
 }
 
-ModbusTcpLink::~ModbusTcpLink() {
-  close();
-  if (wake_fd_ >= 0) ::close(wake_fd_);
-}
+ModbusTcpLink::~ModbusTcpLink() { close(); }
 
 result<void> ModbusTcpLink::connect(std::chrono::milliseconds timeout) {
   close();
@@ -64,80 +25,25 @@ result<void> ModbusTcpLink::connect(std::chrono::milliseconds timeout) {
     return make_errno_error(ECANCELED,
                             "connection to " + peer_ + " cancelled: the adapter is stopping");
   };
-  if (interrupted_) return cancelled();
-  BOOST_OUTCOME_TRY(fd, connect_socket(std::chrono::steady_clock::now() + timeout));
+  if (latch_.tripped()) return cancelled();
+  BOOST_OUTCOME_TRY(fd, connect_tcp(host_, port_, peer_, "the adapter's host and port",
+                                    std::chrono::steady_clock::now() + timeout, latch_));
+  // libmodbus waits with select() and then sends and receives expecting a blocking socket.
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
   {
     std::lock_guard lock(socket_mutex_);
-    socket_ = fd;
-    modbus_set_socket(ctx_.get(), fd);
+    socket_ = fd.release();
+    modbus_set_socket(ctx_.get(), socket_);
   }
   // interrupt() may have run before socket_ was published and found nothing to shut down.
-  if (interrupted_) {
+  if (latch_.tripped()) {
     close();
     return cancelled();
   }
   connected_ = true;
+  flush_before_next_ = false;
   return outcome::success();
-}
-
-result<int> ModbusTcpLink::connect_socket(std::chrono::steady_clock::time_point deadline) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const int gai = ::getaddrinfo(host_.c_str(), std::to_string(port_).c_str(), &hints, &found);
-  if (gai != 0)
-    return make_error("cannot resolve host '" + host_ + "' of " + peer_ + ": " +
-                      ::gai_strerror(gai) + "; check tcp.host in the configuration");
-  const std::unique_ptr<addrinfo, AddrinfoDeleter> addresses(found);
-
-  int last_errno = ECONNREFUSED;
-  for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-    UniqueFd fd(
-        ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol));
-    if (fd.get() < 0) {
-      last_errno = errno;
-      continue;
-    }
-    // Requests are small and latency-bound: never wait for Nagle.
-    const int one = 1;
-    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
-      if (errno != EINPROGRESS) {
-        last_errno = errno;
-        continue;
-      }
-      std::array<pollfd, 2> fds{pollfd{fd.get(), POLLOUT, 0}, pollfd{wake_fd_, POLLIN, 0}};
-      int rc = 0;
-      do {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        rc = ::poll(fds.data(), fds.size(),
-                    static_cast<int>(std::max<std::int64_t>(0, left.count())));
-      } while (rc < 0 && errno == EINTR);
-      if (interrupted_ || (fds[1].revents & POLLIN) != 0)
-        return make_errno_error(ECANCELED,
-                                "connection to " + peer_ + " cancelled: the adapter is stopping");
-      if (rc == 0) {
-        last_errno = ETIMEDOUT;
-        break;  // the deadline covers all addresses
-      }
-      int error = 0;
-      socklen_t len = sizeof error;
-      ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &len);
-      if (error != 0) {
-        last_errno = error;
-        continue;
-      }
-    }
-    // libmodbus waits with select() and then sends and receives expecting a blocking socket.
-    const int flags = ::fcntl(fd.get(), F_GETFL);
-    ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
-    return fd.release();
-  }
-  return make_errno_error(last_errno,
-                          "cannot connect to " + peer_ + ": " + std::strerror(last_errno));
 }
 
 void ModbusTcpLink::close() noexcept {
@@ -151,12 +57,72 @@ void ModbusTcpLink::close() noexcept {
 }
 
 void ModbusTcpLink::interrupt() noexcept {
-  interrupted_ = true;
-  const std::uint64_t one = 1;
-  [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof one);
-  // Wakes libmodbus out of its select()/recv(): the request fails at once with ECONNRESET.
+  latch_.trip();
+  // Wakes libmodbus out of its select()/recv(): the request fails at once.
   std::lock_guard lock(socket_mutex_);
   if (socket_ >= 0) ::shutdown(socket_, SHUT_RDWR);
+}
+
+int ModbusTcpLink::call(const ModbusRequest& r, const ModbusReply& reply) {
+  auto* ctx = ctx_.get();
+  switch (r.function) {
+    case FunctionCode::read_coils:
+      return modbus_read_bits(ctx, r.address, r.count, reply.bits.data());
+    case FunctionCode::read_discrete_inputs:
+      return modbus_read_input_bits(ctx, r.address, r.count, reply.bits.data());
+    case FunctionCode::read_holding_registers:
+      return modbus_read_registers(ctx, r.address, r.count, reply.registers.data());
+    case FunctionCode::read_input_registers:
+      return modbus_read_input_registers(ctx, r.address, r.count, reply.registers.data());
+    case FunctionCode::write_single_coil:
+      return modbus_write_bit(ctx, r.address, r.bits[0] != 0 ? TRUE : FALSE);
+    case FunctionCode::write_single_register:
+      return modbus_write_register(ctx, r.address, r.registers[0]);
+    case FunctionCode::write_multiple_coils:
+      return modbus_write_bits(ctx, r.address, r.count, r.bits.data());
+    case FunctionCode::write_multiple_registers:
+      return modbus_write_registers(ctx, r.address, r.count, r.registers.data());
+  }
+  errno = EINVAL;
+  return -1;
+}
+
+result<void> ModbusTcpLink::transact(const ModbusRequest& request, const ModbusReply& reply,
+                                     std::chrono::milliseconds timeout) {
+  if (!connected_) return libmodbus_error(ENOTCONN, "not connected to " + peer_);
+  if (is_read(request.function) &&
+      (is_bit_function(request.function) ? reply.bits.size() : reply.registers.size()) <
+          request.count)
+    return libmodbus_error(EINVAL, "reply buffer too small");
+  BOOST_OUTCOME_TRY(validate_request(request));
+  auto* ctx = ctx_.get();
+  if (request.unit != selected_unit_) {
+    modbus_set_slave(ctx, request.unit);
+    selected_unit_ = request.unit;
+  }
+  if (timeout != selected_timeout_) {
+    const auto ms = std::max<std::int64_t>(1, timeout.count());
+    modbus_set_response_timeout(ctx, static_cast<std::uint32_t>(ms / 1000),
+                                static_cast<std::uint32_t>((ms % 1000) * 1000));
+    selected_timeout_ = timeout;
+  }
+  if (flush_before_next_) {
+    // A response that missed its timeout may still arrive; drop what is already here.
+    modbus_flush(ctx);
+    flush_before_next_ = false;
+  }
+  const int rc = call(request, reply);
+  const int error = errno;
+  const int expected = request.function == FunctionCode::write_single_coil ||
+                               request.function == FunctionCode::write_single_register
+                           ? 1
+                           : request.count;
+  if (rc == expected) return outcome::success();
+  if (latch_.tripped())
+    return libmodbus_error(ECANCELED, "request to " + peer_ + " cancelled: the adapter is stopping");
+  if (rc >= 0) return libmodbus_error(EMBBADDATA, "answer of the wrong length from " + peer_);
+  if (error == ETIMEDOUT) flush_before_next_ = true;
+  return libmodbus_error(error, modbus_strerror(error));
 }
 
 }  // namespace guardian::adapters::modbus

@@ -47,7 +47,33 @@ struct AdapterHealth {
   std::string type;              ///< "modbus-tcp", "modbus-rtu", …
   std::string state;             ///< "running", "connecting", "backoff", "stopped"
   std::vector<SourceHealth> sources;
+  /// Standing conditions a technician should know about, e.g. "serial.rs485 is set but
+  /// /dev/ttyS1 cannot switch to RS-485 mode …". Empty when there are none.
+  std::vector<std::string> warnings;
 };
+
+/// A request to set one point of one source (a cloud command, `guardian write`).
+struct WriteCommand {
+  std::string id;      ///< Correlates the result with the request; echoed in WriteResult.
+  std::string source;  ///< The device name, as in readings.
+  std::string point;   ///< The point name, as in readings.
+  Value value;         ///< In engineering units, or an enum label; the adapter encodes it.
+  bool readback = false;  ///< Read the point back and compare, even if its config does not ask.
+};
+
+/// What became of a WriteCommand.
+struct WriteResult {
+  std::string id;      ///< WriteCommand::id
+  std::string source;
+  std::string point;
+  bool ok = false;
+  std::string error;   ///< Why not ok, for a person: "exception 03 illegal data value: …"
+  Value readback;      ///< The value read back after writing, when it was read back.
+  Timestamp ts{};      ///< When the write completed or failed.
+};
+
+/// Receives the result of async_write(), exactly once, on the adapter's io_context.
+using WriteHandler = std::function<void(WriteResult&&)>;
 
 /// A running adapter. Created by make_adapter(); start() begins polling/receiving; stop() is
 /// idempotent and returns once no more sink calls will be posted. Destruction implies stop().
@@ -63,6 +89,24 @@ class Adapter {
   [[nodiscard]] virtual const std::string& name() const = 0;
   /// A consistent snapshot of counters; thread-safe.
   [[nodiscard]] virtual AdapterHealth health() const = 0;
+
+  /// Writes `command.value` to a point of one of the adapter's sources. Adapters that can write
+  /// queue it with priority over their polling and call `handler` on the io_context when it is
+  /// done, never from inside this call. Errors come back as WriteResult::ok == false with the
+  /// reason (unknown source or point, point not writable, value out of range, device refused or
+  /// did not answer). After stop(), outstanding handlers are not called. io_context thread.
+  ///
+  /// This default is for adapters that cannot write: it refuses at once, calling `handler`
+  /// before it returns.
+  virtual void async_write(const WriteCommand& command, WriteHandler handler) {
+    WriteResult result;
+    result.id = command.id;
+    result.source = command.source;
+    result.point = command.point;
+    result.error = "adapter '" + name() + "' cannot write (its kind of equipment is read-only)";
+    result.ts = now_ms();
+    handler(std::move(result));
+  }
 };
 
 /// Builds the adapter an AdapterConfig describes (an explicit switch over the known kinds).

@@ -4,6 +4,7 @@
 /// validated completely. Every other component receives these structs, never YAML.
 /// Every key is documented in docs/configuration.md.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -58,6 +59,10 @@ struct ModbusPoint {
   double offset = 0.0;
   std::string unit;
   std::map<std::int64_t, std::string> enum_map;  ///< Raw value → label; empty = none.
+  bool writable = false;          ///< Commands may write it (coil and holding tables only).
+  bool readback = false;          ///< Read the point again after each write and compare.
+  std::optional<double> write_min;  ///< A write below this (engineering units) is refused.
+  std::optional<double> write_max;  ///< A write above this (engineering units) is refused.
   SourceLocation where;
 
   /// Number of 16-bit registers (or bits, for coil/discrete tables) this point spans.
@@ -79,6 +84,14 @@ struct ModbusPoint {
   }
 };
 
+/// How the reads of one unit are coalesced into requests (MBAP §6.1–§6.4 limits by default).
+struct ModbusCoalescing {
+  std::uint16_t max_registers = 125;  ///< per FC03/FC04 request; lower for devices that refuse long reads
+  std::uint16_t max_bits = 2000;      ///< per FC01/FC02 request
+  std::uint16_t register_gap = 8;     ///< unused registers read to save a request
+  std::uint16_t bit_gap = 64;         ///< unused bits read to save a request
+};
+
 /// One unit (slave id) on a Modbus connection: one `source` in the northbound data.
 struct ModbusDevice {
   std::string name;               ///< Source name, unique across the site.
@@ -86,7 +99,9 @@ struct ModbusDevice {
   Duration poll_interval{1000};
   Duration timeout{500};          ///< Per-request response timeout for this unit.
   int retries = 1;                ///< Extra attempts before a poll counts as failed.
-  std::string profile;            ///< Profile name the points came from (informational).
+  bool write_multiple = false;    ///< Write with FC15/FC16 only (devices without FC05/FC06).
+  ModbusCoalescing coalescing;
+  std::string profile;            ///< "name@version" of the profile the points came from, if any.
   std::vector<ModbusPoint> points;
   SourceLocation where;
 };
@@ -97,6 +112,11 @@ struct ModbusTcpEndpoint {
 };
 
 enum class Parity : std::uint8_t { none, even, odd };
+
+/// The baud rates a serial port can be set to: the standard termios rates.
+inline constexpr std::array<int, 17> kStandardBaudRates{
+    300,    600,    1200,   2400,   4800,   9600,    19200,   38400,  57600,
+    115200, 230400, 460800, 500000, 921600, 1000000, 2000000, 4000000};
 
 struct SerialPortSettings {
   std::string port;               ///< e.g. /dev/ttyUSB0
@@ -177,6 +197,8 @@ struct SiteConfig {
   QueueConfig queue;
   UplinkConfig uplink;
   ControlConfig control;
+  /// Directories searched for device profiles, in order (`profiles_path`).
+  std::vector<std::filesystem::path> profiles_path;
   std::vector<AdapterConfig> adapters;
 
   /// uplink.topic_prefix with {device_id} substituted, always ending in '/'.

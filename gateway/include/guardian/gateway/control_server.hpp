@@ -1,7 +1,8 @@
 #pragma once
 /// \file
 /// The local control socket (Unix domain, mode 0600, peers checked with SO_PEERCRED) that
-/// `guardian status` talks to. Protocol: one JSON request line in, one JSON response line out:
+/// `guardian status` and `guardian write -c` talk to. Protocol: one JSON request line in, one
+/// JSON response line out (possibly later, e.g. once a write has been done):
 ///   → {"cmd":"status"}        ← {"ok":true,"status":{…}}
 ///   → {"cmd":"nope"}          ← {"ok":false,"error":"unknown command 'nope' (known: status)"}
 ///
@@ -25,8 +26,14 @@ class ControlServer {
  public:
   /// Answers one request (io_context thread). Returns the response object.
   using Handler = std::function<nlohmann::json(const nlohmann::json& request)>;
+  /// Answers one request by calling `reply` once, now or later, on the io_context thread. A
+  /// `reply` never called closes the connection without an answer.
+  using AsyncHandler = std::function<void(const nlohmann::json& request,
+                                          std::function<void(nlohmann::json)> reply)>;
 
   ControlServer(boost::asio::io_context& io, std::filesystem::path socket_path, Handler handler);
+  ControlServer(boost::asio::io_context& io, std::filesystem::path socket_path,
+                AsyncHandler handler);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;

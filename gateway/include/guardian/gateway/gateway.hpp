@@ -3,9 +3,11 @@
 /// The daemon: wires the components of a validated SiteConfig on one io_context.
 ///
 ///   adapters ──▶ Pipeline ──▶ Outbox (SQLite worker) ──▶ MqttUplink (Paho) ──▶ broker
-///        │                                                   ▲
+///        │  ▲                                                ▲ │
+///        │  └── async_write ◀── CommandDispatcher ◀── {prefix}commands (subscribed)
+///        │                         └──────────────▶ {prefix}commands/result (live)
 ///        └────────── health timer ───────────────────────────┘ (health, retained)
-///   ControlServer ◀── guardian status
+///   ControlServer ◀── guardian status, guardian write -c (through the CommandDispatcher)
 ///
 /// Start-up errors (queue cannot be opened, control socket taken) come back from start(); once
 /// running, faults of the environment (broker away, device silent) are handled and reported in

@@ -18,8 +18,10 @@
 /// SiteConfig::topic_prefix() + telemetry | records | gaps (by MessageKind), health, status.
 /// status: retained {"v":1,"device":…,"state":"online","ts":…} on connect; the last will is the
 /// retained {"v":1,"device":…,"state":"offline"}; stop() publishes a retained offline status.
+/// Subscriptions (subscribe()) are made again on every connection: a clean session forgets them.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -52,6 +54,7 @@ struct UplinkCounters {
   std::uint64_t connects = 0;           ///< successful connections
   std::uint64_t connect_failures = 0;   ///< attempts that failed (Link::open(), TCP, TLS, CONNACK)
   std::uint64_t connection_losses = 0;  ///< established connections that dropped
+  std::uint64_t received = 0;           ///< messages received on subscribed topics
   std::string last_error;               ///< the latest failure, with the URI (never a secret)
   Timestamp state_since{};              ///< when state() last changed
 };
@@ -78,6 +81,16 @@ class MqttUplink {
   /// Publishes a message that does not go through the queue (health). QoS 1. Dropped and
   /// counted when not connected. `topic_suffix` is appended to the device's topic prefix.
   void publish_live(const std::string& topic_suffix, std::string payload, bool retained);
+
+  /// Receives a message on a subscribed topic: the topic after the device's prefix, the payload.
+  using MessageHandler = std::function<void(const std::string& topic_suffix, std::string payload)>;
+
+  /// Subscribes with QoS 1 to the device's prefix + `topic_suffix` (no wildcards): at once when
+  /// connected, and again after every (re)connection. `handler` runs on the io_context thread,
+  /// once per message (QoS 1: a message may come twice). A failed subscription is reported in
+  /// counters().last_error. Messages sent while the gateway is not connected are not delivered.
+  /// Replaces an earlier handler for the same suffix.
+  void subscribe(const std::string& topic_suffix, MessageHandler handler);
 
   /// The current state of the connect loop.
   [[nodiscard]] LinkState state() const noexcept;

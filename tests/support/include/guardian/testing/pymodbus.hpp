@@ -1,7 +1,8 @@
 #pragma once
 /// \file
 /// A pymodbus server (an independent Modbus implementation) serving the registers a test
-/// declares, over Modbus TCP on a free loopback port (and, optionally, RTU on a serial device).
+/// declares, over Modbus TCP on a free loopback port, RTU frames on that TCP port (a
+/// transparent serial server), and/or RTU on a serial device.
 
 #include <cstdint>
 #include <filesystem>
@@ -21,14 +22,27 @@ namespace guardian::testing {
 ///    "delay_ms": {"2": 300}}
 /// Addresses are 0-based protocol addresses; values are 16-bit registers or 0/1 for bits.
 /// Units absent from the spec get no reply at all (like a dead unit on a bus).
+/// How the server is reached.
+struct PymodbusTransports {
+  bool tcp = true;               ///< listen on a loopback TCP port
+  bool rtu_over_tcp = false;     ///< … with RTU framing on it instead of MBAP
+  std::filesystem::path serial;  ///< also serve RTU on this serial device (a SerialPair end)
+  int baud = 19200;
+};
+
 class PymodbusServer {
  public:
   explicit PymodbusServer(nlohmann::json spec, std::uint16_t port = 0);
+  PymodbusServer(nlohmann::json spec, PymodbusTransports transports, std::uint16_t port = 0);
   ~PymodbusServer();
 
-  void start();  ///< (re)starts on the same port and waits until it accepts connections
+  /// (Re)starts on the same port and device and waits until it serves (TCP: accepts
+  /// connections; serial only: has said READY).
+  void start();
   void stop();
   void kill();
+  /// The spec the next start() serves (e.g. a device whose firmware now has more registers).
+  void set_spec(nlohmann::json spec) { spec_ = std::move(spec); }
   [[nodiscard]] bool running() const;
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
   [[nodiscard]] std::string log() const;
@@ -37,6 +51,7 @@ class PymodbusServer {
   TempDir dir_;
   std::uint16_t port_;
   nlohmann::json spec_;
+  PymodbusTransports transports_;
   std::unique_ptr<Process> process_;
 };
 

@@ -1,8 +1,10 @@
 #pragma once
 /// \file
-/// The Modbus adapter: one ModbusAdapterConfig = one connection (a Modbus TCP peer today) = one
-/// worker thread polling every unit behind it (see bus_scheduler.hpp for the flow). Each poll of a
-/// unit becomes one ReadingBatch{source = device name} delivered on the io_context.
+/// The Modbus adapter: one ModbusAdapterConfig = one connection (a Modbus TCP peer, an RS-485
+/// line, or an RTU-over-TCP converter) = one worker thread serving every unit behind it (see
+/// docs/modbus-adapter.md for the flow). Each poll of a unit becomes one
+/// ReadingBatch{source = device name} delivered on the io_context; writes go through the same
+/// worker, ahead of the polls.
 
 #include <memory>
 #include <string>
@@ -27,8 +29,9 @@ namespace guardian::adapters::modbus {
 class ModbusAdapter final : public Adapter {
  public:
   /// Validates `config` and plans every unit's reads. Throws std::runtime_error naming the
-  /// adapter, device and field for what the configuration loader should have rejected
-  /// (unsupported transport, unit id outside 0–247/255, zero timeout, duplicate device names).
+  /// adapter, device and field for what the configuration loader should have rejected (a
+  /// missing host or serial port, a non-standard baud rate, unit id outside 0–247/255 or 0 on a
+  /// serial line, zero timeout, duplicate device names).
   ModbusAdapter(config::ModbusAdapterConfig config, boost::asio::io_context& io, ReadingSink sink);
   ~ModbusAdapter() override;
 
@@ -36,8 +39,14 @@ class ModbusAdapter final : public Adapter {
   void start() override;
   void stop() override;
   [[nodiscard]] const std::string& name() const override;
-  /// type "modbus-tcp"; state "connecting", "running", "backoff" or "stopped"; one source per unit.
+  /// type "modbus-tcp", "modbus-rtu" or "modbus-rtu-over-tcp"; state "connecting", "running",
+  /// "backoff" or "stopped"; one source per unit; warnings such as an RS-485 mode the port
+  /// cannot do.
   [[nodiscard]] AdapterHealth health() const override;
+  /// Writes a point declared `writable: true` with its own type, order, scale and enum labels
+  /// (prepare_write), through the bus's worker ahead of the polls, reading it back when the
+  /// command or the point asks. `handler` runs on the io_context, never inside this call.
+  void async_write(const WriteCommand& command, WriteHandler handler) override;
 
  private:
   struct Impl;

@@ -7,7 +7,8 @@
 //   guardian-trust list --registry DB [--json]
 //   guardian-trust policy show|allow|disallow|set --registry DB …
 //   guardian-trust crl --registry DB --ca-cert F --ca-key F --out F
-//   guardian-trust broker-config --ca F --cert F --key F --crl F --acl F [--reader CN]… --out F
+//   guardian-trust broker-config --ca F --cert F --key F --crl F --acl F [--reader CN]…
+//                                [--operator CN]… --out F
 //
 // Exit codes: 0 success, 1 usage or invalid input, 2 failure (registry, files, network).
 #include <signal.h>
@@ -358,6 +359,9 @@ int main(int argc, char** argv) {
   broker_config->add_option("--port", broker.port, "Listen port")->capture_default_str();
   broker_config->add_option("--topic-root", broker.topic_root, "Devices get ROOT/<id>/#")->capture_default_str();
   broker_config->add_option("--reader", broker.readers, "CN of a read-only client (must contain '@')");
+  broker_config->add_option("--operator", broker.operators,
+                            "CN of a client that reads everything and sends cloud commands "
+                            "(must contain '@')");
   broker_config->add_option("--out", broker_out, "mosquitto configuration to write")->required();
 
   CLI11_PARSE(app, argc, argv);

@@ -6,12 +6,19 @@ namespace guardian::cloud {
 namespace {
 
 result<void> check_readers(const BrokerConfigOptions& o) {
-  for (const auto& reader : o.readers) {
+  const auto check = [](const std::string& role, const std::string& name) -> result<void> {
     // A reader name that could be a device id would let that device read the whole fleet.
-    if (reader.find('@') == std::string::npos || reader.find_first_of("/+#\n ") != std::string::npos)
-      return make_error("reader \"" + reader +
+    if (name.find('@') == std::string::npos || name.find_first_of("/+#\n ") != std::string::npos)
+      return make_error(role + " \"" + name +
                         "\" must contain '@' (e.g. dashboard@ops) and no '/', '+', '#' or space: "
-                        "device ids never contain '@', so a device can never be a reader");
+                        "device ids never contain '@', so a device can never be a " + role);
+    return outcome::success();
+  };
+  for (const auto& reader : o.readers) {
+    BOOST_OUTCOME_TRY(check("reader", reader));
+  }
+  for (const auto& op : o.operators) {
+    BOOST_OUTCOME_TRY(check("operator", op));
   }
   if (o.topic_root.empty() || o.topic_root.find_first_of("+#") != std::string::npos)
     return make_error("the topic root must be a topic without wildcards, e.g. guardian/v1");
@@ -52,6 +59,13 @@ result<std::string> mosquitto_acl(const BrokerConfigOptions& o) {
     a += "\n# Reader: may read every device's topics, write none.\n";
     a += "user " + reader + "\n";
     a += "topic read " + o.topic_root + "/#\n";
+  }
+  for (const auto& op : o.operators) {
+    // The gateway subscribes to {prefix}commands (docs/telemetry.md, `commands`).
+    a += "\n# Operator: may read every device's topics and send them commands, nothing else.\n";
+    a += "user " + op + "\n";
+    a += "topic read " + o.topic_root + "/#\n";
+    a += "topic write " + o.topic_root + "/+/commands\n";
   }
   return a;
 }

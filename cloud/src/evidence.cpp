@@ -97,6 +97,14 @@ result<void> verify_evidence(const DeviceRecord& device, const Policy& policy,
   auto parsed = secure_link::parse_quote(evidence.quote.attest);
   if (!parsed) return refuse(TrustRefusal::bad_signature, parsed.error().message);
   const auto& quote = parsed.value();
+  // The evidence must say what made it: a TPM identity's quote claims TPM_GENERATED, a software
+  // identity's quote says it is software (and was let through above only by the policy).
+  const bool software = device.backend == config::IdentityBackend::software;
+  if (quote.software_generated != software)
+    return refuse(TrustRefusal::bad_signature,
+                  std::string("the quote says it was made by ") +
+                      (quote.software_generated ? "software" : "a TPM") + ", but " + device.id +
+                      " is enrolled with a " + (software ? "software" : "TPM") + " identity");
   if (quote.extra_data != evidence.nonce)
     return refuse(TrustRefusal::bad_nonce,
                   "the quote was made for another nonce (a replayed quote?)");

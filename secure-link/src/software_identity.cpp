@@ -147,6 +147,7 @@ class SoftwareIdentity final : public Identity {
     QuoteAttestation q;
     q.extra_data.assign(nonce.begin(), nonce.end());
     q.pcr_bank = 0x000B;  // TPM2_ALG_SHA256
+    q.software_generated = true;
     q.pcrs = {pcr};
     const auto digest = quote_pcr_digest(pcrs_.at(pcr));
     q.pcr_digest.assign(digest.begin(), digest.end());

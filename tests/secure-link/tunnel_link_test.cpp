@@ -4,13 +4,13 @@
 
 #include <filesystem>
 
-#include "device_rig.hpp"
 #include "guardian/cloud/certificate_authority.hpp"
 #include "guardian/common/time_format.hpp"
 #include "guardian/secure_link/attestation_client.hpp"
 #include "guardian/secure_link/link.hpp"
 #include "guardian/secure_link/tls_session.hpp"
 #include "guardian/secure_link/trust_protocol.hpp"
+#include "guardian/testing/device_rig.hpp"
 #include "guardian/testing/process.hpp"
 
 namespace guardian::secure_link {
@@ -250,58 +250,88 @@ TEST(TunnelLink, KeepsAValidCertificateWhileTheTrustServiceIsDownAndRenewsWhenIt
   paho->disconnect()->wait_for(5s);
 }
 
-TEST(TunnelLink, ADeviceCannotPublishOrSubscribeOnAnotherDevicesTopics) {
+// Two enrolled devices, each connected through its own TPM tunnel, and the fleet's reader.
+struct TwoDevices {
+  TwoDevices() {
+    a.enroll();
+    b.enroll();
+    a.allow_this_process();
+    b.allow_this_process();
+    link_a = make_link(a.uplink());
+    link_b = make_link(b.uplink());
+    auto endpoint_a = link_a->open();
+    auto endpoint_b = link_b->open();
+    if (!endpoint_a || !endpoint_b) throw std::runtime_error("a tunnel did not open");
+    paho_a = test::connect_paho(endpoint_a.value().server_uri, "store-a");
+    paho_b = test::connect_paho(endpoint_b.value().server_uri, "store-b");
+  }
+  ~TwoDevices() {
+    paho_a->disconnect()->wait_for(5s);
+    paho_b->disconnect()->wait_for(5s);
+  }
+  /// Waits until the reader has every one of `payloads`.
+  bool reader_got(const std::vector<std::string>& payloads) const {
+    return reader->wait_for(
+        [&](const auto& all) {
+          for (const auto& p : payloads) {
+            bool found = false;
+            for (const auto& m : all) found = found || m.payload == p;
+            if (!found) return false;
+          }
+          return true;
+        },
+        10s);
+  }
+
   SecureFleet fleet;
-  DeviceRig a(fleet, "store-a");
-  DeviceRig b(fleet, "store-b");
-  a.enroll();
-  b.enroll();
-  a.allow_this_process();
-  b.allow_this_process();
-  auto reader = fleet.reader("guardian/v1/#");
+  DeviceRig a{fleet, "store-a"};
+  DeviceRig b{fleet, "store-b"};
+  std::unique_ptr<testing::MqttCollector> reader = fleet.reader("guardian/v1/#");
+  std::unique_ptr<Link> link_a, link_b;
+  std::unique_ptr<mqtt::async_client> paho_a, paho_b;
+};
 
-  auto link_a = make_link(a.uplink());
-  auto link_b = make_link(b.uplink());
-  auto endpoint_a = link_a->open();
-  auto endpoint_b = link_b->open();
-  ASSERT_TRUE(endpoint_a) << endpoint_a.error().describe();
-  ASSERT_TRUE(endpoint_b) << endpoint_b.error().describe();
-  auto paho_a = test::connect_paho(endpoint_a.value().server_uri, "store-a");
-  auto paho_b = test::connect_paho(endpoint_b.value().server_uri, "store-b");
+TEST(TunnelLink, ADeviceCannotPublishOnAnotherDevicesTopics) {
+  TwoDevices devices;
+  // B publishes as A (the broker drops it silently: MQTT 3.1.1 has no negative PUBACK), then on
+  // its own topic; A publishes genuinely. Both markers arriving bound the wait.
+  test::publish(*devices.paho_b, "guardian/v1/store-a/telemetry", "forged by b");
+  test::publish(*devices.paho_b, "guardian/v1/store-a/commands", "a command forged by b");
+  test::publish(*devices.paho_b, "guardian/v1/store-b/telemetry", "marker b");
+  test::publish(*devices.paho_a, "guardian/v1/store-a/telemetry", "genuine a");
+  ASSERT_TRUE(devices.reader_got({"marker b", "genuine a"}));
+  EXPECT_FALSE(received(*devices.reader, "guardian/v1/store-a/telemetry", "forged by b"));
+  EXPECT_FALSE(received(*devices.reader, "guardian/v1/store-a/commands", "a command forged by b"));
+  EXPECT_TRUE(devices.paho_b->is_connected());
+}
 
-  // B listens on A's topics…
+TEST(TunnelLink, ADeviceCannotSubscribeToAnotherDevicesTopics) {
+  TwoDevices devices;
   std::vector<std::string> b_received;
   std::mutex b_mutex;
-  paho_b->set_message_callback([&](mqtt::const_message_ptr m) {
+  devices.paho_b->set_message_callback([&](mqtt::const_message_ptr m) {
     std::lock_guard lock(b_mutex);
-    b_received.push_back(m->get_topic());
+    b_received.push_back(m->get_topic() + " " + m->to_string());
   });
-  auto sub = paho_b->subscribe("guardian/v1/store-a/#", 1);
-  sub->wait_for(10s);
-  // …and tries to publish as A, then publishes on its own topic (the marker).
-  test::publish(*paho_b, "guardian/v1/store-a/telemetry", "forged by b");
-  test::publish(*paho_b, "guardian/v1/store-b/telemetry", "marker b");
-  test::publish(*paho_a, "guardian/v1/store-a/telemetry", "genuine a");
-
-  ASSERT_TRUE(reader->wait_for(
-      [](const auto& all) {
-        bool marker = false, genuine = false;
-        for (const auto& m : all) {
-          marker = marker || m.payload == "marker b";
-          genuine = genuine || m.payload == "genuine a";
-        }
-        return marker && genuine;
+  // B listens on A's topics, on the whole tree, and on its own (the control).
+  devices.paho_b->subscribe("guardian/v1/store-a/#", 1)->wait_for(10s);
+  devices.paho_b->subscribe("guardian/v1/#", 1)->wait_for(10s);
+  devices.paho_b->subscribe("guardian/v1/store-b/#", 1)->wait_for(10s);
+  test::publish(*devices.paho_a, "guardian/v1/store-a/telemetry", "secret of a");
+  test::publish(*devices.paho_b, "guardian/v1/store-b/telemetry", "marker b");
+  ASSERT_TRUE(devices.reader_got({"secret of a", "marker b"}));
+  // A's message was PUBACKed before B published its marker, so had the broker forwarded it to
+  // B, it would have reached B first on B's one connection.
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        std::lock_guard lock(b_mutex);
+        for (const auto& m : b_received)
+          if (m.find("marker b") != std::string::npos) return true;
+        return false;
       },
       10s));
-  EXPECT_FALSE(received(*reader, "guardian/v1/store-a/telemetry", "forged by b"));
-  // A's own message reached the reader but not B, which subscribed to it.
-  EXPECT_TRUE(paho_b->is_connected());
-  {
-    std::lock_guard lock(b_mutex);
-    EXPECT_TRUE(b_received.empty()) << b_received.front();
-  }
-  paho_a->disconnect()->wait_for(5s);
-  paho_b->disconnect()->wait_for(5s);
+  std::lock_guard lock(b_mutex);
+  for (const auto& m : b_received) EXPECT_EQ(m.find("secret of a"), std::string::npos) << m;
 }
 
 TEST(TunnelLink, ARevokedDevicesCertificateIsRefusedByTheBrokerOnceTheCrlIsPublished) {

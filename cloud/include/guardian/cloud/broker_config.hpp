@@ -3,8 +3,9 @@
 /// The broker side of the chain of trust, as a mosquitto 2.0 configuration: a TLS listener that
 /// trusts only the fleet CA and requires a client certificate, whose CN becomes the MQTT
 /// username (use_identity_as_username); an ACL that confines each device to its own topic
-/// prefix (`pattern readwrite guardian/v1/%u/#`); read-only readers (dashboards) whose CN
-/// contains '@', which no device id can; and the CRL the trust service maintains.
+/// prefix (`pattern readwrite guardian/v1/%u/#`); read-only readers (dashboards) and operators
+/// (read everything, write only devices' `commands` topics), whose CN contains '@', which no
+/// device id can; and the CRL the trust service maintains.
 
 #include <cstdint>
 #include <filesystem>
@@ -25,6 +26,9 @@ struct BrokerConfigOptions {
   std::uint16_t port = 8883;
   std::string topic_root = "guardian/v1";          ///< devices get <root>/<device id>/#
   std::vector<std::string> readers;                ///< CNs allowed to read <root>/#; must contain '@'
+  /// CNs allowed to read <root>/# and to send cloud commands (write <root>/+/commands); must
+  /// contain '@'.
+  std::vector<std::string> operators;
 };
 
 /// mosquitto.conf lines (to include or append to a main configuration).

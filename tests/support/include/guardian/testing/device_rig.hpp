@@ -2,6 +2,7 @@
 // A device for secure-link tests: its own swtpm (or a software identity), a state directory, a
 // site file to measure, and the SecureLinkConfig that points at a SecureFleet. Provisioning and
 // enrollment go through the same code as `guardian identity provision` / `guardian-trust enroll`.
+// Header-only: include it from tests (and benches) that link Guardian::secure_link.
 
 #include <filesystem>
 #include <memory>

@@ -40,6 +40,17 @@ ScalarParser<std::string> tcti() {
           }};
 }
 
+// Handles are written and documented in hex, so the range is said in hex too.
+ScalarParser<std::uint32_t> persistent_handle() {
+  static const std::string kExpected =
+      "a persistent handle between 0x81000000 and 0x817FFFFF, e.g. 0x81000101";
+  return {kExpected, [](std::string_view text) -> result<std::uint32_t> {
+            const auto value = integer_in<std::int64_t>(kPersistentFirst, kPersistentLast).parse(text);
+            if (!value) return expected_but_got(kExpected, text);
+            return static_cast<std::uint32_t>(value.value());
+          }};
+}
+
 struct HostPort {
   std::string host;
   std::uint16_t port;
@@ -64,10 +75,9 @@ ScalarParser<HostPort> host_port() {
 void read_identity(ObjectReader& r, IdentityConfig& id) {
   r.read("backend", id.backend, one_of(kBackends));
   r.read("tcti", id.tcti, tcti());
-  const bool signing = r.read("signing_key_handle", id.signing_key_handle,
-                              integer_in<std::uint32_t>(kPersistentFirst, kPersistentLast));
-  const bool attestation = r.read("attestation_key_handle", id.attestation_key_handle,
-                                  integer_in<std::uint32_t>(kPersistentFirst, kPersistentLast));
+  const bool signing = r.read("signing_key_handle", id.signing_key_handle, persistent_handle());
+  const bool attestation =
+      r.read("attestation_key_handle", id.attestation_key_handle, persistent_handle());
   if ((signing || attestation) && id.signing_key_handle == id.attestation_key_handle)
     r.error(attestation ? "attestation_key_handle" : "signing_key_handle",
             "the two keys need two different persistent handles");

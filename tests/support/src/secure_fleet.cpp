@@ -15,14 +15,15 @@ SecureFleet::SecureFleet(Options options)
   if (options_.broker_issuer != "fleet-ca") pki_.make_ca(options_.broker_issuer);
   pki_.make_leaf("broker", options_.broker_issuer, "localhost", "DNS:localhost,IP:127.0.0.1");
   pki_.make_leaf("reader", "fleet-ca", "reader@test");
+  pki_.make_leaf("operator", "fleet-ca", "operator@test");
   start_trust_service();
   if (!options_.broker) return;
   // The broker's listener and ACL exactly as an operator would generate them.
   const auto conf = dir_ / "listener.conf";
   cli({"broker-config", "--ca", ca_file().string(), "--cert", pki_.pem("broker"), "--key",
        pki_.key("broker"), "--crl", crl().string(), "--acl", (dir_ / "acl").string(), "--bind",
-       "127.0.0.1", "--port", std::to_string(broker_port_), "--reader", "reader@test", "--out",
-       conf.string()});
+       "127.0.0.1", "--port", std::to_string(broker_port_), "--reader", "reader@test", "--operator",
+       "operator@test", "--out", conf.string()});
   broker_ = std::make_unique<MosquittoBroker>("pid_file " + (dir_ / "mosquitto.pid").string() +
                                               "\n" + read_file(conf));
   if (!wait_for_tcp_port(broker_port_, 10s))
@@ -91,6 +92,13 @@ std::unique_ptr<MqttCollector> SecureFleet::reader(const std::string& topic_filt
   return std::make_unique<MqttCollector>(
       "ssl://127.0.0.1:" + std::to_string(broker_port_), topic_filter, std::string{}, false,
       CollectorTls{ca_file().string(), pki_.pem("reader"), pki_.key("reader")});
+}
+
+CommandResult SecureFleet::send_command(const std::string& topic, const std::string& payload) const {
+  return run_command({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker_port_),
+                      "--cafile", ca_file().string(), "--cert", pki_.pem("operator"), "--key",
+                      pki_.key("operator"), "-q", "1", "-t", topic, "-m", payload},
+                     std::chrono::seconds{20});
 }
 
 void SecureFleet::make_client(const std::string& name, const std::string& cn) {

@@ -1,7 +1,8 @@
 #pragma once
 /// \file
 /// The fleet side of the secure link, for tests: a PKI made with openssl (fleet CA; certificates
-/// for the trust service and the broker, both for localhost / 127.0.0.1; a read-only reader),
+/// for the trust service and the broker, both for localhost / 127.0.0.1; a read-only reader and
+/// an operator who may send commands),
 /// `guardian-trust serve` on a fresh registry that maintains a CRL, and a real mosquitto whose
 /// mTLS listener and ACL come from `guardian-trust broker-config`. Everything real; nothing mocked.
 
@@ -57,6 +58,9 @@ class SecureFleet {
   /// A subscriber on the broker's mTLS listener with the reader certificate ("reader@test",
   /// allowed to read guardian/v1/#).
   [[nodiscard]] std::unique_ptr<MqttCollector> reader(const std::string& topic_filter) const;
+  /// Publishes with mosquitto_pub as the operator ("operator@test": reads everything, writes
+  /// only guardian/v1/+/commands), QoS 1.
+  CommandResult send_command(const std::string& topic, const std::string& payload) const;
   /// A certificate for `cn` from the fleet CA (software key, openssl): e.g. for a client that
   /// should or should not get through the broker's ACL.
   void make_client(const std::string& name, const std::string& cn);

@@ -185,18 +185,20 @@ void TunnelLink::run_session(Socket listener, std::unique_ptr<TlsSession> tls, T
 // Moves bytes both ways until one side closes, close() is called, or the certificate the
 // session was authenticated with expires (a session never outlives its certificate: a revoked
 // device, which gets no new one, is off the broker within one lifetime). Non-blocking on both
-// sockets: every step is tried, and only when none made progress does the loop poll.
+// sockets. A side is tried only while it is known (or not known not) to be ready — poll() says
+// so, or the TLS session holds bytes already read — so a busy tunnel makes few wasted syscalls;
+// and everything the broker sent that is already here goes to Paho in one send().
 void TunnelLink::pump(Socket& local, TlsSession& tls, Timestamp not_after) {
-  std::vector<std::uint8_t> up(kChunk);    // Paho → broker
-  std::vector<std::uint8_t> down(kChunk);  // broker → Paho
+  std::vector<std::uint8_t> up(kChunk);        // Paho → broker: one TLS record's worth
+  std::vector<std::uint8_t> down(4 * kChunk);  // broker → Paho: several records
   std::size_t up_len = 0, up_off = 0, down_len = 0, down_off = 0;
+  bool local_readable = true, local_writable = true;
+  bool broker_readable = true, broker_writable = true;
   std::string end;
   while (end.empty()) {
     bool progress = false;
-    short local_events = 0;
-    short broker_events = 0;
 
-    if (up_len == 0) {
+    if (up_len == 0 && local_readable) {
       const ssize_t n = ::recv(local.get(), up.data(), up.size(), 0);
       if (n > 0) {
         up_len = static_cast<std::size_t>(n);
@@ -205,52 +207,53 @@ void TunnelLink::pump(Socket& local, TlsSession& tls, Timestamp not_after) {
       } else if (n == 0) {
         end = "the MQTT client closed the connection";
       } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-        local_events |= POLLIN;
+        local_readable = false;
       } else {
         end = std::string("local connection failed: ") + std::strerror(errno);
       }
     }
-    if (up_len > 0 && end.empty()) {
+    if (up_len > 0 && broker_writable && end.empty()) {
       const auto r = tls.write_some(ByteView(up.data() + up_off, up_len - up_off));
       if (r.status == IoStatus::done) {
         up_off += r.bytes;
         counters_.bytes_up += r.bytes;
         if (up_off == up_len) up_len = up_off = 0;
         progress = true;
-      } else if (r.status == IoStatus::want_write) {
-        broker_events |= POLLOUT;
-      } else if (r.status == IoStatus::want_read) {
-        broker_events |= POLLIN;
+      } else if (r.status == IoStatus::want_read || r.status == IoStatus::want_write) {
+        // want_read only in a renegotiation, which mbedTLS refuses by default.
+        broker_writable = false;
       } else {
         end = r.status == IoStatus::closed ? "the broker closed the connection"
                                            : tls.error(r.rc, "TLS write to the broker").describe();
       }
     }
 
-    if (down_len == 0 && end.empty()) {
-      const auto r = tls.read_some(down);
+    // Everything already here, record after record, before one send() to Paho.
+    while (down_off == 0 && down_len + kChunk <= down.size() && end.empty() &&
+           (broker_readable || tls.buffered() > 0)) {
+      const auto r = tls.read_some(std::span(down.data() + down_len, kChunk));
       if (r.status == IoStatus::done) {
-        down_len = r.bytes;
-        down_off = 0;
+        down_len += r.bytes;
         counters_.bytes_down += r.bytes;
         progress = true;
       } else if (r.status == IoStatus::want_read) {
-        broker_events |= POLLIN;
+        broker_readable = false;
       } else if (r.status == IoStatus::want_write) {
-        broker_events |= POLLOUT;
+        broker_writable = false;
+        break;
       } else {
         end = r.status == IoStatus::closed ? "the broker closed the connection"
                                            : tls.error(r.rc, "TLS read from the broker").describe();
       }
     }
-    if (down_len > 0 && end.empty()) {
+    if (down_len > 0 && local_writable && end.empty()) {
       const ssize_t n = ::send(local.get(), down.data() + down_off, down_len - down_off, MSG_NOSIGNAL);
       if (n > 0) {
         down_off += static_cast<std::size_t>(n);
         if (down_off == down_len) down_len = down_off = 0;
         progress = true;
       } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-        local_events |= POLLOUT;
+        local_writable = false;
       } else {
         end = "the MQTT client's connection broke";
       }
@@ -264,6 +267,13 @@ void TunnelLink::pump(Socket& local, TlsSession& tls, Timestamp not_after) {
       end = "the session's certificate expired; reconnecting with a renewed one";
       break;
     }
+    // Only what is wanted and not known to be ready: the loop above made no progress, so every
+    // flag still set belongs to a side with nothing to do.
+    const short local_events =
+        static_cast<short>((up_len == 0 ? POLLIN : 0) | (down_len > 0 ? POLLOUT : 0));
+    const bool down_room = down_off == 0 && down_len + kChunk <= down.size();
+    const short broker_events =
+        static_cast<short>((down_room ? POLLIN : 0) | (up_len > 0 ? POLLOUT : 0));
     std::array<pollfd, 3> fds{{{local.get(), local_events, 0},
                                {tls.fd(), broker_events, 0},
                                {stop_fd_, POLLIN, 0}}};
@@ -276,7 +286,12 @@ void TunnelLink::pump(Socket& local, TlsSession& tls, Timestamp not_after) {
       end = "closed by the uplink";
       break;
     }
-    // Errors and hang-ups show up on the next recv/read attempt.
+    // Errors and hang-ups (POLLERR, POLLHUP) make the next recv/read attempt report them.
+    constexpr short kProblem = POLLERR | POLLHUP;
+    local_readable = local_readable || (fds[0].revents & (POLLIN | kProblem)) != 0;
+    local_writable = local_writable || (fds[0].revents & (POLLOUT | kProblem)) != 0;
+    broker_readable = broker_readable || (fds[1].revents & (POLLIN | kProblem)) != 0;
+    broker_writable = broker_writable || (fds[1].revents & (POLLOUT | kProblem)) != 0;
   }
   tls.close_notify();
   log::info(kLog, "tunnel session ended: " + end);

@@ -123,7 +123,8 @@ class TlsSession {
   /// One non-blocking mbedtls_ssl_write. After want_read/want_write, call again with the same
   /// data (mbedTLS requires it).
   [[nodiscard]] IoResult write_some(ByteView data);
-  /// Decrypted bytes mbedTLS holds that a poll() on the socket would not announce.
+  /// Bytes already taken from the socket — decrypted, or records read ahead — that a poll() on
+  /// the socket would not announce: read_some() before polling while this is not zero.
   [[nodiscard]] std::size_t buffered() const;
   /// Sends close_notify (best effort).
   void close_notify();

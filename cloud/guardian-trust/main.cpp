@@ -234,6 +234,10 @@ int cmd_serve(const ServeArgs& a) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  // The fleet CA's key signs every device certificate: refuse to serve with it world-readable.
+  for (const auto& [key, what] : {std::pair{a.ca_key, "--ca-key"}, std::pair{a.key, "--key"}})
+    if (auto private_ok = secure_link::check_private_file(key, what); !private_ok)
+      return fail(private_ok.error());
   auto registry = open_registry(a.registry);
   if (!registry) return fail(registry.error());
   auto ca = CertificateAuthority::load(a.ca_cert, a.ca_key);

@@ -10,6 +10,7 @@
 #include <mbedtls/oid.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -148,6 +149,21 @@ result<std::string> read_text_file(const std::filesystem::path& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+result<void> check_private_file(const std::filesystem::path& path, const std::string& what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return make_errno_error(errno, what + " " + path.string() +
+                                       " cannot be read; check the path and its permissions");
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+    return make_error(what + " " + path.string() + " has mode " + mode +
+                      ": a private key must be mode 0600 or stricter (no group or other access);"
+                      " run: chmod 600 " + path.string());
+  }
+  return outcome::success();
 }
 
 result<void> write_file_atomically(const std::filesystem::path& path, std::string_view content,

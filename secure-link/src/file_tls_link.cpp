@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "certificate_file.hpp"
+#include "guardian/secure_link/crypto.hpp"
 
 namespace guardian::secure_link {
 namespace {
@@ -33,21 +34,8 @@ result<CertificateSummary> check_certificate(const fs::path& path, const char* k
   return summary;
 }
 
-// A private key that group or others can read (or replace) is not private: refuse it, like ssh
-// does for identity files.
 result<void> check_private_key(const fs::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return make_errno_error(errno, "uplink.tls.key_file " + path.string() +
-                                       " cannot be read; check the path and its permissions");
-  if ((st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
-    return make_error("uplink.tls.key_file " + path.string() + " has mode " + mode +
-                      ": a private key must be mode 0600 or stricter (no group or other access);"
-                      " run: chmod 600 " +
-                      path.string());
-  }
+  BOOST_OUTCOME_TRY(check_private_file(path, "uplink.tls.key_file"));
   return check_readable(path, "uplink.tls.key_file");
 }
 

@@ -34,20 +34,6 @@ mbedtls_md_type_t md_of(HashAlgorithm hash) {
   return MBEDTLS_MD_SHA256;
 }
 
-// A private key file readable by others is not private (like ssh's identity files).
-result<void> check_private(const fs::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return make_errno_error(errno, "cannot read the software key " + path.string());
-  if ((st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
-    return make_error("software key " + path.string() + " has mode " + mode +
-                      ": it must be 0600 or stricter; run: chmod 600 " + path.string());
-  }
-  return outcome::success();
-}
-
 result<std::unique_ptr<PkKey>> generate(mbedtls_pk_type_t type) {
   auto key = std::make_unique<PkKey>();
   int rc = mbedtls_pk_setup(key->get(), mbedtls_pk_info_from_type(type));
@@ -182,8 +168,8 @@ class SoftwareIdentity final : public Identity {
   result<std::optional<IdentityKeys>> load() {
     if (!fs::exists(dir_ / kTlsKeyFile) || !fs::exists(dir_ / kAkFile))
       return std::optional<IdentityKeys>{};
-    BOOST_OUTCOME_TRY(check_private(dir_ / kTlsKeyFile));
-    BOOST_OUTCOME_TRY(check_private(dir_ / kAkFile));
+    BOOST_OUTCOME_TRY(check_private_file(dir_ / kTlsKeyFile, "software key"));
+    BOOST_OUTCOME_TRY(check_private_file(dir_ / kAkFile, "software key"));
     BOOST_OUTCOME_TRY(tls, PkKey::from_private_file(dir_ / kTlsKeyFile));
     BOOST_OUTCOME_TRY(ak, PkKey::from_private_file(dir_ / kAkFile));
     if (mbedtls_pk_get_type(tls->get()) != MBEDTLS_PK_RSA ||

@@ -336,6 +336,26 @@ TEST(TrustServiceCli, RefusesAnEnrollmentRecordCopiedToClaimAnotherDeviceId) {
   EXPECT_EQ(json::parse(fleet.cli({"list", "--json"}).output).size(), 0u);
 }
 
+TEST(TrustServiceCli, RefusesToServeWithAFleetCaKeyOthersCanRead) {
+  SecureFleet fleet(without_broker());
+  testing::TempDir dir;
+  const auto loose = dir / "ca.key";
+  std::filesystem::copy_file(fleet.ca_key(), loose);
+  std::filesystem::permissions(loose, std::filesystem::perms::owner_read |
+                                          std::filesystem::perms::owner_write |
+                                          std::filesystem::perms::others_read);
+  const auto refused = testing::run_command(
+      {testing::binary_path("guardian-trust").string(), "serve", "--registry",
+       (dir / "r.db").string(), "--listen", "127.0.0.1:0", "--cert", fleet.pki().pem("trust"),
+       "--key", fleet.pki().key("trust"), "--ca-cert", fleet.ca_file().string(), "--ca-key",
+       loose.string()},
+      20s);
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("--ca-key " + loose.string() + " has mode 0604"), std::string::npos)
+      << refused.output;
+  EXPECT_NE(refused.output.find("chmod 600"), std::string::npos) << refused.output;
+}
+
 TEST(TrustServiceCli, EnrollsListsSetsPolicyAndRevokes) {
   SecureFleet fleet(without_broker());
   DeviceRig rig(fleet, "store-042");

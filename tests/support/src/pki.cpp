@@ -17,6 +17,7 @@ void TestPki::make_ca(const std::string& name) {
   run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
        "-keyout", key(name), "-subj", "/O=Guardian Test/CN=" + name, "-days", "2", "-out",
        pem(name)});
+  ::chmod(key(name).c_str(), 0600);
 }
 
 void TestPki::make_leaf(const std::string& name, const std::string& ca, const std::string& cn,

@@ -53,6 +53,11 @@ using Sha256Digest = std::array<std::uint8_t, 32>;
 
 /// Reads a whole file (certificates, keys, records). Errors keep errno and name the file.
 [[nodiscard]] result<std::string> read_text_file(const std::filesystem::path& path);
+/// A private key file that group or others can read (or replace) is not private: an error
+/// "<what> <path> has mode 0644: a private key must be mode 0600 or stricter …; run: chmod 600
+/// <path>", like ssh for identity files. Also an error (keeping errno) if it cannot be stat'ed.
+[[nodiscard]] result<void> check_private_file(const std::filesystem::path& path,
+                                              const std::string& what);
 /// Writes `content` to `path` atomically (temporary file in the same directory, fsync, rename)
 /// with permission `mode`, so a reader never sees half a certificate or CRL.
 [[nodiscard]] result<void> write_file_atomically(const std::filesystem::path& path,

@@ -68,6 +68,7 @@ result<MqttEndpoint> FileTlsLink::open() {
   if (!tls_.cert_file.empty()) {
     BOOST_OUTCOME_TRY(check_private_key(tls_.key_file));
     BOOST_OUTCOME_TRY(summary, check_certificate(tls_.cert_file, "uplink.tls.cert_file"));
+    std::lock_guard lock(info_mutex_);
     info_.identity = summary.subject;
     info_.cert_not_after = summary.not_after;
   }
@@ -80,6 +81,9 @@ result<MqttEndpoint> FileTlsLink::open() {
       broker_uri_, PahoTlsOptions{tls_.ca_file, tls_.cert_file, tls_.key_file, tls_.server_name}};
 }
 
-LinkInfo FileTlsLink::info() const { return info_; }
+LinkInfo FileTlsLink::info() const {
+  std::lock_guard lock(info_mutex_);
+  return info_;
+}
 
 }  // namespace guardian::secure_link

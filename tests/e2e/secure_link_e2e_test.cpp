@@ -34,7 +34,8 @@ std::string adapters_yaml(std::uint16_t port) {
 )";
 }
 
-std::string secure_link_yaml(const SecureFleet& fleet, const SwtpmProcess& tpm, const TempDir& dir) {
+std::string secure_link_yaml(const SecureFleet& fleet, const SwtpmProcess& tpm, const TempDir& dir,
+                             const std::string& certificate = "retry: {min: 100ms, max: 1s}") {
   return "secure_link:\n"
          "  identity: {tcti: '" + tpm.tcti() + "'}\n"
          "  state_dir: " + (dir / "identity").string() + "\n"
@@ -43,15 +44,24 @@ std::string secure_link_yaml(const SecureFleet& fleet, const SwtpmProcess& tpm, 
          "    ca_file: " + fleet.ca_file().string() + "\n"
          "    server_name: localhost\n"
          "  broker: {ca_file: " + fleet.ca_file().string() + ", server_name: localhost}\n"
-         "  certificate: {retry: {min: 100ms, max: 1s}}\n";
+         "  certificate: {" + certificate + "}\n";
 }
 
 /// The fleet, one gateway with its own TPM, and the equipment it reads.
 struct SecureSite {
-  SecureSite()
+  explicit SecureSite(const std::string& certificate = "retry: {min: 100ms, max: 1s}")
       : peer(json::parse(R"({"units": {"1": {"hr": {"0": 17082, "1": 32768, "14": 900}}}})")),
         gw(dir, kDevice, "ssl://127.0.0.1:" + std::to_string(fleet.broker_port()),
-           adapters_yaml(peer.port()), "", "", secure_link_yaml(fleet, tpm, dir)) {}
+           adapters_yaml(peer.port()), "", "", secure_link_yaml(fleet, tpm, dir, certificate)) {}
+  /// provision → enroll → allow this build and this configuration.
+  void enroll() {
+    const auto provisioned = guardian({"identity", "provision", "-c", gw.config_path().string(),
+                                       "--out", record().string()});
+    if (provisioned.exit_code != 0) throw std::runtime_error(provisioned.output);
+    fleet.enroll(record());
+    fleet.allow("gateway", binary_path("guardian"));
+    fleet.allow("config", gw.config_path());
+  }
 
   CommandResult guardian(std::vector<std::string> args) const {
     args.insert(args.begin(), binary_path("guardian").string());
@@ -177,6 +187,45 @@ TEST(SecureLinkE2E, AGatewayBinaryThePolicyDoesNotKnowGetsNoCertificateUntilTheO
   // The operator allows this build: the next retry attests, and telemetry flows.
   site.fleet.allow("gateway", binary_path("guardian"));
   ASSERT_TRUE(site.telemetry_arrived(*reader)) << site.gw.log();
+  EXPECT_EQ(site.gw.stop(), 0);
+}
+
+TEST(SecureLinkE2E, RenewsItsCertificateWhileConnectedAndLosesNothingWhenTheOldOneExpires) {
+  // 12 s certificates renewed at half their life: a day of renewals in a few seconds.
+  SecureSite site("lifetime: 12s, renew_at: 0.5, retry: {min: 100ms, max: 1s}");
+  site.enroll();
+  auto reader = site.fleet.reader("guardian/v1/#");
+  site.gw.start();
+  ASSERT_TRUE(SecureSite::telemetry_arrived(*reader)) << site.gw.log();
+  const auto first = site.gw.status().at("link");
+  const auto first_expiry = first.at("cert_not_after").get<std::string>();
+
+  // Renewed while connected: health shows the new certificate at once…
+  json link;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        link = site.gw.status().at("link");
+        return link.at("secure").at("attestations").get<std::uint64_t>() >= 2;
+      },
+      20s))
+      << link.dump(2) << site.gw.log();
+  EXPECT_GT(link.at("cert_not_after").get<std::string>(), first_expiry);
+  EXPECT_EQ(link.at("connects").get<std::uint64_t>(), 1u) << "renewed during the first session";
+  // …and when the old one lapses, the session it authenticated ends and the uplink reconnects
+  // with the new one.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        link = site.gw.status().at("link");
+        return link.at("connects").get<std::uint64_t>() >= 2 && link.at("state") == "connected";
+      },
+      20s))
+      << link.dump(2) << site.gw.log();
+  EXPECT_GE(link.at("secure").at("sessions_ended_at_expiry").get<std::uint64_t>(), 1u);
+  const auto last_seq = site.gw.status().at("queue").at("last_seq").get<std::uint64_t>();
+  ASSERT_TRUE(reader->wait_for([&](const auto& all) { return SeqLedger(all).has_all(last_seq); },
+                               20s))
+      << site.gw.log();
+  EXPECT_TRUE(SeqLedger(reader->messages()).missing(last_seq).empty());
   EXPECT_EQ(site.gw.stop(), 0);
 }
 

@@ -47,7 +47,8 @@ struct LinkInfo {
 
 /// A path to the broker. open() is called before every connection attempt (a tunnel may need to
 /// re-attest or renew); it may block (file reads, TPM commands, network) and is therefore called
-/// from the uplink's connect worker, never on the io_context thread. Not thread-safe.
+/// from the uplink's connect worker, never on the io_context thread. open() and close() are not
+/// thread-safe; info() is, and never blocks, so health can read it live from any thread.
 class Link {
  public:
   virtual ~Link() = default;
@@ -60,6 +61,7 @@ class Link {
   [[nodiscard]] virtual result<MqttEndpoint> open() = 0;
   /// Releases what open() set up (a tunnel listener, …). Idempotent.
   virtual void close() = 0;
+  /// What the link is and how it is doing now (a renewed certificate shows at once).
   [[nodiscard]] virtual LinkInfo info() const = 0;
 };
 

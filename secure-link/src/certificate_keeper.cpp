@@ -168,16 +168,16 @@ system_clock::time_point CertificateKeeper::renewal_due(const IssuedCertificate&
 }
 
 void CertificateKeeper::run() {
-  {
-    std::lock_guard attest_lock(attest_mutex_);
-    load_stored_certificate();
-  }
-  // Attest at start, even with a stored certificate — unless current() already did.
+  // Attest at start, even with a stored certificate (what runs may have changed since it was
+  // issued) — unless current() already did, before this thread got attest_mutex_.
   auto due = system_clock::now();
   std::string due_for_serial;  // the certificate `due` was computed from ("" = a retry)
   {
+    std::lock_guard attest_lock(attest_mutex_);
+    load_stored_certificate();
     std::lock_guard lock(mutex_);
     due_for_serial = current_ ? current_->serial : std::string("(none)");
+    if (current_ && counters_.attestations > 0) due = renewal_due(*current_);
   }
   while (true) {
     {
@@ -195,6 +195,13 @@ void CertificateKeeper::run() {
       if (stopping_) return;
     }
     std::lock_guard attest_lock(attest_mutex_);
+    {
+      // current() may have attested while this thread waited for attest_mutex_ (at start, the
+      // tunnel's first open() races with this thread): then the loop recomputes the due time
+      // from that certificate instead of attesting twice.
+      std::lock_guard lock(mutex_);
+      if (current_ && !due_for_serial.empty() && current_->serial != due_for_serial) continue;
+    }
     if (auto issued = attest_locked()) {
       due = renewal_due(issued.value());
       due_for_serial = issued.value().serial;

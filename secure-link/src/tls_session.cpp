@@ -42,6 +42,19 @@ constexpr int kCipherSuites[] = {
 constexpr mbedtls_ecp_group_id kCurves[] = {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
                                             MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_NONE};
 
+// Guardian's one TLS policy, for both ends: TLS 1.2 exactly, the suites and groups above.
+result<void> configure_tls12(mbedtls_ssl_config& conf, int endpoint) {
+  const int rc = mbedtls_ssl_config_defaults(&conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                             MBEDTLS_SSL_PRESET_DEFAULT);
+  if (rc != 0) return mbedtls_error(rc, "cannot configure TLS");
+  mbedtls_ssl_conf_min_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+  mbedtls_ssl_conf_max_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+  mbedtls_ssl_conf_ciphersuites(&conf, kCipherSuites);
+  mbedtls_ssl_conf_curves(&conf, kCurves);
+  mbedtls_ssl_conf_rng(&conf, RandomGenerator::callback, random_generator().state());
+  return outcome::success();
+}
+
 int set_nonblocking(int fd) {
   const int flags = ::fcntl(fd, F_GETFL, 0);
   return ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
@@ -248,14 +261,7 @@ result<std::unique_ptr<TlsServerContext>> TlsServerContext::load(
   if (rc < 0) return mbedtls_error(rc, "cannot read the certificate " + certificate_file.string());
   rc = mbedtls_pk_parse_keyfile(&m.key, key_file.c_str(), nullptr);
   if (rc != 0) return mbedtls_error(rc, "cannot read the private key " + key_file.string());
-  rc = mbedtls_ssl_config_defaults(&m.conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                   MBEDTLS_SSL_PRESET_DEFAULT);
-  if (rc != 0) return mbedtls_error(rc, "cannot configure TLS");
-  mbedtls_ssl_conf_min_version(&m.conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-  mbedtls_ssl_conf_max_version(&m.conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-  mbedtls_ssl_conf_ciphersuites(&m.conf, kCipherSuites);
-  mbedtls_ssl_conf_curves(&m.conf, kCurves);
-  mbedtls_ssl_conf_rng(&m.conf, RandomGenerator::callback, random_generator().state());
+  BOOST_OUTCOME_TRY(configure_tls12(m.conf, MBEDTLS_SSL_IS_SERVER));
   rc = mbedtls_ssl_conf_own_cert(&m.conf, &m.cert, &m.key);
   if (rc != 0) return mbedtls_error(rc, "the certificate and key do not go together");
   return ctx;
@@ -365,16 +371,9 @@ result<std::unique_ptr<TlsSession>> TlsSession::connect(const TlsClientOptions& 
 
   int rc = mbedtls_x509_crt_parse_file(&m.ca, o.ca_file.c_str());
   if (rc < 0) return mbedtls_error(rc, "cannot read the CA file " + o.ca_file.string());
-  rc = mbedtls_ssl_config_defaults(&m.conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                   MBEDTLS_SSL_PRESET_DEFAULT);
-  if (rc != 0) return mbedtls_error(rc, "cannot configure TLS");
-  mbedtls_ssl_conf_min_version(&m.conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-  mbedtls_ssl_conf_max_version(&m.conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-  mbedtls_ssl_conf_ciphersuites(&m.conf, kCipherSuites);
-  mbedtls_ssl_conf_curves(&m.conf, kCurves);
+  BOOST_OUTCOME_TRY(configure_tls12(m.conf, MBEDTLS_SSL_IS_CLIENT));
   mbedtls_ssl_conf_authmode(&m.conf, MBEDTLS_SSL_VERIFY_REQUIRED);
   mbedtls_ssl_conf_ca_chain(&m.conf, &m.ca, nullptr);
-  mbedtls_ssl_conf_rng(&m.conf, RandomGenerator::callback, random_generator().state());
 
   if (o.credential) {
     if (o.credential->signer == nullptr) return make_error("a client credential needs a signer");

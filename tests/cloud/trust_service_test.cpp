@@ -193,6 +193,28 @@ TEST(TrustService, RefusesAChangedGatewayBinary) {
       << refused.error().describe();
 }
 
+TEST(TrustService, RequiresAnAllowedFirmwareImageOnceThePolicyListsOne) {
+  SecureFleet fleet(without_broker());
+  AttestingDevice device(fleet, "store-042");
+  const auto firmware = device.rig.dir / "firmware.img";
+  testing::write_file(firmware, "firmware 2.1\n");
+  fleet.cli({"policy", "allow", "--kind", "firmware", "--file", firmware.string(), "--note", "fw 2.1"});
+  // Without the image in its measurements the device is refused…
+  auto refused = device.attest();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::measurement_refused));
+  // …with it, accepted; with another image, refused.
+  device.rig.cfg.attestation.firmware_image = firmware;
+  device.measure(secure_link::measurement_targets(device.rig.cfg));
+  ASSERT_TRUE(device.attest()) << fleet.trust_log();
+  testing::write_file(firmware, "firmware 2.2-unsigned\n");
+  device.measure(secure_link::measurement_targets(device.rig.cfg));
+  refused = device.attest();
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("firmware " + firmware.string()), std::string::npos)
+      << refused.error().describe();
+}
+
 TEST(TrustService, RefusesAReplayedNonce) {
   SecureFleet fleet(without_broker());
   AttestingDevice device(fleet, "store-042");

@@ -190,6 +190,52 @@ TEST(TunnelLink, RefusesABrokerWhoseCertificateComesFromAnotherCa) {
   EXPECT_GE(counter(*link, "attestations"), 1u);
 }
 
+TEST(TunnelLink, RefusesABrokerWhoseCertificateNamesAnotherHost) {
+  SecureFleet fleet;
+  DeviceRig rig(fleet, "store-042");
+  rig.cfg.broker.server_name = "mqtt.example.net";  // the broker's certificate says localhost
+  rig.enroll();
+  rig.allow_this_process();
+  auto link = make_link(rig.uplink());
+  auto endpoint = link->open();
+  ASSERT_FALSE(endpoint);
+  EXPECT_NE(endpoint.error().message.find("does not match"), std::string::npos)
+      << endpoint.error().describe();
+  EXPECT_EQ(counter(*link, "sessions"), 0u);
+}
+
+TEST(TunnelLink, RefusesABrokerThatOffersNoForwardSecretAeadSuite) {
+  SecureFleet fleet(SecureFleet::Options{.broker = false});
+  DeviceRig rig(fleet, "store-042");
+  rig.enroll();
+  rig.allow_this_process();
+  // openssl as a TLS 1.2 "broker" with the fleet's broker certificate, offering only `ciphers`.
+  // -www: it serves without reading stdin, so it keeps accepting.
+  const auto open_against = [&](const std::string& ciphers, const std::string& log) {
+    const auto port = testing::free_tcp_port();
+    testing::Process server({{"openssl", "s_server", "-accept", std::to_string(port), "-cert",
+                              fleet.pki().pem("broker"), "-key", fleet.pki().key("broker"),
+                              "-tls1_2", "-www", "-cipher", ciphers},
+                             {},
+                             rig.dir / log,
+                             {}});
+    // Not probed by connecting: the probe would be the session under test.
+    EXPECT_TRUE(testing::wait_until(
+        [&] { return server.log().find("ACCEPT") != std::string::npos; }, 10s))
+        << server.log();
+    auto uplink = rig.uplink();
+    uplink.broker = "ssl://127.0.0.1:" + std::to_string(port);
+    auto link = make_link(uplink);
+    return std::pair{link->open().has_value(), counter(*link, "handshake_failures")};
+  };
+  // The control: the same server with an ECDHE + AEAD suite is accepted…
+  EXPECT_EQ(open_against("ECDHE-ECDSA-AES128-GCM-SHA256", "aead.log"), std::pair(true, std::uint64_t{0}));
+  // …and with CBC suites only (a downgrade), refused.
+  EXPECT_EQ(open_against("ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA", "cbc.log"),
+            std::pair(false, std::uint64_t{1}));
+  EXPECT_NE(testing::read_file(rig.dir / "cbc.log").find("no shared cipher"), std::string::npos);
+}
+
 TEST(TunnelLink, AnExpiredCertificateIsRejectedByTheBrokerAndTheDeviceRenews) {
   SecureFleet fleet;
   DeviceRig rig(fleet, "store-042");

@@ -68,4 +68,8 @@ void read_codec(ObjectReader& r, CodecConfig& codec);
 /// Reads a stream adapter's `poll` map (also a stream profile's). stream_section.cpp.
 void read_poll(ObjectReader& r, StreamPoll& poll);
 
+/// Reads the top-level `secure_link:` section (secure_link_section.cpp). The loader fills
+/// device_id and config_file, and checks the rules that involve the uplink.
+void read_secure_link(ObjectReader& r, SecureLinkConfig& secure_link);
+
 }  // namespace guardian::config::detail

@@ -15,10 +15,11 @@ namespace guardian::testing {
 class GatewayProcess {
  public:
   /// `adapters_yaml` is the YAML list under `adapters:` (already indented by two spaces);
-  /// `extra_yaml` is appended at top level.
+  /// `uplink_extra` and `queue_extra` are appended to those sections (indented), `top_extra`
+  /// (e.g. a secure_link section) at top level.
   GatewayProcess(const TempDir& dir, const std::string& device_id, const std::string& broker_uri,
                  const std::string& adapters_yaml, const std::string& uplink_extra = {},
-                 const std::string& queue_extra = {});
+                 const std::string& queue_extra = {}, const std::string& top_extra = {});
 
   /// Starts `guardian run` and waits until its control socket answers.
   void start();

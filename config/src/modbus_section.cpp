@@ -312,7 +312,7 @@ ModbusDevice read_device(ObjectReader& r, std::optional<ModbusTransport> transpo
                          "points): a Modbus device needs a profile with a register map");
       profile = nullptr;
     }
-    if (profile != nullptr) device.profile = profile->name + "@" + std::to_string(profile->version);
+    if (profile != nullptr) device.profile = profile->reference();
   }
   if (r.read("unit_id", device.unit_id, integer_in<int>(0, 255)) &&
       transport == ModbusTransport::rtu &&

@@ -33,6 +33,9 @@ struct DeviceProfile {
   std::optional<CodecConfig> codec;  ///< set for a stream profile
   std::optional<StreamPoll> poll;
   bool valid = false;  ///< read without a single error
+
+  /// "name@version", as a site refers to exactly this profile.
+  [[nodiscard]] std::string reference() const { return name + "@" + std::to_string(version); }
 };
 
 /// Finds and reads profiles, each file once per load. Not thread-safe.

@@ -658,6 +658,7 @@ AdapterConfig read_stream_adapter(ObjectReader& r, std::string name, SiteNames& 
   r.section("codec", r.has("profile") ? Presence::optional : Presence::required,
             [&](ObjectReader& s) { read_codec(s, a.codec); });
   if (profile != nullptr) {
+    a.profile = profile->reference();
     a.codec = *profile->codec;
     if (!a.poll && profile->poll) a.poll = profile->poll;
   }

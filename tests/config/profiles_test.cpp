@@ -245,6 +245,7 @@ TEST(StreamProfiles, ASerialAdapterTakesTheCodecAndPollOfItsProfile) {
                                    (lib.dir / "site.yaml").string());
   ASSERT_TRUE(loads(r)) << describe(r);
   const auto& a = std::get<StreamAdapterConfig>(r.config->adapters.at(0));
+  EXPECT_EQ(a.profile, "scale@1");  // the version found, for `guardian config check`
   ASSERT_EQ(a.codec.lines.messages.size(), 1U);
   EXPECT_EQ(a.codec.lines.messages[0].name, "weight");
   EXPECT_EQ(a.codec.lines.messages[0].fields[0].unit, "g");

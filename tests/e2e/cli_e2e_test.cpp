@@ -55,6 +55,8 @@ TEST(CliE2E, ConfigCheckAcceptsTheShippedExample) {
                               source_path("config/examples/guardian.yaml").string()});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("OK"), std::string::npos) << r.output;
+  // The serial espresso machine's codec comes from a profile, listed like a Modbus one.
+  EXPECT_NE(r.output.find("profiles guardian-espresso-serial@1"), std::string::npos) << r.output;
 }
 
 TEST(CliE2E, StatusShowsAdaptersValuesQueueAndLinkOverAnOwnerOnlySocket) {

@@ -67,6 +67,7 @@ int cmd_config_check(const std::string& file) {
     void operator()(const guardian::config::StreamAdapterConfig& s) const {
       devices += s.peers.empty() ? 1 : s.peers.size();
       for (const auto& m : guardian::config::messages_of(s.codec)) points += m.fields.size();
+      if (!s.profile.empty()) profiles.insert(s.profile);
     }
   };
   for (const auto& a : c.adapters) std::visit(Count{devices, points, profiles}, a);

@@ -276,6 +276,7 @@ struct StreamAdapterConfig {
   std::chrono::milliseconds silence_timeout{0};  ///< 0 = off; else comm_fail after this silence
   std::optional<StreamPoll> poll;
   CodecConfig codec;
+  std::string profile;  ///< "name@version" of the profile the codec came from, if any
   std::string file;  ///< where the adapter was declared, for run-time messages
   int line = 0;      ///< 1-based
   int column = 0;    ///< 1-based

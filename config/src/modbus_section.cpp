@@ -28,11 +28,6 @@ constexpr std::array<Choice<ModbusTransport>, 3> kTransports{
      {"rtu", ModbusTransport::rtu},
      {"rtu-over-tcp", ModbusTransport::rtu_over_tcp}}};
 
-constexpr std::array<Choice<Parity>, 3> kParities{
-    {{"none", Parity::none}, {"even", Parity::even}, {"odd", Parity::odd}}};
-
-constexpr std::array<Choice<int>, 2> kDataBits{{{"7", 7}, {"8", 8}}};
-constexpr std::array<Choice<int>, 2> kStopBits{{{"1", 1}, {"2", 2}}};
 constexpr std::array<Choice<int>, 2> kAddressBases{{{"0", 0}, {"1", 1}}};
 
 constexpr std::array<Choice<RegisterTable>, 4> kTables{
@@ -83,25 +78,6 @@ void read_coalescing(ObjectReader& r, ModbusCoalescing& c) {
   r.read("max_bits", c.max_bits, integer_in<std::uint16_t>(1, kMaxReadBits));
   r.read("register_gap", c.register_gap, integer_in<std::uint16_t>(0, kMaxReadRegisters - 2));
   r.read("bit_gap", c.bit_gap, integer_in<std::uint16_t>(0, kMaxReadBits - 2));
-}
-
-/// The standard rates a serial port can be set to (termios), e.g. 9600 or 19200.
-ScalarParser<int> baud_rate() {
-  auto integer = integer_between(1, 4'000'000);
-  std::string expected = "a standard baud rate (";
-  for (const int b : kStandardBaudRates) expected += std::to_string(b) + ", ";
-  expected.resize(expected.size() - 2);
-  expected += ")";
-  return {expected, [integer, expected](std::string_view text) -> result<int> {
-            auto value = integer.parse(text);
-            if (!value) return expected_but_got(expected, text);
-            const auto rate = static_cast<int>(value.value());
-            if (std::find(kStandardBaudRates.begin(), kStandardBaudRates.end(), rate) ==
-                kStandardBaudRates.end())
-              return expected_but_got(expected, text,
-                                      "serial ports are set to one of these rates only");
-            return rate;
-          }};
 }
 
 bool is_bit_table(RegisterTable t) {
@@ -337,17 +313,6 @@ ModbusDevice read_device(ObjectReader& r, std::optional<ModbusTransport> transpo
   return device;
 }
 
-SerialPortSettings read_serial(ObjectReader& r) {
-  SerialPortSettings serial;
-  if (auto port = r.required("port", text())) serial.port = std::move(*port);
-  r.read("baud", serial.baud, baud_rate());
-  r.read("parity", serial.parity, one_of(kParities));
-  r.read("data_bits", serial.data_bits, one_of(kDataBits));
-  r.read("stop_bits", serial.stop_bits, one_of(kStopBits));
-  r.read("rs485", serial.rs485, boolean());
-  return serial;
-}
-
 /// host/port belong to the TCP transports, serial to rtu.
 void check_transport_keys(ObjectReader& r, ModbusTransport transport) {
   const std::string name(spelling_of(kTransports, transport));
@@ -442,7 +407,7 @@ AdapterConfig read_modbus_adapter(ObjectReader& r, std::string name, SiteNames& 
   r.read("host", adapter.tcp.host, text());
   r.read("port", adapter.tcp.port, integer_in<std::uint16_t>(1, 65535));
   r.section("serial", Presence::optional,
-            [&](ObjectReader& s) { adapter.serial = read_serial(s); });
+            [&](ObjectReader& s) { read_serial_port(s, adapter.serial, SerialLineUse::modbus); });
   r.read("connect_timeout", adapter.connect_timeout, duration_in(100ms, 60s));
   r.read("pacing", adapter.pacing, duration_in(0ms, 10s));
   read_delay_range(r, "backoff", adapter.backoff_min, adapter.backoff_max, 100ms, days{1});

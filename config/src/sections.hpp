@@ -48,6 +48,13 @@ void read_modbus_points(ObjectReader& r, int address_base, Items items,
 void read_delay_range(ObjectReader& parent, std::string_view key, Duration& min, Duration& max,
                       Duration lowest, Duration highest);
 
+/// Who reads a serial port: Modbus RTU allows 7 or 8 data bits, other equipment 5 to 8.
+enum class SerialLineUse : std::uint8_t { modbus, stream };
+
+/// Reads a `serial` map (port, baud, parity, data_bits, stop_bits, flow_control, rs485): the same
+/// keys for a Modbus RTU bus and a stream adapter. serial_port_section.cpp.
+void read_serial_port(ObjectReader& r, SerialPortSettings& settings, SerialLineUse use);
+
 /// Reads the keys of one `type: modbus` entry of `adapters` (name and type are already read).
 [[nodiscard]] AdapterConfig read_modbus_adapter(ObjectReader& r, std::string name,
                                                 SiteNames& names);

@@ -26,13 +26,6 @@ constexpr std::array<Choice<StreamTransport>, 4> kTransportKinds{
      {"tcp-server", StreamTransport::tcp_server},
      {"udp", StreamTransport::udp}}};
 
-constexpr std::array<Choice<Parity>, 3> kParities{
-    {{"none", Parity::none}, {"even", Parity::even}, {"odd", Parity::odd}}};
-constexpr std::array<Choice<int>, 4> kDataBits{{{"5", 5}, {"6", 6}, {"7", 7}, {"8", 8}}};
-constexpr std::array<Choice<int>, 2> kStopBits{{{"1", 1}, {"2", 2}}};
-constexpr std::array<Choice<FlowControl>, 3> kFlowControls{{{"none", FlowControl::none},
-                                                            {"software", FlowControl::software},
-                                                            {"hardware", FlowControl::hardware}}};
 
 constexpr std::array<Choice<CodecKind>, 3> kCodecKinds{{{"lines", CodecKind::lines},
                                                         {"binary", CodecKind::binary},
@@ -499,15 +492,6 @@ void read_codec(ObjectReader& r, CodecConfig& codec) {
 
 // ─────────────────────────── adapter ───────────────────────────
 
-void read_serial(ObjectReader& r, StreamSerialSettings& s) {
-  if (auto port = r.required("port", text())) s.port = std::move(*port);
-  r.read("baud", s.baud, integer_in<int>(50, 4'000'000));
-  r.read("parity", s.parity, one_of(kParities));
-  r.read("data_bits", s.data_bits, one_of(kDataBits));
-  r.read("stop_bits", s.stop_bits, one_of(kStopBits));
-  r.read("flow_control", s.flow_control, one_of(kFlowControls));
-}
-
 void read_poll(ObjectReader& r, StreamPoll& poll) {
   const bool text_query = r.read("send", poll.query, escaped_bytes());
   const bool hex_query = r.read("send_hex", poll.query, hex_bytes());
@@ -619,7 +603,8 @@ AdapterConfig read_stream_adapter(ObjectReader& r, std::string name, SiteNames& 
   a.file = where.file;
   a.line = where.line;
   a.column = where.column;
-  r.section("serial", Presence::optional, [&](ObjectReader& s) { read_serial(s, a.serial); });
+  r.section("serial", Presence::optional,
+            [&](ObjectReader& s) { read_serial_port(s, a.serial, SerialLineUse::stream); });
   r.read("host", a.host, text());
   if (transport == StreamTransport::tcp_server || transport == StreamTransport::udp) {
     a.host = "0.0.0.0";

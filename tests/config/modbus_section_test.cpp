@@ -332,6 +332,17 @@ TEST(ModbusAdapterRules, SerialSettingsAreCheckedOneByOne) {
        {10, 18, "adapters[0].serial.stop_bits: unknown value '1.5'; expected one of '1', '2'"}}));
 }
 
+TEST(ModbusAdapterRules, ABusTakesFlowControlLikeAnyOtherSerialPort) {
+  const auto result = parse(adapter_site(
+      "    transport: rtu\n    serial: {port: /dev/ttyS0, flow_control: hardware}\n"));
+  ASSERT_TRUE(loads(result));
+  EXPECT_EQ(std::get<ModbusAdapterConfig>(result.config->adapters.at(0)).serial.flow_control,
+            FlowControl::hardware);
+  EXPECT_TRUE(has_error(
+      parse(adapter_site("    transport: rtu\n    serial: {port: /dev/ttyS0, flow_control: rts}\n")),
+      6, 46, "serial.flow_control: unknown value 'rts'"));
+}
+
 TEST(ModbusAdapterRules, AnInvalidTransportDoesNotCascadeIntoTransportRules) {
   const auto result = parse(adapter_site("    transport: rtu_over_tcp\n"));
   EXPECT_TRUE(has_error(result, 5, 16,

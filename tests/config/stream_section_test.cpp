@@ -243,6 +243,29 @@ adapters:
                                   {7, 11, "a udp receiver does not poll"}}));
 }
 
+TEST(StreamSection, ASerialPortTakesTheKeysOfAModbusBusWithFiveToEightDataBits) {
+  const auto serial = [](std::string_view keys) {
+    return parse("device: {id: gw}\n"                                            // 1
+                 "adapters:\n"                                                   // 2
+                 "  - name: scale\n"                                             // 3
+                 "    type: serial\n"                                            // 4
+                 "    serial: {port: /dev/ttyS1, " + std::string(keys) + "}\n"  // 5
+                 "    codec: {type: lines, messages: [{name: w, regex: '^(?<g>\\d+)$', "
+                 "fields: [{name: g, type: int}]}]}\n");
+  };
+  const auto ok = serial("data_bits: 5, rs485: true");
+  ASSERT_TRUE(loads(ok));
+  const auto& a = std::get<StreamAdapterConfig>(ok.config->adapters.at(0));
+  EXPECT_EQ(a.serial.data_bits, 5);
+  EXPECT_TRUE(a.serial.rs485);
+  // One reader for every serial port: the same standard rates as a Modbus bus, said at check
+  // time rather than when the port refuses it.
+  EXPECT_TRUE(has_error(serial("baud: 14400"), 5, 38,
+                        "serial.baud: expected a standard baud rate (300, 600, 1200"));
+  EXPECT_TRUE(has_error(serial("data_bits: 9"), 5, 43,
+                        "serial.data_bits: unknown value '9'; expected one of '5', '6', '7', '8'"));
+}
+
 TEST(StreamSection, CrossReferencesAreChecked) {
   const auto result = parse(R"(device: {id: gw}
 adapters:

@@ -30,11 +30,6 @@ struct AddrinfoDeleter {
 
 }  // namespace
 
-void UniqueFd::reset(int fd) noexcept {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 InterruptLatch::InterruptLatch() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (!fd_.valid())
     throw std::runtime_error(std::string("eventfd for the Modbus link failed: ") +

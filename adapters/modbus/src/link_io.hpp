@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// File-descriptor plumbing shared by the Modbus links: an owned descriptor, the eventfd that
+/// File-descriptor plumbing shared by the Modbus links: the eventfd that
 /// makes blocking waits interruptible, a TCP connect bounded by a deadline, and waits on a
 /// descriptor that the eventfd cuts short. Private to adapters/modbus.
 
@@ -12,35 +12,9 @@
 #include <string>
 
 #include "guardian/common/result.hpp"
+#include "guardian/common/unique_fd.hpp"
 
 namespace guardian::adapters::modbus {
-
-/// Owns a file descriptor (closes it on destruction) until release().
-class UniqueFd {
- public:
-  UniqueFd() noexcept = default;
-  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(other.release());
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  [[nodiscard]] int get() const noexcept { return fd_; }
-  [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
-  [[nodiscard]] int release() noexcept {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset(int fd = -1) noexcept;
-
- private:
-  int fd_ = -1;
-};
 
 /// A one-way latch another thread can trip to cut every wait short, now and for good: an
 /// eventfd that becomes readable once trip() has been called. Thread-safe.

@@ -65,8 +65,8 @@ class RtuLink : public ModbusLink {
 };
 
 /// Modbus RTU on a serial port of this machine (RS-485 or RS-232). connect() opens and
-/// configures the port (serial_port.hpp); a port that disappears (USB adapter unplugged) fails
-/// the request in flight, and the scheduler reopens it with back-off.
+/// configures the port (adapters/src/serial_port.hpp); a port that disappears (USB adapter
+/// unplugged) fails the request in flight, and the scheduler reopens it with back-off.
 class RtuSerialLink final : public RtuLink {
  public:
   explicit RtuSerialLink(config::SerialPortSettings settings);

@@ -1,75 +1,55 @@
-// The serial transport: a Boost.Asio serial_port configured from the adapter's `serial` section
-// (termios underneath), reopened with back-off when it cannot be opened or fails (a USB adapter
-// unplugged, the far end of a pty closed).
+// The serial transport: the port opened and configured by the adapters' one serial opener
+// (adapters/src/serial_port.hpp: exclusive use, raw mode, character format, flow control,
+// RS-485 mode), handed to a Boost.Asio serial_port, and reopened with back-off when it cannot be
+// opened or fails (a USB adapter unplugged, the far end of a pty closed).
+
+#include <mutex>
 
 #include <boost/asio/serial_port.hpp>
 
 #include "guardian/config/site_config.hpp"
 #include "reconnecting_transport.hpp"
+#include "serial_port.hpp"
 #include "transports.hpp"
 
 namespace guardian::adapters::stream::detail {
 namespace {
 
 namespace asio = boost::asio;
-using Port = asio::serial_port;
 
 class SerialTransport final : public ReconnectingTransport {
  public:
   SerialTransport(asio::io_context& io, const config::StreamAdapterConfig& config)
       : ReconnectingTransport(io, config), settings_(config.serial) {}
 
+  [[nodiscard]] std::vector<std::string> warnings() const override {
+    std::lock_guard lock(warnings_mutex_);
+    return warnings_;
+  }
+
  private:
   void open() override {
-    Port port(io_);
+    std::vector<std::string> warnings;
+    auto fd = open_serial_port(settings_, warnings);
+    {
+      std::lock_guard lock(warnings_mutex_);
+      warnings_ = std::move(warnings);
+    }
+    if (!fd) return failed(fd.error().message);
+    asio::serial_port port(io_);
     boost::system::error_code ec;
-    port.open(settings_.port, ec);
-    if (ec) return failed("cannot open " + settings_.port + ": " + ec.message());
-    const auto set = [&](const auto& option, const char* what) {
-      if (ec) return;
-      port.set_option(option, ec);
-      if (ec)
-        ec_what_ =
-            std::string("cannot set ") + what + " on " + settings_.port + ": " + ec.message();
-    };
-    set(Port::baud_rate(static_cast<unsigned>(settings_.baud)), "the baud rate");
-    set(Port::character_size(static_cast<unsigned>(settings_.data_bits)), "the data bits");
-    set(Port::parity(parity()), "the parity");
-    set(Port::stop_bits(settings_.stop_bits == 2 ? Port::stop_bits::two : Port::stop_bits::one),
-        "the stop bits");
-    set(Port::flow_control(flow_control()), "the flow control");
-    if (ec) return failed(ec_what_);
+    const int native = fd.value().get();
+    port.assign(native, ec);
+    if (ec) return failed("cannot use serial port " + settings_.port + ": " + ec.message());
+    (void)fd.value().release();  // the serial_port owns it now
     opened(std::move(port), "");
   }
 
   void cancel_open() override {}  // opening is synchronous: nothing is ever in progress
 
-  [[nodiscard]] Port::parity::type parity() const {
-    switch (settings_.parity) {
-      case config::Parity::even:
-        return Port::parity::even;
-      case config::Parity::odd:
-        return Port::parity::odd;
-      case config::Parity::none:
-        break;
-    }
-    return Port::parity::none;
-  }
-
-  [[nodiscard]] Port::flow_control::type flow_control() const {
-    switch (settings_.flow_control) {
-      case config::FlowControl::software:
-        return Port::flow_control::software;
-      case config::FlowControl::hardware:
-        return Port::flow_control::hardware;
-      case config::FlowControl::none:
-        break;
-    }
-    return Port::flow_control::none;
-  }
-
-  config::StreamSerialSettings settings_;
-  std::string ec_what_;
+  config::SerialPortSettings settings_;
+  mutable std::mutex warnings_mutex_;  // health() reads warnings_ from any thread
+  std::vector<std::string> warnings_;
 };
 
 }  // namespace

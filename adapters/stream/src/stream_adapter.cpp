@@ -129,6 +129,7 @@ class StreamAdapter::Session final : public TransportEvents,
     h.name = config_.name;
     h.type = std::string(transport_name(config_.transport)) + "/" + codec_name(config_.codec.kind);
     h.state = stopped_ ? "stopped" : transport_->state();
+    h.warnings = transport_->warnings();
     CodecCounters unattributed = unattributed_;
     std::map<std::string, CodecCounters> live;
     for (const auto& [id, c] : connections_) {

@@ -264,6 +264,43 @@ TEST(SerialStreamAdapter, AMissingPortIsRetriedWithoutStoppingTheOtherAdapters) 
             std::string::npos);
 }
 
+TEST(SerialStreamAdapter, HoldsItsPortAloneAndSaysWhenThePortCannotSwitchToRs485) {
+  SerialPair pty;
+  IoDriver driver;
+  Received rx;
+  auto rs485 = espresso_serial_with(pty, "silence_timeout: 0ms");
+  rs485.serial.rs485 = true;
+  StreamAdapter holder(rs485, driver.io(), rx.reading_sink(), rx.record_sink());
+  holder.start();
+  SerialDevice device(driver.io(), pty.device_end());
+  device.write(nmea("STAT,93.0,2"));
+  ASSERT_TRUE(
+      driver.run_until([&] { return has_good(rx, "espresso-1", "boiler_temp", Value{93.0}); }, 5s));
+  // A pty has no RS-485 mode: the line is used as it is, and health says so.
+  const auto warnings = holder.health().warnings;
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("cannot switch to RS-485 mode"), std::string::npos) << warnings[0];
+
+  // A second reader of the same port (another adapter, `guardian probe serial`) would take
+  // bytes from the first: it is refused while the port is held.
+  auto second = espresso_serial_with(pty, "silence_timeout: 0ms");
+  second.name = "second";
+  second.source = "espresso-9";
+  StreamAdapter intruder(second, driver.io(), rx.reading_sink(), rx.record_sink());
+  intruder.start();
+  ASSERT_TRUE(driver.run_until(
+      [&] {
+        const auto h = intruder.health();
+        return h.counters.count("link_errors") && h.counters.at("link_errors") >= 1;
+      },
+      5s));
+  EXPECT_NE(source_health(intruder.health(), "espresso-9")
+                ->last_error.find("is in use by another process"),
+            std::string::npos)
+      << source_health(intruder.health(), "espresso-9")->last_error;
+  EXPECT_TRUE(holder.health().warnings.size() == 1u);
+}
+
 // ───────────────────────────── TCP client ─────────────────────────────
 
 /// The equipment as a TCP server on 127.0.0.1:port that can be stopped and started again.

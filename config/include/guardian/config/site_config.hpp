@@ -14,8 +14,9 @@
 #include <variant>
 #include <vector>
 
-#include "guardian/config/stream_config.hpp"
 #include "guardian/config/secure_link_config.hpp"
+#include "guardian/config/serial_port_config.hpp"
+#include "guardian/config/stream_config.hpp"
 
 namespace guardian::config {
 
@@ -110,22 +111,6 @@ struct ModbusDevice {
 struct ModbusTcpEndpoint {
   std::string host;
   std::uint16_t port = 502;
-};
-
-enum class Parity : std::uint8_t { none, even, odd };
-
-/// The baud rates a serial port can be set to: the standard termios rates.
-inline constexpr std::array<int, 17> kStandardBaudRates{
-    300,    600,    1200,   2400,   4800,   9600,    19200,   38400,  57600,
-    115200, 230400, 460800, 500000, 921600, 1000000, 2000000, 4000000};
-
-struct SerialPortSettings {
-  std::string port;               ///< e.g. /dev/ttyUSB0
-  int baud = 9600;
-  Parity parity = Parity::none;
-  int data_bits = 8;
-  int stop_bits = 1;
-  bool rs485 = false;             ///< Enable the kernel's RS-485 mode (TIOCSRS485) when supported.
 };
 
 enum class ModbusTransport : std::uint8_t { tcp, rtu, rtu_over_tcp };

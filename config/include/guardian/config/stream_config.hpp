@@ -15,11 +15,9 @@
 #include <string>
 #include <vector>
 
-namespace guardian::config {
+#include "guardian/config/serial_port_config.hpp"
 
-// Declared with its values in site_config.hpp (an opaque declaration keeps this header free of
-// the Modbus types for the codecs that include it alone).
-enum class Parity : std::uint8_t;
+namespace guardian::config {
 
 // ───────────────────────────── fields ─────────────────────────────
 
@@ -231,17 +229,6 @@ struct CodecConfig {
 
 enum class StreamTransport : std::uint8_t { serial, tcp_client, tcp_server, udp };
 
-enum class FlowControl : std::uint8_t { none, software, hardware };
-
-struct StreamSerialSettings {
-  std::string port;  ///< e.g. /dev/ttyUSB0
-  int baud = 9600;
-  Parity parity{};    ///< none (value 0), even, odd
-  int data_bits = 8;  ///< 5–8
-  int stop_bits = 1;  ///< 1 or 2
-  FlowControl flow_control = FlowControl::none;
-};
-
 /// A peer of a TCP server or UDP receiver and the source its data belongs to.
 struct StreamPeer {
   std::string address;  ///< IPv4 or IPv6 address, as written
@@ -260,7 +247,7 @@ struct StreamPoll {
 struct StreamAdapterConfig {
   std::string name;
   StreamTransport transport = StreamTransport::serial;
-  StreamSerialSettings serial;
+  SerialPortSettings serial;  ///< serial only
   std::string host;  ///< tcp-client: peer; tcp-server/udp: address to bind
   std::uint16_t port = 0;
   std::chrono::milliseconds connect_timeout{3000};

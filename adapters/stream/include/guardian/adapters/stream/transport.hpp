@@ -58,6 +58,9 @@ class Transport {
   virtual void close(ConnectionId id) = 0;
   /// "connecting", "backoff", "running", "listening" or "stopped". Thread-safe.
   [[nodiscard]] virtual std::string state() const = 0;
+  /// Standing conditions of the link a technician should know about (e.g. a serial port that
+  /// cannot switch to RS-485 mode); empty when there are none. Thread-safe.
+  [[nodiscard]] virtual std::vector<std::string> warnings() const { return {}; }
 };
 
 /// The peer's address as configured peers are written: IPv4-mapped IPv6 addresses as IPv4.

@@ -13,7 +13,7 @@
 #include <cstring>
 #include <optional>
 
-namespace guardian::adapters::modbus {
+namespace guardian::adapters {
 namespace {
 
 // termios speed constants for the rates config::kStandardBaudRates lists.
@@ -37,6 +37,15 @@ namespace {
     case 2000000: return B2000000;
     case 4000000: return B4000000;
     default: return std::nullopt;
+  }
+}
+
+[[nodiscard]] tcflag_t character_size(int data_bits) noexcept {
+  switch (data_bits) {
+    case 5: return CS5;
+    case 6: return CS6;
+    case 7: return CS7;
+    default: return CS8;
   }
 }
 
@@ -84,7 +93,7 @@ result<UniqueFd> open_serial_port(const config::SerialPortSettings& s,
     if (error == EWOULDBLOCK)
       return make_errno_error(error, "serial port " + s.port +
                                          " is in use by another process (a running guardian "
-                                         "daemon polls it? write through the daemon instead)");
+                                         "daemon reads it? go through the daemon, or stop it)");
     return port_error(error, s.port, "lock");
   }
   termios tio{};
@@ -98,13 +107,19 @@ result<UniqueFd> open_serial_port(const config::SerialPortSettings& s,
                                         " is not a standard rate this port can be set to");
   ::cfmakeraw(&tio);
   tio.c_cflag &= ~static_cast<tcflag_t>(CSIZE | PARENB | PARODD | CSTOPB | CRTSCTS);
-  tio.c_cflag |= CLOCAL | CREAD | (s.data_bits == 7 ? CS7 : CS8);
+  tio.c_cflag |= CLOCAL | CREAD | character_size(s.data_bits);
   if (s.parity != config::Parity::none) tio.c_cflag |= PARENB;
   if (s.parity == config::Parity::odd) tio.c_cflag |= PARODD;
   if (s.stop_bits == 2) tio.c_cflag |= CSTOPB;
   tio.c_iflag &= ~static_cast<tcflag_t>(IXON | IXOFF | IXANY);
-  // Frames are delimited by their length (rtu_frame.hpp), so reads return what is there.
-  tio.c_cc[VMIN] = 0;
+  if (s.flow_control == config::FlowControl::hardware) tio.c_cflag |= CRTSCTS;
+  if (s.flow_control == config::FlowControl::software) tio.c_iflag |= IXON | IXOFF;
+  // Messages are delimited by their length or a delimiter (rtu_frame.hpp, the stream codecs),
+  // never by the driver: a read returns what is there. VMIN 1 (not 0): with VMIN = VTIME = 0 the
+  // Linux tty layer answers a read on an empty port with 0 bytes even on this O_NONBLOCK
+  // descriptor (n_tty_read returns before its non-blocking check), which Asio and the RTU link
+  // rightly take for end of file; with VMIN 1 an empty port answers EAGAIN.
+  tio.c_cc[VMIN] = 1;
   tio.c_cc[VTIME] = 0;
   ::cfsetispeed(&tio, *speed);
   ::cfsetospeed(&tio, *speed);
@@ -124,4 +139,4 @@ result<UniqueFd> open_serial_port(const config::SerialPortSettings& s,
   return fd;
 }
 
-}  // namespace guardian::adapters::modbus
+}  // namespace guardian::adapters

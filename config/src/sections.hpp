@@ -48,6 +48,10 @@ void read_modbus_points(ObjectReader& r, int address_base, Items items,
 void read_delay_range(ObjectReader& parent, std::string_view key, Duration& min, Duration& max,
                       Duration lowest, Duration highest);
 
+/// Reads the `processing` list of `r` into config.processing, checking each rule's source and
+/// point against the adapters already in config.adapters.
+void read_processing(ObjectReader& r, SiteConfig& config);
+
 /// Reads the keys of one `type: modbus` entry of `adapters` (name and type are already read).
 [[nodiscard]] AdapterConfig read_modbus_adapter(ObjectReader& r, std::string name,
                                                 SiteNames& names);

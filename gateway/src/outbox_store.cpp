@@ -34,12 +34,12 @@ constexpr const char* kCreateSchemaV1 =
     " count INTEGER NOT NULL,"
     " body BLOB NOT NULL);";
 
-// Schema v2 (a migration from v1, also run on a new file right after the v1 schema): an index for
-// choosing what the bounds drop (the rowid is part of every index entry, so the oldest and newest
-// message of a (priority, source) are its first and last entries), the gap ledger, the state of
-// edge-processing counters, and gap messages at a priority of their own above alarms.
+// Schema v2 (a migration from v1, also run on a new file right after the v1 schema): the gap
+// ledger, the state of edge-processing counters, and gap messages at a priority of their own
+// above alarms. No secondary index on outbox: it cost a third of the ingest rate of small
+// messages (bench/README.md); what the bounds drop is found through the rowid instead
+// (OutboxStore::Accounting keeps where each class's oldest and newest messages are).
 constexpr const char* kMigrateToV2 =
-    "CREATE INDEX outbox_by_class ON outbox(priority, source);"
     "CREATE TABLE gap_ledger("
     " source TEXT NOT NULL,"
     " reason INTEGER NOT NULL,"
@@ -72,6 +72,9 @@ constexpr std::string_view kVictimColumns =
 constexpr std::string_view kLedgerPutSql =
     "INSERT OR REPLACE INTO gap_ledger(source, reason, count, messages, first_ts, last_ts, names)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+// Page cache while the file is scanned at start-up (KiB when negative).
+constexpr const char* kStartupCacheSql = "PRAGMA cache_size=-128";
 
 // A busy database (a technician's sqlite3 shell holding a write lock) is retried for this long
 // before a commit fails; the Outbox then retries the whole batch later.
@@ -263,6 +266,10 @@ result<OutboxStore> OutboxStore::open_checked(const config::QueueConfig& config,
   // database is kept exactly as found.
   sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  // The start-up scans (quick_check, load_stats) read the whole file once: a small page cache
+  // is enough for them, and keeps the peak memory of a start on a large backlog like that of a
+  // start on an empty queue. The default cache comes back once they are done.
+  (void)sqlite::exec(db, kStartupCacheSql);
 
   {
     sqlite3_stmt* raw_check = nullptr;
@@ -334,30 +341,53 @@ result<OutboxStore> OutboxStore::open_checked(const config::QueueConfig& config,
   BOOST_OUTCOME_TRY(commit, sqlite::prepare(db, "COMMIT"));
   BOOST_OUTCOME_TRY(rollback, sqlite::prepare(db, "ROLLBACK"));
   BOOST_OUTCOME_TRY(insert, sqlite::prepare(db, kInsertSql));
+  std::string insert_many_sql(kInsertSql.substr(0, kInsertSql.find(" VALUES")));
+  insert_many_sql += " VALUES";
+  for (std::size_t row = 0; row < kRowsPerInsert; ++row) {
+    insert_many_sql += row == 0 ? "(" : ",(";
+    for (std::size_t col = 0; col < 8; ++col)
+      insert_many_sql += (col == 0 ? "?" : ",?") + std::to_string(8 * row + col + 1);
+    insert_many_sql += ")";
+  }
+  BOOST_OUTCOME_TRY(insert_many, sqlite::prepare(db, insert_many_sql));
   BOOST_OUTCOME_TRY(fetch, sqlite::prepare(db, kFetchSql));
   BOOST_OUTCOME_TRY(range_size, sqlite::prepare(db, kRangeSizeSql));
   BOOST_OUTCOME_TRY(delete_range, sqlite::prepare(db, kDeleteRangeSql));
   BOOST_OUTCOME_TRY(oldest, sqlite::prepare(db, kOldestSql));
   BOOST_OUTCOME_TRY(victim_oldest,
                     sqlite::prepare(db, std::string(kVictimColumns) +
-                                            " WHERE priority = ?1 AND source = ?2 ORDER BY seq"
-                                            " LIMIT 1"));
+                                            " WHERE seq >= ?3 AND priority = ?1 AND source = ?2"
+                                            " ORDER BY seq LIMIT 1"));
   BOOST_OUTCOME_TRY(victim_newest,
                     sqlite::prepare(db, std::string(kVictimColumns) +
-                                            " WHERE priority = ?1 AND source = ?2 ORDER BY seq"
-                                            " DESC LIMIT 1"));
+                                            " WHERE seq <= ?3 AND priority = ?1 AND source = ?2"
+                                            " ORDER BY seq DESC LIMIT 1"));
   BOOST_OUTCOME_TRY(delete_one, sqlite::prepare(db, "DELETE FROM outbox WHERE seq = ?1"));
   BOOST_OUTCOME_TRY(oldest_rows, sqlite::prepare(db, std::string(kVictimColumns) +
                                                          " WHERE seq > ?1 ORDER BY seq LIMIT 64"));
   BOOST_OUTCOME_TRY(ledger_put, sqlite::prepare(db, kLedgerPutSql));
   BOOST_OUTCOME_TRY(ledger_clear, sqlite::prepare(db, "DELETE FROM gap_ledger"));
   BOOST_OUTCOME_TRY(freelist_count, sqlite::prepare(db, "PRAGMA freelist_count"));
-  store.stmts_ = std::make_unique<Statements>(Statements{
-      0, 4096, std::move(relaxed_sync), std::move(configured_sync), std::move(begin),
-      std::move(commit), std::move(rollback), std::move(insert), std::move(fetch),
-      std::move(range_size), std::move(delete_range), std::move(oldest), std::move(victim_oldest),
-      std::move(victim_newest), std::move(delete_one), std::move(oldest_rows),
-      std::move(ledger_put), std::move(ledger_clear), std::move(freelist_count)});
+  store.stmts_ = std::make_unique<Statements>(Statements{0,
+                                                         4096,
+                                                         std::move(relaxed_sync),
+                                                         std::move(configured_sync),
+                                                         std::move(begin),
+                                                         std::move(commit),
+                                                         std::move(rollback),
+                                                         std::move(insert),
+                                                         std::move(insert_many),
+                                                         std::move(fetch),
+                                                         std::move(range_size),
+                                                         std::move(delete_range),
+                                                         std::move(oldest),
+                                                         std::move(victim_oldest),
+                                                         std::move(victim_newest),
+                                                         std::move(delete_one),
+                                                         std::move(oldest_rows),
+                                                         std::move(ledger_put),
+                                                         std::move(ledger_clear),
+                                                         std::move(freelist_count)});
   store.acct_ = std::make_unique<Accounting>();
   BOOST_OUTCOME_TRY(page_size, sqlite::query_text(db, "PRAGMA page_size"));
   store.stmts_->page_size =
@@ -375,6 +405,8 @@ result<OutboxStore> OutboxStore::open_checked(const config::QueueConfig& config,
   store.seq_reserved_ = seq_mark.value_or(0);
   BOOST_OUTCOME_TRY(store.load_stats());
   BOOST_OUTCOME_TRY(store.load_ledger());
+  sqlite3_db_release_memory(db);
+  BOOST_OUTCOME_TRY(sqlite::exec(db, "PRAGMA cache_size=-2000"));  // SQLite's default (2 MiB)
   return store;
 }
 
@@ -385,7 +417,8 @@ result<void> OutboxStore::load_stats() {
     sqlite3_stmt* raw = nullptr;
     int rc = sqlite3_prepare_v2(db,
                                 "SELECT priority, source, count(*), total(count),"
-                                " total(length(body)) FROM outbox GROUP BY priority, source",
+                                " total(length(body)), min(seq), max(seq) FROM outbox"
+                                " GROUP BY priority, source",
                                 -1, &raw, nullptr);
     sqlite::StatementPtr stmt(raw);
     if (rc == SQLITE_OK)
@@ -403,7 +436,9 @@ result<void> OutboxStore::load_stats() {
           usage.messages += messages;
           usage.bytes += bytes;
         }
-        acct_->classes[{priority, std::move(source)}] = SourceUsage{messages, bytes};
+        acct_->classes[{priority, std::move(source)}] = Accounting::Class{
+            messages, bytes, static_cast<std::uint64_t>(sqlite3_column_int64(stmt.get(), 5)),
+            static_cast<std::uint64_t>(sqlite3_column_int64(stmt.get(), 6))};
       }
     if (rc != SQLITE_DONE)
       return sqlite::error(db, rc, "queue " + path_.string() + ": cannot read its size");

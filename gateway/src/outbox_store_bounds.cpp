@@ -90,14 +90,20 @@ bool is_disk_full(const Error& e) noexcept {
 
 // ───────────────────────────── accounting ─────────────────────────────
 
-void OutboxStore::add_usage(int priority, const std::string& source, SourceUsage usage) {
-  auto& c = acct_->classes[{priority, source}];
+void OutboxStore::add_usage(int priority, const std::string& source, SourceUsage usage,
+                            std::uint64_t seq) {
+  auto it = acct_->classes.find(std::pair<int, std::string_view>{priority, source});
+  if (it == acct_->classes.end()) it = acct_->classes.try_emplace({priority, source}).first;
+  auto& c = it->second;
+  if (c.messages == 0) c.oldest_at_or_after = seq;
+  c.newest_at_or_before = std::max(c.newest_at_or_before, seq);
   c.messages += usage.messages;
   c.bytes += usage.bytes;
   if (priority == static_cast<int>(Priority::gap)) return;
-  auto& s = stats_.sources[source];
-  s.messages += usage.messages;
-  s.bytes += usage.bytes;
+  auto source_it = stats_.sources.find(source);
+  if (source_it == stats_.sources.end()) source_it = stats_.sources.try_emplace(source).first;
+  source_it->second.messages += usage.messages;
+  source_it->second.bytes += usage.bytes;
 }
 
 void OutboxStore::forget_usage(const std::pair<int, std::string>& key, SourceUsage usage) {
@@ -225,7 +231,7 @@ class OutboxStore::Evictor {
           best_usage = usage;
         }
       };
-      for (auto it = s_.acct_->classes.lower_bound({p, std::string{}});
+      for (auto it = s_.acct_->classes.lower_bound(std::pair<int, std::string_view>{p, {}});
            it != s_.acct_->classes.end() && it->first.first == p; ++it)
         if (it->second.messages > 0) consider(it->first.second);
       if (incoming != nullptr && static_cast<int>(incoming->priority) == p)
@@ -250,15 +256,22 @@ class OutboxStore::Evictor {
   // out to be empty: the accounting is corrected so the choice moves on).
   result<std::uint64_t> evict_one(int priority, const std::string& source, bool oldest,
                                   DropReason reason) {
+    const auto cls = s_.acct_->classes.find({priority, source});
+    if (cls == s_.acct_->classes.end()) return std::uint64_t{0};
     sqlite3_stmt* stmt = oldest ? s_.stmts_->victim_oldest.get() : s_.stmts_->victim_newest.get();
     Victim v;
     {
       sqlite::StatementReset reset(stmt);
       sqlite3_bind_int(stmt, 1, priority);
       sqlite3_bind_text(stmt, 2, source.data(), static_cast<int>(source.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(
+          stmt, 3,
+          static_cast<std::int64_t>(std::min<std::uint64_t>(
+              oldest ? cls->second.oldest_at_or_after : cls->second.newest_at_or_before,
+              INT64_MAX)));
       const int rc = sqlite3_step(stmt);
       if (rc == SQLITE_DONE) {
-        s_.acct_->classes.erase({priority, source});
+        s_.acct_->classes.erase(cls);
         return std::uint64_t{0};
       }
       if (rc != SQLITE_ROW)
@@ -266,6 +279,11 @@ class OutboxStore::Evictor {
                            "queue " + s_.path_.string() + ": cannot choose what to drop");
       v = read_victim(stmt, wants_names(source, reason));
     }
+    // The walk ends here next time: nothing of this class is left beyond the victim.
+    if (oldest)
+      cls->second.oldest_at_or_after = v.seq + 1;
+    else
+      cls->second.newest_at_or_before = v.seq - 1;
     BOOST_OUTCOME_TRY(drop(v, reason));
     return v.size;
   }
@@ -277,30 +295,86 @@ class OutboxStore::Evictor {
 
 // ───────────────────────────── commits ─────────────────────────────
 
-result<std::uint64_t> OutboxStore::insert_message(const PendingMessage& m, std::int64_t created) {
-  sqlite3_stmt* insert = stmts_->insert.get();
-  sqlite::StatementReset reset(insert);
-  sqlite3_bind_int(insert, 1, static_cast<int>(m.kind));
-  sqlite3_bind_int(insert, 2, static_cast<int>(m.priority));
-  sqlite3_bind_text(insert, 3, m.source.data(), static_cast<int>(m.source.size()), SQLITE_STATIC);
-  sqlite3_bind_int64(insert, 4, to_millis(m.first_ts));
-  sqlite3_bind_int64(insert, 5, to_millis(m.last_ts));
-  sqlite3_bind_int64(insert, 6, created);
-  sqlite3_bind_int64(insert, 7, m.count);
-  sqlite3_bind_blob(insert, 8, m.body.data(), static_cast<int>(m.body.size()), SQLITE_STATIC);
-  if (const int rc = sqlite3_step(insert); rc != SQLITE_DONE)
-    return write_error(db_.get(), rc, "queue " + path_.string() + ": cannot insert");
-  const auto seq = static_cast<std::uint64_t>(sqlite3_last_insert_rowid(db_.get()));
+namespace {
+
+// Binds one message's eight columns at parameters first..first+7 of an insert.
+void bind_message(sqlite3_stmt* insert, int first, const PendingMessage& m, std::int64_t created) {
+  sqlite3_bind_int(insert, first, static_cast<int>(m.kind));
+  sqlite3_bind_int(insert, first + 1, static_cast<int>(m.priority));
+  sqlite3_bind_text(insert, first + 2, m.source.data(), static_cast<int>(m.source.size()),
+                    SQLITE_STATIC);
+  sqlite3_bind_int64(insert, first + 3, to_millis(m.first_ts));
+  sqlite3_bind_int64(insert, first + 4, to_millis(m.last_ts));
+  sqlite3_bind_int64(insert, first + 5, created);
+  sqlite3_bind_int64(insert, first + 6, m.count);
+  sqlite3_bind_blob(insert, first + 7, m.body.data(), static_cast<int>(m.body.size()),
+                    SQLITE_STATIC);
+}
+
+// Resets a statement after a step, keeping its bindings (every parameter is bound again before
+// the next step): sqlite3_clear_bindings costs as much as the binding.
+class StatementRewind {
+ public:
+  explicit StatementRewind(sqlite3_stmt* stmt) noexcept : stmt_(stmt) {}
+  ~StatementRewind() { sqlite3_reset(stmt_); }
+  StatementRewind(const StatementRewind&) = delete;
+  StatementRewind& operator=(const StatementRewind&) = delete;
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+}  // namespace
+
+void OutboxStore::account_inserted(const PendingMessage& m, std::uint64_t seq,
+                                   std::int64_t created) {
   ++stats_.depth;
   stats_.readings += m.count;
   stats_.bytes += m.body.size();
   stats_.last_seq = std::max(stats_.last_seq, seq);
-  add_usage(static_cast<int>(m.priority), m.source, SourceUsage{1, m.body.size()});
+  add_usage(static_cast<int>(m.priority), m.source, SourceUsage{1, m.body.size()}, seq);
   if (oldest_seq_ == 0) {
     oldest_seq_ = seq;
     stats_.oldest_created = from_millis(created);
   }
+}
+
+result<std::uint64_t> OutboxStore::insert_message(const PendingMessage& m, std::int64_t created) {
+  sqlite3_stmt* insert = stmts_->insert.get();
+  StatementRewind rewind(insert);
+  bind_message(insert, 1, m, created);
+  if (const int rc = sqlite3_step(insert); rc != SQLITE_DONE)
+    return write_error(db_.get(), rc, "queue " + path_.string() + ": cannot insert");
+  const auto seq = static_cast<std::uint64_t>(sqlite3_last_insert_rowid(db_.get()));
+  account_inserted(m, seq, created);
   return seq;
+}
+
+result<void> OutboxStore::insert_all(std::span<const PendingMessage> batch, std::int64_t created,
+                                     std::vector<std::uint64_t>& seqs) {
+  // kRowsPerInsert rows per statement: AUTOINCREMENT reads and updates sqlite_sequence once per
+  // statement, not once per row, and the rows of one statement get consecutive rowids (one
+  // connection, inside one transaction).
+  sqlite3_stmt* many = stmts_->insert_many.get();
+  std::size_t i = 0;
+  for (; batch.size() - i >= kRowsPerInsert; i += kRowsPerInsert) {
+    StatementRewind rewind(many);
+    for (std::size_t j = 0; j < kRowsPerInsert; ++j)
+      bind_message(many, static_cast<int>(8 * j + 1), batch[i + j], created);
+    if (const int rc = sqlite3_step(many); rc != SQLITE_DONE)
+      return write_error(db_.get(), rc, "queue " + path_.string() + ": cannot insert");
+    const auto last = static_cast<std::uint64_t>(sqlite3_last_insert_rowid(db_.get()));
+    for (std::size_t j = 0; j < kRowsPerInsert; ++j) {
+      const std::uint64_t seq = last - (kRowsPerInsert - 1) + j;
+      account_inserted(batch[i + j], seq, created);
+      seqs.push_back(seq);
+    }
+  }
+  for (; i < batch.size(); ++i) {
+    BOOST_OUTCOME_TRY(seq, insert_message(batch[i], created));
+    seqs.push_back(seq);
+  }
+  return outcome::success();
 }
 
 result<void> OutboxStore::write_ledger_entries(
@@ -389,7 +463,17 @@ result<std::vector<std::uint64_t>> OutboxStore::commit_once(
   const std::uint64_t quota_bytes =
       max_bytes / 100 * quota_percent + max_bytes % 100 * quota_percent / 100;
   seqs.reserve(batch.size());
-  for (const auto& m : batch.subspan(first_kept)) {
+  // The common case: everything fits as it is, so nothing needs a decision per message.
+  std::uint64_t batch_bytes = 0;
+  for (const auto& m : batch) batch_bytes += m.body.size();
+  const bool fits = !disk_limit && quota_percent == 100 && stats_.bytes + batch_bytes <= max_bytes;
+  if (fits) {
+    if (auto inserted = insert_all(batch, created, seqs); !inserted)
+      return fail(make_error(inserted.error().code, inserted.error().message + " (" +
+                                                        std::to_string(batch.size()) +
+                                                        " messages not accepted)"));
+  }
+  for (const auto& m : fits ? batch.subspan(batch.size()) : batch.subspan(first_kept)) {
     const std::uint64_t size = m.body.size();
     if (m.priority != Priority::gap && quota_percent < 100) {
       const auto used = stats_.sources.find(m.source);

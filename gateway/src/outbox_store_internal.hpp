@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "guardian/gateway/outbox_store.hpp"
@@ -66,6 +67,9 @@ constexpr int kCheckpointAfterDeleteFrames = 4 * kCheckpointAfterCommitFrames;
 constexpr std::uint64_t kTightDiskMargin = 1 << 20;
 constexpr std::uint64_t kLowDiskMargin = 256 << 10;
 
+// Rows per multi-row INSERT when a whole batch fits (OutboxStore::insert_all).
+constexpr std::size_t kRowsPerInsert = 16;
+
 struct OutboxStore::Statements {
   int wal_frames = 0;  // frames in the WAL after the last commit (sqlite3_wal_hook)
   std::uint64_t page_size = 4096;
@@ -75,6 +79,7 @@ struct OutboxStore::Statements {
   sqlite::StatementPtr commit;
   sqlite::StatementPtr rollback;
   sqlite::StatementPtr insert;
+  sqlite::StatementPtr insert_many;  // kRowsPerInsert rows
   sqlite::StatementPtr fetch;
   sqlite::StatementPtr range_size;
   sqlite::StatementPtr delete_range;
@@ -93,7 +98,27 @@ struct OutboxStore::Statements {
 struct OutboxStore::Accounting {
   using ClassKey = std::pair<int, std::string>;  // (priority, source)
   using LedgerKey = std::pair<std::string, DropReason>;
-  std::map<ClassKey, SourceUsage> classes;
+  /// One (priority, source): its messages and bytes, and bounds on where its oldest and newest
+  /// messages are. Rows only ever disappear below `oldest_at_or_after` and above
+  /// `newest_at_or_before` (seqs grow), so the bounds stay true without a query, and finding the
+  /// oldest or newest is a short walk along the rowid from there (each walk moves the bound).
+  struct Class {
+    std::uint64_t messages = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t oldest_at_or_after = 0;
+    std::uint64_t newest_at_or_before = 0;
+  };
+  /// Orders ClassKeys and looks them up by (priority, string_view) without building a key: the
+  /// accounting runs for every message committed.
+  struct ClassLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return a.first != b.first ? a.first < b.first
+                                : std::string_view(a.second) < std::string_view(b.second);
+    }
+  };
+  std::map<ClassKey, Class, ClassLess> classes;
   std::map<LedgerKey, DroppedData> ledger;
 };
 

@@ -184,6 +184,10 @@ class OutboxStore {
       std::optional<DiskFullLimits> disk_limit);
   /// Inserts one message inside the current transaction and accounts for it.
   [[nodiscard]] result<std::uint64_t> insert_message(const PendingMessage& m, std::int64_t created);
+  /// Inserts all of `batch` (several rows per statement), appending their seqs.
+  [[nodiscard]] result<void> insert_all(std::span<const PendingMessage> batch, std::int64_t created,
+                                        std::vector<std::uint64_t>& seqs);
+  void account_inserted(const PendingMessage& m, std::uint64_t seq, std::int64_t created);
   [[nodiscard]] result<void> write_ledger_entries(
       const std::vector<std::pair<std::string, DropReason>>& keys);
   void checkpoint_if_wal_over(int frames);
@@ -193,7 +197,7 @@ class OutboxStore {
   /// How much the queue may still grow before the disk counts as full (nullopt: unknown).
   [[nodiscard]] std::optional<std::uint64_t> disk_headroom() const;
   /// In-memory usage of (priority, source): a message stored, or messages gone.
-  void add_usage(int priority, const std::string& source, SourceUsage usage);
+  void add_usage(int priority, const std::string& source, SourceUsage usage, std::uint64_t seq);
   void forget_usage(const std::pair<int, std::string>& key, SourceUsage usage);
 
   std::unique_ptr<sqlite3, SqliteCloser> db_;

@@ -140,7 +140,8 @@ CrashReport run_crash_harness(const CrashOptions& options) {
 
   const SeqLedger ledger(collector.messages());
   report.missing = ledger.missing(report.last_seq);
-  report.delivered = ledger.first_payload.size();
+  report.delivered = static_cast<std::uint64_t>(std::distance(
+      ledger.first_payload.begin(), ledger.first_payload.upper_bound(report.last_seq)));
   report.mismatched = ledger.mismatched.size();
   for (const auto seq : ledger.duplicated()) {
     ++report.duplicated;

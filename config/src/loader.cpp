@@ -150,7 +150,9 @@ void read_tls(ObjectReader& r, TlsFilesConfig& tls) {
             "cert_file and key_file go together: set both for a client certificate, or neither");
 }
 
-void read_uplink(ObjectReader& r, UplinkConfig& uplink) {
+/// `secure_link`: the top-level secure_link section is present, so the broker is reached
+/// through the TPM tunnel (which brings its own TLS).
+void read_uplink(ObjectReader& r, UplinkConfig& uplink, bool secure_link) {
   // The default broker is tcp://. A written but invalid broker leaves the scheme unknown, and
   // the rules that depend on it are skipped rather than judged against a guess.
   BrokerScheme scheme = BrokerScheme::tcp;
@@ -179,9 +181,17 @@ void read_uplink(ObjectReader& r, UplinkConfig& uplink) {
            "secrets are never written in this file: put the password alone in a file readable "
            "only by the guardian user and give its path as password_file");
 
-  if (scheme_known && scheme == BrokerScheme::ssl && !has_tls)
-    r.error("broker", "an ssl:// broker needs a 'tls' section with at least ca_file");
-  if (scheme_known && scheme == BrokerScheme::tcp && has_tls)
+  if (secure_link) {
+    if (scheme_known && scheme == BrokerScheme::tcp)
+      r.error("broker", "the secure link reaches the broker over mutual TLS: use ssl://host:port");
+    if (has_tls)
+      r.error("tls", "the secure link brings its own TLS (a TPM key, an attested certificate): "
+                     "remove this section and put the broker's CA in secure_link.broker.ca_file");
+  } else if (scheme_known && scheme == BrokerScheme::ssl && !has_tls) {
+    r.error("broker", "an ssl:// broker needs a 'tls' section with at least ca_file (or a "
+                      "secure_link section)");
+  }
+  if (!secure_link && scheme_known && scheme == BrokerScheme::tcp && has_tls)
     r.error("tls",
             "tls only applies to an ssl:// broker: change the broker to "
             "ssl://host:port or remove this section");
@@ -232,7 +242,14 @@ SiteConfig read_site(const YAML::Node& root, const std::string& file_name,
   ObjectReader r(root, root.Mark(), "", diagnostics);
   r.section("device", Presence::required, [&](ObjectReader& s) { read_device_section(s, config); });
   r.section("queue", Presence::optional, [&](ObjectReader& s) { read_queue(s, config.queue); });
-  r.section("uplink", Presence::optional, [&](ObjectReader& s) { read_uplink(s, config.uplink); });
+  const bool secure_link = r.has("secure_link");
+  r.section("uplink", Presence::optional,
+            [&](ObjectReader& s) { read_uplink(s, config.uplink, secure_link); });
+  r.section("secure_link", Presence::optional,
+            [&](ObjectReader& s) { read_secure_link(s, config.uplink.secure_link.emplace()); });
+  if (secure_link && !r.has("uplink"))
+    r.error("secure_link", "the secure link needs the broker it leads to: add an uplink section "
+                           "with broker: ssl://host:port");
   r.section("control", Presence::optional,
             [&](ObjectReader& s) { read_control(s, config.control); });
   config.profiles_path = read_profiles_path(r, file_name);
@@ -246,6 +263,7 @@ SiteConfig read_site(const YAML::Node& root, const std::string& file_name,
   r.finish();
   profile_errors = profiles.take_errors();
   if (config.uplink.client_id.empty()) config.uplink.client_id = config.device_id;
+  if (config.uplink.secure_link) config.uplink.secure_link->device_id = config.device_id;
   return config;
 }
 
@@ -306,6 +324,8 @@ LoadResult parse_site_config(std::string_view yaml_text, const std::string& file
   std::vector<ConfigError> profile_errors;
   SiteConfig config = read_site(*root, file_name, diagnostics, profile_errors);
   config.source_file = file_name;
+  // The secure link measures the file the gateway was started with.
+  if (config.uplink.secure_link) config.uplink.secure_link->config_file = file_name;
   return finish_load(diagnostics, std::move(config), std::move(profile_errors));
 }
 

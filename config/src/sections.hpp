@@ -56,4 +56,8 @@ void read_processing(ObjectReader& r, SiteConfig& config);
 [[nodiscard]] AdapterConfig read_modbus_adapter(ObjectReader& r, std::string name,
                                                 SiteNames& names);
 
+/// Reads the top-level `secure_link:` section (secure_link_section.cpp). The loader fills
+/// device_id and config_file, and checks the rules that involve the uplink.
+void read_secure_link(ObjectReader& r, SecureLinkConfig& secure_link);
+
 }  // namespace guardian::config::detail

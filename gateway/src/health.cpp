@@ -76,6 +76,10 @@ nlohmann::json health_json(const GatewayView& v, Timestamp now) {
     link["cert_not_after"] = format_rfc3339(*info.cert_not_after);
     link["cert_expires_in_s"] = static_cast<std::int64_t>(seconds_between(now, *info.cert_not_after));
   }
+  if (!info.identity.empty()) link["identity"] = info.identity;
+  // The link's own counters (the tunnel's attestations, refused local connections, …).
+  if (!info.counters.empty()) link["secure"] = info.counters;
+  if (!info.last_error.empty()) link["link_error"] = info.last_error;
   j["link"] = std::move(link);
 
   const auto qs = v.outbox.stats();

@@ -213,7 +213,6 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
         retry_timer(context),
         pump_timer(context),
         backoff(site.uplink.reconnect_min, site.uplink.reconnect_max),
-        link_info(l.info()),
         live_share(static_cast<std::uint64_t>(std::clamp(site.uplink.live_share_percent, 0, 100))) {
     counters.state_since = now_ms();
   }
@@ -531,9 +530,6 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     if (stopping) return;
     link.close();
     auto endpoint = link.open();
-    asio::post(io, [weak = weak_from_this(), info = link.info()]() mutable {
-      if (auto self = weak.lock()) self->link_info = std::move(info);
-    });
     if (!endpoint) return post_connect_failed(gen, endpoint.error().describe());
 
     auto conn = std::make_shared<Connection>();
@@ -670,7 +666,8 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
   const std::array<mqtt::string_ref, 3> kind_topics;
   const std::size_t max_inflight;
   const std::size_t fetch_batch;
-  secure_link::Link& link;  // connect worker only (and stop(), after joining it)
+  secure_link::Link& link;  // open()/close(): connect worker only (and stop(), after joining
+                            // it); info() from any thread
   Outbox& outbox;
 
   std::unique_ptr<asio::thread_pool> connector;
@@ -689,7 +686,6 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
   UplinkCounters counters;
   std::uint64_t generation = 0;
   std::shared_ptr<Connection> active;
-  secure_link::LinkInfo link_info;
   std::uint64_t committed_hint = 0;   // highest seq known to be committed
   Lane backlog;                       // seqs committed before this connection
   Lane live;                          // seqs committed since
@@ -720,7 +716,8 @@ const UplinkCounters& MqttUplink::counters() const noexcept { return impl_->coun
 
 std::uint64_t MqttUplink::in_flight() const noexcept { return impl_->in_flight.size(); }
 
-secure_link::LinkInfo MqttUplink::link_info() const { return impl_->link_info; }
+// Live: Link::info() is thread-safe, so a certificate renewed while connected shows at once.
+secure_link::LinkInfo MqttUplink::link_info() const { return impl_->link.info(); }
 
 void MqttUplink::subscribe(const std::string& topic_suffix, MessageHandler handler) {
   impl_->subscribe(topic_suffix, std::move(handler));

@@ -1,20 +1,15 @@
 #pragma once
 /// \file
 /// Reading what health needs from an X.509 certificate file (PEM or DER) with mbedTLS: its
-/// subject and its expiry. mbedTLS error values are translated here, once.
+/// subject and its expiry (mbedTLS values are translated in crypto.hpp).
 
 #include <filesystem>
 #include <string>
-
-#include <boost/system/error_code.hpp>
 
 #include "guardian/common/reading.hpp"
 #include "guardian/common/result.hpp"
 
 namespace guardian::secure_link {
-
-/// The error category of mbedTLS's negative error values; message() is mbedtls_strerror().
-[[nodiscard]] const boost::system::error_category& mbedtls_category() noexcept;
 
 /// What a certificate says about itself.
 struct CertificateSummary {

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "certificate_file.hpp"
+#include "guardian/secure_link/crypto.hpp"
 
 namespace guardian::secure_link {
 namespace {
@@ -33,21 +34,8 @@ result<CertificateSummary> check_certificate(const fs::path& path, const char* k
   return summary;
 }
 
-// A private key that group or others can read (or replace) is not private: refuse it, like ssh
-// does for identity files.
 result<void> check_private_key(const fs::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return make_errno_error(errno, "uplink.tls.key_file " + path.string() +
-                                       " cannot be read; check the path and its permissions");
-  if ((st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
-    return make_error("uplink.tls.key_file " + path.string() + " has mode " + mode +
-                      ": a private key must be mode 0600 or stricter (no group or other access);"
-                      " run: chmod 600 " +
-                      path.string());
-  }
+  BOOST_OUTCOME_TRY(check_private_file(path, "uplink.tls.key_file"));
   return check_readable(path, "uplink.tls.key_file");
 }
 
@@ -80,6 +68,7 @@ result<MqttEndpoint> FileTlsLink::open() {
   if (!tls_.cert_file.empty()) {
     BOOST_OUTCOME_TRY(check_private_key(tls_.key_file));
     BOOST_OUTCOME_TRY(summary, check_certificate(tls_.cert_file, "uplink.tls.cert_file"));
+    std::lock_guard lock(info_mutex_);
     info_.identity = summary.subject;
     info_.cert_not_after = summary.not_after;
   }
@@ -92,6 +81,9 @@ result<MqttEndpoint> FileTlsLink::open() {
       broker_uri_, PahoTlsOptions{tls_.ca_file, tls_.cert_file, tls_.key_file, tls_.server_name}};
 }
 
-LinkInfo FileTlsLink::info() const { return info_; }
+LinkInfo FileTlsLink::info() const {
+  std::lock_guard lock(info_mutex_);
+  return info_;
+}
 
 }  // namespace guardian::secure_link

@@ -3,6 +3,7 @@
 /// The Link for a broker reached with Paho's own TLS (ssl:// or mqtts://) and certificate files
 /// from uplink.tls — for development and sites without a TPM; the TPM tunnel replaces it.
 
+#include <mutex>
 #include <string>
 
 #include "guardian/config/site_config.hpp"
@@ -28,7 +29,8 @@ class FileTlsLink final : public Link {
  private:
   std::string broker_uri_;
   config::TlsFilesConfig tls_;
-  LinkInfo info_;
+  mutable std::mutex info_mutex_;
+  LinkInfo info_;  // guarded by info_mutex_
 };
 
 /// The host part of "scheme://host:port" ("[v6]" without brackets); empty if there is none.

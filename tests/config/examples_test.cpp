@@ -30,7 +30,13 @@ TEST(ExampleConfigs, DemoConfigLoadsWithoutErrors) {
   const SiteConfig& c = *result.config;
   EXPECT_EQ(c.device_id, "demo-espresso-01");
   EXPECT_EQ(c.queue.path, "./guardian-demo/queue.db");
-  EXPECT_EQ(c.uplink.broker, "tcp://127.0.0.1:1883");
+  EXPECT_EQ(c.uplink.broker, "ssl://127.0.0.1:8883");
+  // The demo runs with the secure link: a TPM identity (swtpm), attested by the trust service.
+  ASSERT_TRUE(c.uplink.secure_link);
+  EXPECT_EQ(c.uplink.secure_link->identity.backend, IdentityBackend::tpm);
+  EXPECT_EQ(c.uplink.secure_link->identity.tcti, "swtpm:host=127.0.0.1,port=2321");
+  EXPECT_EQ(c.uplink.secure_link->trust_service.port, 7443);
+  EXPECT_EQ(c.uplink.secure_link->broker.ca_file, "./guardian-demo/pki/fleet-ca.pem");
   EXPECT_EQ(c.control.socket, "./guardian-demo/control.sock");
   ASSERT_EQ(c.adapters.size(), 1u);
   const auto& bus = std::get<ModbusAdapterConfig>(c.adapters[0]);
@@ -109,6 +115,17 @@ TEST(ExampleConfigs, FullConfigLoadsWithoutErrors) {
   EXPECT_EQ(std::get<ModbusAdapterConfig>(c.adapters[2]).transport, ModbusTransport::rtu_over_tcp);
   EXPECT_EQ(c.queue.source_quota_percent, 50);
   EXPECT_EQ(c.processing.size(), 4u);
+}
+
+TEST(ExampleConfigs, TpmConfigSetsEverySecureLinkKey) {
+  const auto result = load_site_config(source_path("config/examples/guardian-tpm.yaml"));
+  ASSERT_TRUE(loads(result));
+  const auto& s = result.config->uplink.secure_link;
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->identity.tcti, "device:/dev/tpmrm0");
+  EXPECT_EQ(s->attestation.firmware_image, "/boot/guardian/firmware.img");
+  EXPECT_EQ(s->certificate.lifetime, 24h);
+  EXPECT_FALSE(result.config->uplink.tls);
 }
 
 TEST(ExampleConfigs, RtuConfigReadsTheSimulatedBusThroughProfiles) {

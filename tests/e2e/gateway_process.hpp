@@ -15,12 +15,13 @@ namespace guardian::testing {
 class GatewayProcess {
  public:
   /// `adapters_yaml` is the YAML list under `adapters:` (already indented by two spaces);
-  /// `extra_yaml` is appended at top level.
-  /// `queue_path` (default: queue.db in `dir`) places the queue elsewhere, e.g. on a small
-  /// file system.
+  /// `uplink_extra` and `queue_extra` are appended to those sections (indented), `top_extra`
+  /// (e.g. a secure_link section) at top level. `queue_path` (default: queue.db in `dir`) places
+  /// the queue elsewhere, e.g. on a small file system.
   GatewayProcess(const TempDir& dir, const std::string& device_id, const std::string& broker_uri,
                  const std::string& adapters_yaml, const std::string& uplink_extra = {},
-                 const std::string& queue_extra = {}, const std::filesystem::path& queue_path = {});
+                 const std::string& queue_extra = {}, const std::string& top_extra = {},
+                 const std::filesystem::path& queue_path = {});
 
   /// Starts `guardian run` and waits until its control socket answers.
   void start();

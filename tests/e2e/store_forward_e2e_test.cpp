@@ -160,7 +160,7 @@ TEST(StoreForwardE2E, OnAFullDiskTheOldestDataGoesAndEveryMissingSeqIsNamedByAGa
   broker.stop();  // away while the disk fills: the backlog stays on the disk
   PymodbusServer modbus(counter_registers());
   GatewayProcess gw(dir, "diskfull-01", broker.uri(), fast_adapter(modbus.port(), "10ms"), {},
-                    "  gap_interval: 1s\n", disk.path / "queue.db");
+                    "  gap_interval: 1s\n", {}, disk.path / "queue.db");
   gw.start();
   ASSERT_TRUE(
       wait_until([&] { return gw.status().at("queue").at("dropped").at("disk_full") > 0; }, 60s))
@@ -212,7 +212,7 @@ TEST(StoreForwardE2E, RejectNewOnAFullDiskRefusesReportsAndRecoversWhenSpaceRetu
   PymodbusServer modbus(counter_registers());
   GatewayProcess gw(dir, "diskfull-02", broker.uri(), fast_adapter(modbus.port(), "10ms"), {},
                     "  when_full: reject_new\n  max_pending_bytes: 128KiB\n  gap_interval: 1s\n",
-                    disk.path / "queue.db");
+                    {}, disk.path / "queue.db");
   gw.start();
   ASSERT_TRUE(wait_until(
       [&] {

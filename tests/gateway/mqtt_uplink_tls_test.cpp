@@ -10,6 +10,7 @@
 #include "guardian/testing/environment.hpp"
 #include "guardian/testing/mosquitto.hpp"
 #include "guardian/testing/mqtt_collector.hpp"
+#include "guardian/testing/pki.hpp"
 #include "guardian/testing/process.hpp"
 #include "queue_test_support.hpp"
 #include "uplink_rig.hpp"
@@ -24,42 +25,7 @@ using test::UplinkRig;
 using testing::MosquittoBroker;
 using testing::MqttCollector;
 using testing::TempDir;
-
-// Certificates valid for two days, ECDSA P-256, made with the openssl command line.
-class TestPki {
- public:
-  void make_ca(const std::string& name) {
-    run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-nodes", "-keyout", key(name), "-subj", "/O=Guardian Test/CN=" + name, "-days", "2",
-         "-out", pem(name)});
-  }
-  /// A certificate for `cn` signed by `ca`; `san` like "IP:127.0.0.1,DNS:localhost" (or empty).
-  void make_leaf(const std::string& name, const std::string& ca, const std::string& cn,
-                 const std::string& san) {
-    const auto csr = (dir_ / (name + ".csr")).string();
-    run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-         "-keyout", key(name), "-subj", "/O=Guardian Test/CN=" + cn, "-out", csr});
-    const auto ext = dir_ / (name + ".ext");
-    testing::write_file(
-        ext, san.empty() ? "basicConstraints=CA:FALSE\n" : "subjectAltName=" + san + "\n");
-    run({"openssl", "x509", "-req", "-in", csr, "-CA", pem(ca), "-CAkey", key(ca),
-         "-CAcreateserial", "-days", "2", "-extfile", ext.string(), "-out", pem(name)});
-    ::chmod(key(name).c_str(), 0600);
-  }
-  [[nodiscard]] std::string pem(const std::string& name) const {
-    return (dir_ / (name + ".pem")).string();
-  }
-  [[nodiscard]] std::string key(const std::string& name) const {
-    return (dir_ / (name + ".key")).string();
-  }
-
- private:
-  static void run(const std::vector<std::string>& argv) {
-    auto r = testing::run_command(argv, 30s);
-    if (r.exit_code != 0) throw std::runtime_error(argv.at(0) + " failed: " + r.output);
-  }
-  TempDir dir_{"guardian-pki"};
-};
+using testing::TestPki;
 
 // The broker side of a TLS test: a PKI whose "ca" issued the gateway's client certificate, and a
 // mosquitto (plain listener for the collector) whose TLS listener presents a server certificate

@@ -3,6 +3,7 @@
 //   guardian run [-c FILE]             run the gateway (default /etc/guardian/guardian.yaml)
 //   guardian config check FILE         validate a configuration, print every error
 //   guardian status [-c FILE] [--json] show the running daemon's adapters, values, queue, link
+//   guardian identity provision|show   the TPM identity of the secure link (identity_command.cpp)
 //   guardian probe modbus ENDPOINT …   read registers once, shown every plausible way
 //   guardian scan modbus ENDPOINT …    find the units (and serial settings) that answer
 //   guardian write modbus ENDPOINT …   write one register or coil on site
@@ -25,6 +26,7 @@
 #include "guardian/gateway/control_server.hpp"
 #include "guardian/gateway/gateway.hpp"
 #include "control_write.hpp"
+#include "identity_command.hpp"
 #include "modbus_probe.hpp"
 #include "modbus_scan.hpp"
 #include "modbus_write_command.hpp"
@@ -126,6 +128,10 @@ int cmd_status(const std::string& file, const std::string& socket, bool json) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // tpm2-tss logs every TPM error response to stderr, including the expected "no object at this
+  // handle" of a first provisioning; Guardian reports what matters itself. TSS2_LOG=all+ERROR
+  // in the environment brings the library's log back for debugging.
+  ::setenv("TSS2_LOG", "all+NONE", /*overwrite=*/0);
   // Memory stays flat for years of uptime: few malloc arenas however many adapter threads run
   // (glibc's default is 8 per core, each keeping its own free lists), and large buffers (payload
   // batches) in their own mappings that go back to the system when freed.
@@ -156,6 +162,8 @@ int main(int argc, char** argv) {
   status->add_option("--socket", status_socket, "Control socket path (overrides --config)");
   status->add_flag("--json", status_json, "Print the raw JSON status");
 
+  guardian::tools::IdentityCommand identity;
+  guardian::tools::add_identity_command(app, identity, kDefaultConfig);
   guardian::tools::ProbeOptions probe_options;
   auto* probe = app.add_subcommand("probe", "Read a device once and show every decoding");
   probe->require_subcommand(1);
@@ -199,6 +207,7 @@ int main(int argc, char** argv) {
     if (*run) return cmd_run(run_config, level);
     if (*check) return cmd_config_check(check_file);
     if (*status) return cmd_status(status_config, status_socket, status_json);
+    if (*identity.provision || *identity.show) return guardian::tools::run_identity_command(identity);
     if (*probe_modbus) return guardian::tools::run_modbus_probe(probe_options, std::cout, std::cerr);
     if (*scan_modbus) return guardian::tools::run_modbus_scan(scan_options, std::cout, std::cerr);
     if (*write_modbus)

@@ -80,6 +80,21 @@ void print_status(std::ostream& out, const nlohmann::json& st) {
       << " acknowledged, " << get<std::uint64_t>(link, "in_flight", 0) << " in flight";
   if (link.contains("last_error")) out << ", last error: " << get<std::string>(link, "last_error", "");
   out << "\n";
+  // The secure link: who the broker sees, until when, and why the last attestation failed.
+  if (link.contains("cert_not_after")) {
+    out << "         identity " << get<std::string>(link, "identity", "?") << ", certificate until "
+        << get<std::string>(link, "cert_not_after", "?") << " (in "
+        << duration_text(get<double>(link, "cert_expires_in_s", 0)) << ")";
+    const auto& secure = section(link, "secure");
+    if (secure.contains("attestations"))
+      out << ", " << get<std::uint64_t>(secure, "attestations", 0) << " attestation(s)";
+    if (get<std::uint64_t>(secure, "refused_local_connections", 0) > 0)
+      out << ", " << get<std::uint64_t>(secure, "refused_local_connections", 0)
+          << " local connection(s) to the tunnel refused";
+    out << "\n";
+  }
+  if (link.contains("link_error"))
+    out << "         secure link: " << get<std::string>(link, "link_error", "") << "\n";
 
   const auto& q = section(st, "queue");
   out << "queue:   " << get<std::uint64_t>(q, "depth", 0) << " message(s), "

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <bit>
+#include <charconv>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -140,6 +141,17 @@ void unfold(std::uint64_t raw, WordOrder order, std::span<std::uint16_t> wire) n
 [[nodiscard]] result<Value> finish_bool(const ModbusPoint& p, bool b) {
   if (!p.enum_map.empty()) return label_for(p, b ? 1 : 0, true);
   return Value{b};
+}
+
+// A float32 holds about 7 significant digits. Widened bit for bit, 230.1f becomes
+// 230.10000610351562 on the wire; widened through its shortest decimal form (the shortest string
+// that reads back as the same float) it is published as 230.1, what the device meant.
+[[nodiscard]] double widen_float(float f) {
+  std::array<char, 32> text{};
+  const auto written = std::to_chars(text.data(), text.data() + text.size(), f);
+  double d = static_cast<double>(f);
+  std::from_chars(text.data(), written.ptr, d);
+  return d;
 }
 
 [[nodiscard]] result<Value> finish_float(const ModbusPoint& p, double v, std::uint64_t raw,
@@ -330,7 +342,7 @@ result<Value> decode_registers(const ModbusPoint& p, std::span<const std::uint16
       return finish_unsigned(p, fold(wire, p.order));
     case DataType::float32: {
       const auto raw = static_cast<std::uint32_t>(fold(wire, p.order));
-      return finish_float(p, static_cast<double>(std::bit_cast<float>(raw)), raw, 2);
+      return finish_float(p, widen_float(std::bit_cast<float>(raw)), raw, 2);
     }
     case DataType::float64: {
       const auto raw = fold(wire, p.order);

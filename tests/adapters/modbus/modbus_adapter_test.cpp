@@ -118,7 +118,7 @@ TEST(ModbusAdapter, DecodesEveryTypeAndWordOrderFromARealServer) {
     EXPECT_LE(r.source_ts, now_ms());
   }
   const auto value = [&](const std::string& name) { return rec.latest("espresso-1", name)->value; };
-  const Value f32{static_cast<double>(123.456f)};
+  const Value f32{123.456};  // the float32 published as its shortest decimal
   EXPECT_EQ(value("f32_abcd"), f32);
   EXPECT_EQ(value("f32_cdab"), f32);
   EXPECT_EQ(value("f32_badc"), f32);

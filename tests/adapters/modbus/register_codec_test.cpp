@@ -90,8 +90,18 @@ TEST(RegisterCodec, DecodesTheSameFloat32InEveryWordOrder) {
   for (const auto& v : kFloat32) {
     const auto value = decoded(point(DataType::float32, v.order), v.wire);
     ASSERT_TRUE(std::holds_alternative<double>(value)) << static_cast<int>(v.order);
-    EXPECT_EQ(std::get<double>(value), static_cast<double>(123.456f)) << static_cast<int>(v.order);
+    EXPECT_EQ(std::get<double>(value), 123.456) << static_cast<int>(v.order);
   }
+}
+
+TEST(RegisterCodec, WidensAFloat32ThroughItsShortestDecimalNotBitForBit) {
+  // 230.1f is 0x4366199A; bit for bit as a double it is 230.10000610351562.
+  const auto value = decoded(point(DataType::float32), {0x4366, 0x199A});
+  ASSERT_TRUE(std::holds_alternative<double>(value));
+  EXPECT_EQ(std::get<double>(value), 230.1);
+  // NaN and infinity still refused; tiny and huge values keep their magnitude.
+  EXPECT_EQ(std::get<double>(decoded(point(DataType::float32), {0x0000, 0x0001})), 1e-45);
+  EXPECT_EQ(std::get<double>(decoded(point(DataType::float32), {0x7F7F, 0xFFFF})), 3.4028235e38);
 }
 
 TEST(RegisterCodec, DecodesTheSameFloat64InEveryWordOrder) {

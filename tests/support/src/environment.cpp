@@ -26,21 +26,40 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-std::uint16_t free_tcp_port() {
+namespace {
+
+// Binds 127.0.0.1:port (0 = any) and returns the port bound, or 0 if it was taken.
+std::uint16_t bind_loopback(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("socket() failed");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_port = htons(port);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
-    throw std::runtime_error("bind(127.0.0.1:0) failed");
+    return 0;
   }
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+std::uint16_t free_tcp_port() {
+  const auto port = bind_loopback(0);
+  if (port == 0) throw std::runtime_error("bind(127.0.0.1:0) failed");
+  return port;
+}
+
+std::uint16_t free_tcp_port_pair() {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const std::uint16_t port = free_tcp_port();
+    if (port < 65535 && bind_loopback(static_cast<std::uint16_t>(port + 1)) != 0) return port;
+  }
+  throw std::runtime_error("no two consecutive free ports on 127.0.0.1");
 }
 
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds deadline,

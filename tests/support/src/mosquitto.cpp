@@ -1,5 +1,7 @@
 #include "guardian/testing/mosquitto.hpp"
 
+#include <signal.h>
+
 #include <stdexcept>
 
 namespace guardian::testing {
@@ -51,6 +53,10 @@ void MosquittoBroker::stop() {
 
 void MosquittoBroker::kill() {
   if (process_) process_->kill_now();
+}
+
+void MosquittoBroker::reload() {
+  if (process_) process_->signal(SIGHUP);
 }
 
 bool MosquittoBroker::running() const { return process_ && process_->running(); }

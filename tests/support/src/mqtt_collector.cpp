@@ -39,7 +39,8 @@ struct MqttCollector::Impl : public virtual mqtt::callback {
 };
 
 MqttCollector::MqttCollector(const std::string& uri, const std::string& topic_filter,
-                             const std::string& client_id, bool persistent_session) {
+                             const std::string& client_id, bool persistent_session,
+                             const std::optional<CollectorTls>& tls) {
   std::string id = client_id;
   if (id.empty()) id = "collector-" + std::to_string(std::random_device{}());
   impl_ = std::make_unique<Impl>(uri, id);
@@ -50,6 +51,15 @@ MqttCollector::MqttCollector(const std::string& uri, const std::string& topic_fi
                   .automatic_reconnect(std::chrono::milliseconds{100}, std::chrono::seconds{1})
                   .keep_alive_interval(std::chrono::seconds{20})
                   .finalize();
+  if (tls) {
+    mqtt::ssl_options ssl;
+    ssl.set_trust_store(tls->ca_file);
+    ssl.set_key_store(tls->cert_file);
+    ssl.set_private_key(tls->key_file);
+    ssl.set_enable_server_cert_auth(true);
+    ssl.set_verify(true);
+    opts.set_ssl(std::move(ssl));
+  }
   try {
     impl_->client.connect(opts)->wait_for(std::chrono::seconds{10});
     if (!impl_->client.is_connected()) throw std::runtime_error("connect timed out");

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "guardian/config/processing_config.hpp"
+#include "guardian/config/secure_link_config.hpp"
 
 namespace guardian::config {
 
@@ -196,6 +197,9 @@ struct UplinkConfig {
   std::optional<TlsFilesConfig> tls;
   std::string username;                         ///< optional
   std::filesystem::path password_file;          ///< optional; secrets never inline
+  /// The top-level `secure_link:` section: set when the broker is reached through the TPM
+  /// tunnel (it describes how the uplink reaches its broker, so it travels with the uplink).
+  std::optional<SecureLinkConfig> secure_link;
 };
 
 struct ControlConfig {

@@ -100,7 +100,8 @@ class MqttUplink {
   [[nodiscard]] const UplinkCounters& counters() const noexcept;
   /// Queued messages published and not yet acknowledged (at most uplink.max_inflight).
   [[nodiscard]] std::uint64_t in_flight() const noexcept;
-  /// What the Link reported after its latest open() (before the first: after construction).
+  /// What the Link reports now (Link::info(), thread-safe): kind, identity, certificate expiry,
+  /// the secure link's counters.
   [[nodiscard]] secure_link::LinkInfo link_info() const;
 
  private:

@@ -6,7 +6,9 @@
 /// Swapping the Link is the only change the secure link needs in the gateway.
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,11 +38,17 @@ struct LinkInfo {
   std::string kind;                    ///< "plain", "tls-files", "tpm-tunnel"
   std::string identity;                ///< certificate subject / device id, when known
   std::optional<Timestamp> cert_not_after;  ///< client certificate expiry, when there is one
+  /// Link-specific counters for health (tunnel: attestations, refused local connections, …);
+  /// empty for links that have none.
+  std::map<std::string, std::uint64_t> counters;
+  /// The link's own latest problem ("" when none), e.g. why the last attestation failed.
+  std::string last_error;
 };
 
 /// A path to the broker. open() is called before every connection attempt (a tunnel may need to
 /// re-attest or renew); it may block (file reads, TPM commands, network) and is therefore called
-/// from the uplink's connect worker, never on the io_context thread. Not thread-safe.
+/// from the uplink's connect worker, never on the io_context thread. open() and close() are not
+/// thread-safe; info() is, and never blocks, so health can read it live from any thread.
 class Link {
  public:
   virtual ~Link() = default;
@@ -53,14 +61,18 @@ class Link {
   [[nodiscard]] virtual result<MqttEndpoint> open() = 0;
   /// Releases what open() set up (a tunnel listener, …). Idempotent.
   virtual void close() = 0;
+  /// What the link is and how it is doing now (a renewed certificate shows at once).
   [[nodiscard]] virtual LinkInfo info() const = 0;
 };
 
-/// The Link for an uplink configuration: plain TCP for tcp:// (mqtt://) brokers, Paho TLS with
-/// certificate files for ssl:// (mqtts://) brokers (uplink.tls; without it, the system's trust
-/// store). Configuration problems the loader cannot see (files missing at run time) surface from
-/// open(), not here. Throws std::invalid_argument (start-up, control plane) for a configuration
-/// no link can serve: an unsupported URI scheme, or uplink.tls with a tcp:// broker.
+/// The Link for an uplink configuration: with uplink.secure_link, the TPM tunnel (kind
+/// "tpm-tunnel", or "software-tunnel" with the development backend) to an ssl:// broker — its
+/// renewal thread starts here and attests at once; otherwise plain TCP for tcp:// (mqtt://)
+/// brokers, and Paho TLS with certificate files for ssl:// (mqtts://) brokers (uplink.tls;
+/// without it, the system's trust store). Configuration problems the loader cannot see (files
+/// missing at run time, a TPM that does not answer) surface from open(), not here. Throws
+/// std::invalid_argument (start-up, control plane) for a configuration no link can serve: an
+/// unsupported URI scheme, uplink.tls with a tcp:// broker, or a secure link to a tcp:// broker.
 [[nodiscard]] std::unique_ptr<Link> make_link(const config::UplinkConfig& uplink);
 
 }  // namespace guardian::secure_link

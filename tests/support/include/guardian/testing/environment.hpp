@@ -29,6 +29,10 @@ class TempDir {
 /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and released).
 [[nodiscard]] std::uint16_t free_tcp_port();
 
+/// A TCP port P on 127.0.0.1 such that P and P+1 were both free a moment ago (swtpm's server
+/// and control ports).
+[[nodiscard]] std::uint16_t free_tcp_port_pair();
+
 /// Polls `condition` every `poll` until it is true or `deadline` passes. Returns the last result.
 /// Use it to wait on observable state (a file, a port, a counter) — never as a sleep.
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds deadline,

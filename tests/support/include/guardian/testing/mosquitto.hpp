@@ -28,6 +28,8 @@ class MosquittoBroker {
   void stop();
   /// Kills it with SIGKILL.
   void kill();
+  /// SIGHUP: mosquitto reloads its configuration, its certificates and its CRL.
+  void reload();
   [[nodiscard]] bool running() const;
 
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }

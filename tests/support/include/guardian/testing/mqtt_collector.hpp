@@ -7,10 +7,18 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace guardian::testing {
+
+/// Client-certificate TLS for a collector (Paho ssl:// URI).
+struct CollectorTls {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+};
 
 struct ReceivedMessage {
   std::string topic;
@@ -24,9 +32,11 @@ class MqttCollector {
   /// Connects to `uri` (tcp://127.0.0.1:port) and subscribes to `topic_filter` with QoS 1.
   /// With `persistent_session` the broker keeps the subscription and queues QoS 1 messages
   /// while the collector is away (use with a persistent MosquittoBroker across restarts).
+  /// With `tls`, `uri` is ssl://… and the collector authenticates with that certificate.
   /// Throws std::runtime_error if that does not succeed within 10 s.
   MqttCollector(const std::string& uri, const std::string& topic_filter,
-                const std::string& client_id = {}, bool persistent_session = false);
+                const std::string& client_id = {}, bool persistent_session = false,
+                const std::optional<CollectorTls>& tls = std::nullopt);
   ~MqttCollector();
   MqttCollector(const MqttCollector&) = delete;
   MqttCollector& operator=(const MqttCollector&) = delete;

@@ -1,0 +1,391 @@
+// guardian-trust — the fleet's trust service and its operator CLI.
+//
+//   guardian-trust serve --registry DB --listen HOST:PORT --cert F --key F --ca-cert F --ca-key F
+//                        [--crl F [--on-crl-update CMD]] [--port-file F]
+//   guardian-trust enroll --registry DB RECORD.json [--replace]
+//   guardian-trust revoke --registry DB DEVICE [--reason TEXT]
+//   guardian-trust list --registry DB [--json]
+//   guardian-trust policy show|allow|disallow|set --registry DB …
+//   guardian-trust crl --registry DB --ca-cert F --ca-key F --out F
+//   guardian-trust broker-config --ca F --cert F --key F --crl F --acl F [--reader CN]…
+//                                [--operator CN]… --out F
+//
+// Exit codes: 0 success, 1 usage or invalid input, 2 failure (registry, files, network).
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <iostream>
+
+#include "guardian/cloud/broker_config.hpp"
+#include "guardian/cloud/certificate_authority.hpp"
+#include "guardian/cloud/evidence.hpp"
+#include "guardian/cloud/registry.hpp"
+#include "guardian/cloud/trust_service.hpp"
+#include "guardian/common/log.hpp"
+#include "guardian/common/time_format.hpp"
+#include "guardian/secure_link/enrollment.hpp"
+
+namespace {
+
+using namespace guardian;
+using namespace guardian::cloud;
+
+constexpr int kUsage = 1;
+constexpr int kFailure = 2;
+
+int fail(const Error& e) {
+  std::cerr << "guardian-trust: " << e.describe() << '\n';
+  return kFailure;
+}
+
+// "500ms", "60s", "10m", "24h", "7d".
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || value < 0) return std::nullopt;
+  const std::string unit(end, text.data() + text.size());
+  if (unit == "ms") return std::chrono::milliseconds{value};
+  if (unit == "s") return std::chrono::seconds{value};
+  if (unit == "m") return std::chrono::minutes{value};
+  if (unit == "h") return std::chrono::hours{value};
+  if (unit == "d") return std::chrono::hours{24 * value};
+  return std::nullopt;
+}
+
+CLI::Validator duration_validator() {
+  return CLI::Validator(
+      [](std::string& text) {
+        return parse_duration(text) ? std::string{} : "expected a duration such as 60s, 24h or 7d";
+      },
+      "DURATION");
+}
+
+result<std::unique_ptr<Registry>> open_registry(const std::string& path) {
+  return Registry::open(path);
+}
+
+int cmd_enroll(const std::string& registry_path, const std::string& file, bool replace) {
+  auto text = secure_link::read_text_file(file);
+  if (!text) return fail(text.error());
+  const auto json = nlohmann::json::parse(text.value(), nullptr, false);
+  auto record = secure_link::enrollment_from_json(json);
+  if (!record) return fail(make_error(file + ": " + record.error().message));
+  auto device = verify_enrollment(record.value());
+  if (!device) {
+    std::cerr << "guardian-trust: " << file << ": refused: " << device.error().describe() << '\n';
+    return kUsage;
+  }
+  auto registry = open_registry(registry_path);
+  if (!registry) return fail(registry.error());
+  if (auto done = registry.value()->enroll(device.value(), replace); !done) return fail(done.error());
+  std::cout << "enrolled " << device.value().id << " ("
+            << secure_link::to_string(device.value().backend) << " identity)\n";
+  if (device.value().backend == config::IdentityBackend::software)
+    std::cout << "note: a software identity gets certificates only if the policy allows software "
+                 "keys (guardian-trust policy set --allow-software-keys true)\n";
+  return 0;
+}
+
+int cmd_revoke(const std::string& registry_path, const std::string& id, const std::string& reason) {
+  auto registry = open_registry(registry_path);
+  if (!registry) return fail(registry.error());
+  auto revoked = registry.value()->revoke(id, reason);
+  if (!revoked) return fail(revoked.error());
+  if (!revoked.value()) {
+    std::cerr << "guardian-trust: no device \"" << id << "\" is enrolled\n";
+    return kUsage;
+  }
+  std::cout << "revoked " << id << ": no more certificates; its unexpired certificates go on the "
+                                    "CRL at the next publication\n";
+  return 0;
+}
+
+int cmd_list(const std::string& registry_path, bool json) {
+  auto registry = open_registry(registry_path);
+  if (!registry) return fail(registry.error());
+  auto devices = registry.value()->devices();
+  if (!devices) return fail(devices.error());
+  if (json) {
+    auto list = nlohmann::json::array();
+    for (const auto& d : devices.value())
+      list.push_back({{"device", d.id},
+                      {"backend", secure_link::to_string(d.backend)},
+                      {"enrolled", format_rfc3339(d.enrolled)},
+                      {"revoked", d.revoked ? nlohmann::json(format_rfc3339(*d.revoked)) : nlohmann::json()},
+                      {"last_attestation", d.last_attestation ? nlohmann::json(format_rfc3339(*d.last_attestation)) : nlohmann::json()},
+                      {"last_result", d.last_result}});
+    std::cout << list.dump(2) << '\n';
+    return 0;
+  }
+  for (const auto& d : devices.value()) {
+    std::cout << d.id << "  " << secure_link::to_string(d.backend) << "  enrolled "
+              << format_rfc3339(d.enrolled);
+    if (d.revoked) std::cout << "  REVOKED " << format_rfc3339(*d.revoked) << " (" << d.revocation_reason << ")";
+    if (d.last_attestation)
+      std::cout << "  last attestation " << format_rfc3339(*d.last_attestation) << ": " << d.last_result;
+    std::cout << '\n';
+  }
+  if (devices.value().empty()) std::cout << "no devices enrolled\n";
+  return 0;
+}
+
+struct PolicyArgs {
+  std::string kind;
+  std::string sha256;
+  std::string file;
+  std::string note;
+  std::string allow_software;
+  int pcr = -1;
+  std::string max_lifetime;
+};
+
+int cmd_policy(const std::string& registry_path, const std::string& action, const PolicyArgs& a) {
+  auto registry = open_registry(registry_path);
+  if (!registry) return fail(registry.error());
+  auto policy = registry.value()->policy();
+  if (!policy) return fail(policy.error());
+  auto& p = policy.value();
+  if (action == "show") {
+    std::cout << policy_to_json(p).dump(2) << '\n';
+    return 0;
+  }
+  if (action == "allow" || action == "disallow") {
+    const auto kind = secure_link::measurement_kind_from(a.kind);
+    if (!kind) {
+      std::cerr << "guardian-trust: --kind must be gateway, firmware or config\n";
+      return kUsage;
+    }
+    std::string digest = a.sha256;
+    if (!a.file.empty()) {
+      auto hashed = secure_link::sha256_file(a.file);
+      if (!hashed) return fail(hashed.error());
+      digest = secure_link::to_hex(hashed.value());
+    }
+    const auto bytes = secure_link::from_hex(digest);
+    if (!bytes || bytes.value().size() != 32) {
+      std::cerr << "guardian-trust: give --sha256 (64 hex digits) or --file\n";
+      return kUsage;
+    }
+    for (auto& c : digest) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (action == "allow")
+      p.allowed[*kind][digest] = a.note.empty() ? a.file : a.note;
+    else
+      p.allowed[*kind].erase(digest);
+    std::cout << (action == "allow" ? "allowed " : "disallowed ") << a.kind << " " << digest << '\n';
+  } else if (action == "set") {
+    if (!a.allow_software.empty()) p.allow_software_keys = a.allow_software == "true";
+    if (a.pcr >= 0) p.pcr = static_cast<unsigned>(a.pcr);
+    if (!a.max_lifetime.empty())
+      p.max_lifetime = std::chrono::duration_cast<std::chrono::seconds>(*parse_duration(a.max_lifetime));
+  }
+  if (auto saved = registry.value()->set_policy(p); !saved) return fail(saved.error());
+  if (action == "set") std::cout << policy_to_json(p).dump(2) << '\n';
+  return 0;
+}
+
+int cmd_crl(const std::string& registry_path, const std::string& ca_cert, const std::string& ca_key,
+            const std::string& out) {
+  auto registry = open_registry(registry_path);
+  if (!registry) return fail(registry.error());
+  auto ca = CertificateAuthority::load(ca_cert, ca_key);
+  if (!ca) return fail(ca.error());
+  CrlPublisher publisher(*registry.value(), *ca.value(), CrlOptions{out});
+  if (auto done = publisher.publish(); !done) return fail(done.error());
+  return 0;
+}
+
+int cmd_broker_config(const BrokerConfigOptions& options, const std::string& out) {
+  auto conf = mosquitto_listener_config(options);
+  if (!conf) {
+    std::cerr << "guardian-trust: " << conf.error().message << '\n';
+    return kUsage;
+  }
+  auto acl = mosquitto_acl(options);
+  if (!acl) return fail(acl.error());
+  if (auto w = secure_link::write_file_atomically(options.acl_file, acl.value(), 0644); !w) return fail(w.error());
+  if (auto w = secure_link::write_file_atomically(out, conf.value(), 0644); !w) return fail(w.error());
+  std::cout << "wrote " << out << " and " << options.acl_file.string() << '\n';
+  return 0;
+}
+
+struct ServeArgs {
+  std::string registry, listen = "0.0.0.0:7443", cert, key, ca_cert, ca_key, crl, on_crl_update,
+      port_file, nonce_lifetime = "60s", crl_validity = "7d", crl_refresh = "24h",
+      crl_check = "2s";
+};
+
+int cmd_serve(const ServeArgs& a) {
+  const auto colon = a.listen.rfind(':');
+  std::uint16_t port = 0;
+  if (colon == std::string::npos ||
+      std::from_chars(a.listen.data() + colon + 1, a.listen.data() + a.listen.size(), port).ec != std::errc{}) {
+    std::cerr << "guardian-trust: --listen must be HOST:PORT (PORT 0 picks a free port)\n";
+    return kUsage;
+  }
+  std::string host = a.listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+
+  // Signals are taken by sigwait() below, not by whichever thread they would hit.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  // The fleet CA's key signs every device certificate: refuse to serve with it world-readable.
+  for (const auto& [key, what] : {std::pair{a.ca_key, "--ca-key"}, std::pair{a.key, "--key"}})
+    if (auto private_ok = secure_link::check_private_file(key, what); !private_ok)
+      return fail(private_ok.error());
+  auto registry = open_registry(a.registry);
+  if (!registry) return fail(registry.error());
+  auto ca = CertificateAuthority::load(a.ca_cert, a.ca_key);
+  if (!ca) return fail(ca.error());
+  auto tls = secure_link::TlsServerContext::load(a.cert, a.key);
+  if (!tls) return fail(tls.error());
+  TrustService service(*registry.value(), *ca.value(),
+                       TrustServiceOptions{std::chrono::duration_cast<std::chrono::seconds>(
+                           *parse_duration(a.nonce_lifetime))});
+  std::unique_ptr<CrlPublisher> crl;
+  if (!a.crl.empty()) {
+    crl = std::make_unique<CrlPublisher>(
+        *registry.value(), *ca.value(),
+        CrlOptions{a.crl, std::chrono::duration_cast<std::chrono::seconds>(*parse_duration(a.crl_validity)),
+                   std::chrono::duration_cast<std::chrono::seconds>(*parse_duration(a.crl_refresh)),
+                   *parse_duration(a.crl_check), a.on_crl_update});
+    // The first CRL is written before serving: a broker must never start without one.
+    if (auto first = crl->publish(); !first) return fail(first.error());
+    crl->start();
+  }
+  TrustServer server(service, *tls.value(), host, port);
+  if (auto started = server.start(); !started) return fail(started.error());
+  log::info("trust", "serving on " + host + ":" + std::to_string(server.port()) + ", registry " + a.registry);
+  if (!a.port_file.empty()) {
+    if (auto w = secure_link::write_file_atomically(a.port_file, std::to_string(server.port()) + "\n", 0644); !w)
+      return fail(w.error());
+  }
+  int received = 0;
+  sigwait(&stop_signals, &received);
+  log::info("trust", std::string("received ") + (received == SIGINT ? "SIGINT" : "SIGTERM") + "; stopping");
+  server.stop();
+  if (crl) crl->stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"guardian-trust — attests Guardian gateways and issues their short-lived certificates"};
+  app.require_subcommand(1);
+  std::string registry;
+  auto add_registry = [&](CLI::App* cmd) {
+    cmd->add_option("--registry", registry, "Device registry (SQLite file)")->required();
+  };
+
+  ServeArgs serve_args;
+  auto* serve = app.add_subcommand("serve", "Serve the trust protocol over TLS");
+  add_registry(serve);
+  serve->add_option("--listen", serve_args.listen, "HOST:PORT to listen on")->capture_default_str();
+  serve->add_option("--cert", serve_args.cert, "The service's TLS certificate (PEM)")->required();
+  serve->add_option("--key", serve_args.key, "Its private key (PEM)")->required();
+  serve->add_option("--ca-cert", serve_args.ca_cert, "Fleet CA certificate (PEM)")->required();
+  serve->add_option("--ca-key", serve_args.ca_key, "Fleet CA private key (PEM)")->required();
+  serve->add_option("--crl", serve_args.crl, "Maintain the broker's CRL in this file");
+  serve->add_option("--on-crl-update", serve_args.on_crl_update,
+                    "Shell command run after each CRL rewrite (make the broker reload it)");
+  serve->add_option("--crl-validity", serve_args.crl_validity, "CRL nextUpdate − thisUpdate")
+      ->check(duration_validator())->capture_default_str();
+  serve->add_option("--crl-refresh", serve_args.crl_refresh, "Rewrite the CRL at least this often")
+      ->check(duration_validator())->capture_default_str();
+  serve->add_option("--crl-check", serve_args.crl_check, "How often to look for revocations")
+      ->check(duration_validator())->capture_default_str();
+  serve->add_option("--nonce-lifetime", serve_args.nonce_lifetime, "How long a nonce is valid")
+      ->check(duration_validator())->capture_default_str();
+  serve->add_option("--port-file", serve_args.port_file, "Write the bound port here once listening");
+
+  std::string record;
+  bool replace = false;
+  auto* enroll = app.add_subcommand("enroll", "Verify and import a device's enrollment record");
+  add_registry(enroll);
+  enroll->add_option("record", record, "Enrollment record (JSON from `guardian identity provision`)")->required();
+  enroll->add_flag("--replace", replace, "Replace an existing enrollment (e.g. a replaced TPM)");
+
+  std::string device, reason = "revoked by the operator";
+  auto* revoke = app.add_subcommand("revoke", "Revoke a device: no more certificates; CRL");
+  add_registry(revoke);
+  revoke->add_option("device", device, "Device id")->required();
+  revoke->add_option("--reason", reason, "Why (kept in the registry)");
+
+  bool list_json = false;
+  auto* list = app.add_subcommand("list", "List enrolled devices");
+  add_registry(list);
+  list->add_flag("--json", list_json, "JSON output");
+
+  PolicyArgs policy_args;
+  auto* policy = app.add_subcommand("policy", "Show or change the attestation policy");
+  policy->require_subcommand(1);
+  auto* policy_show = policy->add_subcommand("show", "Print the policy (JSON)");
+  auto* policy_allow = policy->add_subcommand("allow", "Allow a measurement");
+  auto* policy_disallow = policy->add_subcommand("disallow", "Remove an allowed measurement");
+  auto* policy_set = policy->add_subcommand("set", "Change settings");
+  for (auto* cmd : {policy_show, policy_allow, policy_disallow, policy_set}) add_registry(cmd);
+  for (auto* cmd : {policy_allow, policy_disallow}) {
+    cmd->add_option("--kind", policy_args.kind, "gateway, firmware or config")->required()
+        ->check(CLI::IsMember({"gateway", "firmware", "config"}));
+    cmd->add_option("--sha256", policy_args.sha256, "SHA-256 of the file (hex)");
+    cmd->add_option("--file", policy_args.file, "Hash this file instead");
+  }
+  policy_allow->add_option("--note", policy_args.note, "What this is (shown by policy show)");
+  policy_set->add_option("--allow-software-keys", policy_args.allow_software, "true or false")
+      ->check(CLI::IsMember({"true", "false"}));
+  policy_set->add_option("--pcr", policy_args.pcr, "The PCR devices quote (16 or 23)")
+      ->check(CLI::IsMember({16, 23}));
+  policy_set->add_option("--max-lifetime", policy_args.max_lifetime, "Longest certificate lifetime")
+      ->check(duration_validator());
+
+  std::string ca_cert, ca_key, out;
+  auto* crl = app.add_subcommand("crl", "Write the CRL once");
+  add_registry(crl);
+  crl->add_option("--ca-cert", ca_cert, "Fleet CA certificate")->required();
+  crl->add_option("--ca-key", ca_key, "Fleet CA private key")->required();
+  crl->add_option("--out", out, "CRL file to write (PEM)")->required();
+
+  BrokerConfigOptions broker;
+  std::string broker_out;
+  auto* broker_config = app.add_subcommand("broker-config", "Write a mosquitto listener and ACL");
+  broker_config->add_option("--ca", broker.ca_file, "Fleet CA certificate")->required();
+  broker_config->add_option("--cert", broker.cert_file, "Broker certificate")->required();
+  broker_config->add_option("--key", broker.key_file, "Broker key")->required();
+  broker_config->add_option("--crl", broker.crl_file, "CRL file (from serve --crl)")->required();
+  broker_config->add_option("--acl", broker.acl_file, "ACL file to write")->required();
+  broker_config->add_option("--bind", broker.bind, "Listen address")->capture_default_str();
+  broker_config->add_option("--port", broker.port, "Listen port")->capture_default_str();
+  broker_config->add_option("--topic-root", broker.topic_root, "Devices get ROOT/<id>/#")->capture_default_str();
+  broker_config->add_option("--reader", broker.readers, "CN of a read-only client (must contain '@')");
+  broker_config->add_option("--operator", broker.operators,
+                            "CN of a client that reads everything and sends cloud commands "
+                            "(must contain '@')");
+  broker_config->add_option("--out", broker_out, "mosquitto configuration to write")->required();
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*serve) {
+      serve_args.registry = registry;
+      return cmd_serve(serve_args);
+    }
+    if (*enroll) return cmd_enroll(registry, record, replace);
+    if (*revoke) return cmd_revoke(registry, device, reason);
+    if (*list) return cmd_list(registry, list_json);
+    if (*policy_show) return cmd_policy(registry, "show", policy_args);
+    if (*policy_allow) return cmd_policy(registry, "allow", policy_args);
+    if (*policy_disallow) return cmd_policy(registry, "disallow", policy_args);
+    if (*policy_set) return cmd_policy(registry, "set", policy_args);
+    if (*crl) return cmd_crl(registry, ca_cert, ca_key, out);
+    if (*broker_config) return cmd_broker_config(broker, broker_out);
+  } catch (const std::exception& e) {
+    std::cerr << "guardian-trust: " << e.what() << '\n';
+    return kFailure;
+  }
+  return kUsage;
+}

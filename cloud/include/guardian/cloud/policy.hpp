@@ -1,0 +1,34 @@
+#pragma once
+/// \file
+/// The fleet's attestation policy: which measurements are allowed, which PCR carries them,
+/// whether software identities are acceptable, and how long a certificate may live. Stored in
+/// the registry as JSON; set with `guardian-trust policy …`.
+
+#include <chrono>
+#include <map>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "guardian/common/result.hpp"
+#include "guardian/secure_link/measurement.hpp"
+
+namespace guardian::cloud {
+
+/// See the file comment. The default refuses everything until the operator allows the
+/// gateway and configuration hashes of the fleet — and refuses software keys.
+struct Policy {
+  /// Allowed SHA-256 digests (lower-case hex) per measurement kind, each with a note for humans
+  /// ("guardian 0.1.0 amd64"). The gateway and the configuration must each be measured once and
+  /// allowed; the firmware must be measured and allowed as soon as its list is not empty.
+  std::map<secure_link::MeasurementKind, std::map<std::string, std::string>> allowed;
+  bool allow_software_keys = false;  ///< development fleets only
+  unsigned pcr = 23;                 ///< the PCR devices quote (their secure_link.attestation.pcr)
+  std::chrono::seconds max_lifetime{std::chrono::hours{24}};
+};
+
+[[nodiscard]] nlohmann::json policy_to_json(const Policy& policy);
+/// Errors name the malformed field.
+[[nodiscard]] result<Policy> policy_from_json(const nlohmann::json& json);
+
+}  // namespace guardian::cloud

@@ -1,0 +1,97 @@
+#pragma once
+/// \file
+/// The trust service's only state: a SQLite database (WAL) of enrolled devices, single-use
+/// nonces, issued certificates, the policy and an audit trail of attestations. Several service
+/// replicas (and the operator CLI) may use the same file at once: every operation is one
+/// transaction, and a nonce is consumed by one atomic UPDATE, so two replicas can never accept
+/// the same nonce. SQLite result codes are translated here, once.
+///
+/// Thread-safety: all methods are thread-safe (one connection, serialised by a mutex).
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "guardian/cloud/policy.hpp"
+#include "guardian/common/reading.hpp"
+#include "guardian/common/result.hpp"
+#include "guardian/config/secure_link_config.hpp"
+#include "guardian/secure_link/crypto.hpp"
+
+namespace guardian::cloud {
+
+/// One enrolled device.
+struct DeviceRecord {
+  std::string id;
+  config::IdentityBackend backend = config::IdentityBackend::tpm;
+  secure_link::Bytes tls_public_der;  ///< the key certificates are issued for
+  secure_link::Bytes ak_public_der;   ///< the key quotes must be signed with
+  Timestamp enrolled{};
+  std::optional<Timestamp> revoked;
+  std::string revocation_reason;
+  std::optional<Timestamp> last_attestation;
+  std::string last_result;            ///< "ok" or the refusal of the last attestation
+};
+
+/// One issued certificate.
+struct CertificateRecord {
+  std::string serial;  ///< lower-case hex
+  std::string device;
+  Timestamp not_before{};
+  Timestamp not_after{};
+};
+
+/// What consuming a nonce found.
+enum class NonceCheck : std::uint8_t { ok, unknown, already_used, expired, other_device };
+
+class Registry {
+ public:
+  /// Opens (creating if needed) the database at `path`. Errors keep the SQLite code.
+  [[nodiscard]] static result<std::unique_ptr<Registry>> open(const std::filesystem::path& path);
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  /// Adds a device. With `replace`, an existing enrollment (e.g. after a TPM was replaced) is
+  /// overwritten and un-revoked; without it, an existing id is an error.
+  [[nodiscard]] result<void> enroll(const DeviceRecord& device, bool replace);
+  [[nodiscard]] result<std::optional<DeviceRecord>> device(const std::string& id);
+  [[nodiscard]] result<std::vector<DeviceRecord>> devices();
+  /// Marks a device revoked (no more nonces or certificates; its unexpired certificates go on
+  /// the CRL). False when there is no such device.
+  [[nodiscard]] result<bool> revoke(const std::string& id, const std::string& reason);
+  /// Bumped by every revocation: a server compares it to decide when to rewrite the CRL.
+  [[nodiscard]] result<std::int64_t> revocation_epoch();
+
+  [[nodiscard]] result<void> add_nonce(const secure_link::Bytes& nonce, const std::string& device,
+                                       Timestamp expires);
+  /// Marks `nonce` used, atomically (at most one caller ever gets ok for a nonce).
+  [[nodiscard]] result<NonceCheck> consume_nonce(const secure_link::Bytes& nonce,
+                                                 const std::string& device, Timestamp now);
+
+  [[nodiscard]] result<void> add_certificate(const CertificateRecord& certificate);
+  /// Unexpired certificates of revoked devices, for the CRL.
+  [[nodiscard]] result<std::vector<CertificateRecord>> revoked_certificates(Timestamp now);
+  /// The next CRL number (RFC 5280 §5.2.3: monotonically increasing).
+  [[nodiscard]] result<std::int64_t> next_crl_number();
+
+  [[nodiscard]] result<Policy> policy();
+  [[nodiscard]] result<void> set_policy(const Policy& policy);
+
+  /// Audit: the outcome of an attestation ("ok" or the refusal and its reason).
+  [[nodiscard]] result<void> record_attestation(const std::string& device, Timestamp at,
+                                                const std::string& outcome);
+
+ private:
+  explicit Registry(sqlite3* db) : db_(db) {}
+  std::mutex mutex_;
+  sqlite3* db_;
+};
+
+}  // namespace guardian::cloud

@@ -1,0 +1,135 @@
+#pragma once
+/// \file
+/// The trust service: the protocol handler (TrustService), its TLS transport (TrustServer), and
+/// the keeper of the broker's certificate revocation list (CrlPublisher). Stateless apart from
+/// the Registry, so any number of replicas may serve the same registry.
+///
+///   accept thread ──▶ worker pool (4): TLS handshake, then per line:
+///                       JSON request ──▶ TrustService::handle() ──▶ JSON response
+///   CrlPublisher thread: every check_interval, if a revocation happened or the CRL is due for
+///                        refresh: write it atomically, then run the on-update command
+///                        (e.g. restart or signal the broker)
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "guardian/cloud/certificate_authority.hpp"
+#include "guardian/cloud/registry.hpp"
+#include "guardian/secure_link/tls_session.hpp"
+
+namespace boost::asio {
+class thread_pool;
+}
+
+namespace guardian::cloud {
+
+struct TrustServiceOptions {
+  std::chrono::seconds nonce_lifetime{60};  ///< a nonce must come back within this long
+};
+
+/// What the service has done since it started (for its log and for tests).
+struct TrustCounters {
+  std::atomic<std::uint64_t> nonces{0};
+  std::atomic<std::uint64_t> certificates{0};
+  std::atomic<std::uint64_t> refusals{0};
+};
+
+/// The protocol of docs/secure-link.md ("Trust protocol"): ops "nonce", "attest", "ping".
+/// Thread-safe.
+class TrustService {
+ public:
+  TrustService(Registry& registry, CertificateAuthority& ca, TrustServiceOptions options);
+  /// One request object in, one response object out ({"ok":true,…} or
+  /// {"ok":false,"error":<TrustRefusal>,"message":…}). Never throws.
+  [[nodiscard]] nlohmann::json handle(const nlohmann::json& request);
+  [[nodiscard]] const TrustCounters& counters() const noexcept { return counters_; }
+
+ private:
+  nlohmann::json nonce(const nlohmann::json& request);
+  nlohmann::json attest(const nlohmann::json& request);
+  nlohmann::json refuse(const std::string& device, const Error& why);
+
+  Registry& registry_;
+  CertificateAuthority& ca_;
+  TrustServiceOptions options_;
+  TrustCounters counters_;
+};
+
+/// Serves a TrustService over TLS 1.2 (JSON lines). Not copyable; stop() before destruction
+/// (the destructor does it).
+class TrustServer {
+ public:
+  TrustServer(TrustService& service, const secure_link::TlsServerContext& tls, std::string host,
+              std::uint16_t port);
+  ~TrustServer();
+  TrustServer(const TrustServer&) = delete;
+  TrustServer& operator=(const TrustServer&) = delete;
+
+  /// Binds (port 0 = any free port) and starts accepting. Errors keep errno.
+  [[nodiscard]] result<void> start();
+  /// Stops accepting, lets running connections finish (each has a deadline), joins.
+  void stop();
+  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+
+ private:
+  void accept_loop();
+  void serve(secure_link::Socket socket);
+
+  TrustService& service_;
+  const secure_link::TlsServerContext& tls_;
+  std::string host_;
+  std::uint16_t port_;
+  secure_link::Socket listener_;
+  int stop_fd_ = -1;
+  std::unique_ptr<boost::asio::thread_pool> workers_;
+  std::thread acceptor_;
+};
+
+struct CrlOptions {
+  std::filesystem::path file;                          ///< where the broker reads it (PEM)
+  std::chrono::seconds validity{std::chrono::hours{24 * 7}};  ///< nextUpdate − thisUpdate
+  std::chrono::seconds refresh{std::chrono::hours{24}};       ///< rewrite at least this often
+  std::chrono::milliseconds check_interval{2000};      ///< how often to look for revocations
+  std::string on_update;  ///< shell command run after each rewrite ("" = none)
+};
+
+/// Keeps the CRL file current (see the file comment). Thread-safe.
+class CrlPublisher {
+ public:
+  CrlPublisher(Registry& registry, CertificateAuthority& ca, CrlOptions options);
+  ~CrlPublisher();
+  CrlPublisher(const CrlPublisher&) = delete;
+  CrlPublisher& operator=(const CrlPublisher&) = delete;
+
+  /// Writes the CRL now (and runs on_update). Errors name the file or the command.
+  [[nodiscard]] result<void> publish();
+  /// Starts the maintenance thread (publishes at once unless publish() just did).
+  void start();
+  void stop();
+  [[nodiscard]] std::uint64_t publications() const noexcept { return publications_; }
+
+ private:
+  void run();
+
+  Registry& registry_;
+  CertificateAuthority& ca_;
+  CrlOptions options_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::atomic<std::uint64_t> publications_{0};
+  std::int64_t published_epoch_ = -1;                      // guarded by mutex_
+  std::chrono::steady_clock::time_point published_at_{};  // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace guardian::cloud

@@ -1,0 +1,395 @@
+#include "guardian/cloud/registry.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+#include <utility>
+
+namespace guardian::cloud {
+namespace {
+
+using secure_link::Bytes;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
+class RegistryErrorCategory final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "sqlite"; }
+  std::string message(int value) const override { return sqlite3_errstr(value); }
+};
+#pragma GCC diagnostic pop
+
+const RegistryErrorCategory kCategory;
+
+Error db_error(sqlite3* db, int rc, const std::string& what) {
+  return make_error(boost::system::error_code(rc, kCategory),
+                    "device registry: " + what + ": " + sqlite3_errmsg(db));
+}
+
+std::int64_t ms(Timestamp t) { return t.time_since_epoch().count(); }
+Timestamp from_ms(std::int64_t v) { return Timestamp{std::chrono::milliseconds{v}}; }
+
+constexpr int kSchemaVersion = 1;
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS devices(
+  id TEXT PRIMARY KEY,
+  backend TEXT NOT NULL,
+  tls_public BLOB NOT NULL,
+  ak_public BLOB NOT NULL,
+  enrolled_ms INTEGER NOT NULL,
+  revoked_ms INTEGER,
+  revocation_reason TEXT NOT NULL DEFAULT '',
+  last_attestation_ms INTEGER,
+  last_result TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS nonces(
+  nonce BLOB PRIMARY KEY,
+  device TEXT NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  used_ms INTEGER);
+CREATE TABLE IF NOT EXISTS certificates(
+  serial TEXT PRIMARY KEY,
+  device TEXT NOT NULL,
+  not_before_ms INTEGER NOT NULL,
+  not_after_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS certificates_by_device ON certificates(device, not_after_ms);
+CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS attestations(device TEXT NOT NULL, at_ms INTEGER NOT NULL,
+                                        outcome TEXT NOT NULL);
+)sql";
+
+// A prepared statement, finalized on destruction; binds by 1-based index.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  [[nodiscard]] bool prepared() const noexcept { return rc_ == SQLITE_OK; }
+  [[nodiscard]] int prepare_rc() const noexcept { return rc_; }
+  Statement& bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind(int i, const Bytes& v) {
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Statement& bind_null(int i) {
+    sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
+  /// SQLITE_ROW, SQLITE_DONE or an error code.
+  int step() { return sqlite3_step(stmt_); }
+
+  [[nodiscard]] std::string text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p == nullptr ? std::string{}
+                        : std::string(reinterpret_cast<const char*>(p),
+                                      static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+  [[nodiscard]] Bytes blob(int col) const {
+    const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, col));
+    return p == nullptr ? Bytes{} : Bytes(p, p + sqlite3_column_bytes(stmt_, col));
+  }
+  [[nodiscard]] std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  [[nodiscard]] bool is_null(int col) const {
+    return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_OK;
+};
+
+result<void> exec(sqlite3* db, const char* sql, const char* what) {
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return db_error(db, rc, what);
+  return outcome::success();
+}
+
+// Runs a statement that returns no rows.
+result<void> run(sqlite3* db, Statement& s, const char* what) {
+  if (!s.prepared()) return db_error(db, s.prepare_rc(), what);
+  const int rc = s.step();
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return db_error(db, rc, what);
+  return outcome::success();
+}
+
+DeviceRecord read_device(const Statement& s) {
+  DeviceRecord d;
+  d.id = s.text(0);
+  d.backend = s.text(1) == "software" ? config::IdentityBackend::software
+                                      : config::IdentityBackend::tpm;
+  d.tls_public_der = s.blob(2);
+  d.ak_public_der = s.blob(3);
+  d.enrolled = from_ms(s.integer(4));
+  if (!s.is_null(5)) d.revoked = from_ms(s.integer(5));
+  d.revocation_reason = s.text(6);
+  if (!s.is_null(7)) d.last_attestation = from_ms(s.integer(7));
+  d.last_result = s.text(8);
+  return d;
+}
+
+constexpr const char* kDeviceColumns =
+    "SELECT id, backend, tls_public, ak_public, enrolled_ms, revoked_ms, revocation_reason, "
+    "last_attestation_ms, last_result FROM devices";
+
+// Reads an integer setting (0 when absent); caller holds the mutex.
+result<std::int64_t> setting_integer(sqlite3* db, const char* key) {
+  Statement s(db, "SELECT value FROM settings WHERE key = ?1");
+  if (!s.prepared()) return db_error(db, s.prepare_rc(), "reading a setting");
+  s.bind(1, std::string(key));
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return std::int64_t{0};
+  if (rc != SQLITE_ROW) return db_error(db, rc, "reading a setting");
+  const std::string text = s.text(0);
+  std::int64_t value = 0;
+  if (std::from_chars(text.data(), text.data() + text.size(), value).ec != std::errc{})
+    return make_error(std::string("device registry: setting ") + key + " is not a number");
+  return value;
+}
+
+result<void> set_setting(sqlite3* db, const char* key, const std::string& value) {
+  Statement s(db, "INSERT INTO settings(key, value) VALUES(?1, ?2) "
+                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  s.bind(1, std::string(key)).bind(2, value);
+  return run(db, s, "writing a setting");
+}
+
+// BEGIN IMMEDIATE … COMMIT, rolled back if not committed (another replica's writer waits on
+// the busy timeout rather than failing).
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {
+    begun_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~Transaction() {
+    if (begun_ && !committed_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  [[nodiscard]] result<void> begun() const {
+    if (!begun_) return db_error(db_, sqlite3_errcode(db_), "starting a transaction");
+    return outcome::success();
+  }
+  [[nodiscard]] result<void> commit() {
+    BOOST_OUTCOME_TRY(exec(db_, "COMMIT", "committing"));
+    committed_ = true;
+    return outcome::success();
+  }
+
+ private:
+  sqlite3* db_;
+  bool begun_ = false;
+  bool committed_ = false;
+};
+
+}  // namespace
+
+result<std::unique_ptr<Registry>> Registry::open(const std::filesystem::path& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    Error e = make_error(boost::system::error_code(rc, kCategory),
+                         "cannot open the device registry " + path.string());
+    sqlite3_close_v2(db);
+    return e;
+  }
+  std::unique_ptr<Registry> registry(new Registry(db));
+  sqlite3_busy_timeout(db, 5000);
+  // WAL lets replicas read while one writes; synchronous=FULL makes an enrollment or a
+  // revocation durable once the command returns.
+  BOOST_OUTCOME_TRY(exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", "configuring"));
+  BOOST_OUTCOME_TRY(exec(db, kSchema, "creating the schema"));
+  BOOST_OUTCOME_TRY(version, setting_integer(db, "schema_version"));
+  if (version == 0) {
+    BOOST_OUTCOME_TRY(set_setting(db, "schema_version", std::to_string(kSchemaVersion)));
+  } else if (version != kSchemaVersion) {
+    return make_error("device registry " + path.string() + " has schema version " +
+                      std::to_string(version) + "; this guardian-trust understands version " +
+                      std::to_string(kSchemaVersion));
+  }
+  return registry;
+}
+
+Registry::~Registry() { sqlite3_close_v2(db_); }
+
+result<void> Registry::enroll(const DeviceRecord& d, bool replace) {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, replace
+                       ? "INSERT INTO devices(id, backend, tls_public, ak_public, enrolled_ms) "
+                         "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET "
+                         "backend = excluded.backend, tls_public = excluded.tls_public, "
+                         "ak_public = excluded.ak_public, enrolled_ms = excluded.enrolled_ms, "
+                         "revoked_ms = NULL, revocation_reason = ''"
+                       : "INSERT INTO devices(id, backend, tls_public, ak_public, enrolled_ms) "
+                         "VALUES(?1, ?2, ?3, ?4, ?5)");
+  s.bind(1, d.id)
+      .bind(2, std::string(d.backend == config::IdentityBackend::tpm ? "tpm" : "software"))
+      .bind(3, d.tls_public_der)
+      .bind(4, d.ak_public_der)
+      .bind(5, ms(d.enrolled));
+  if (!s.prepared()) return db_error(db_, s.prepare_rc(), "enrolling " + d.id);
+  const int rc = s.step();
+  if ((rc & 0xff) == SQLITE_CONSTRAINT)
+    return make_error(boost::system::error_code(rc, kCategory),
+                      "device " + d.id + " is already enrolled; use --replace to enroll it again "
+                      "(e.g. after its TPM was replaced)");
+  if (rc != SQLITE_DONE) return db_error(db_, rc, "enrolling " + d.id);
+  return outcome::success();
+}
+
+result<std::optional<DeviceRecord>> Registry::device(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, (std::string(kDeviceColumns) + " WHERE id = ?1").c_str());
+  if (!s.prepared()) return db_error(db_, s.prepare_rc(), "reading " + id);
+  s.bind(1, id);
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<DeviceRecord>{};
+  if (rc != SQLITE_ROW) return db_error(db_, rc, "reading " + id);
+  return std::optional<DeviceRecord>(read_device(s));
+}
+
+result<std::vector<DeviceRecord>> Registry::devices() {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, (std::string(kDeviceColumns) + " ORDER BY id").c_str());
+  if (!s.prepared()) return db_error(db_, s.prepare_rc(), "listing devices");
+  std::vector<DeviceRecord> out;
+  int rc = SQLITE_ROW;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back(read_device(s));
+  if (rc != SQLITE_DONE) return db_error(db_, rc, "listing devices");
+  return out;
+}
+
+result<bool> Registry::revoke(const std::string& id, const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(db_);
+  BOOST_OUTCOME_TRY(tx.begun());
+  Statement s(db_, "UPDATE devices SET revoked_ms = ?2, revocation_reason = ?3 WHERE id = ?1");
+  s.bind(1, id).bind(2, ms(now_ms())).bind(3, reason);
+  BOOST_OUTCOME_TRY(run(db_, s, "revoking"));
+  if (sqlite3_changes(db_) == 0) return false;
+  BOOST_OUTCOME_TRY(epoch, setting_integer(db_, "revocation_epoch"));
+  BOOST_OUTCOME_TRY(set_setting(db_, "revocation_epoch", std::to_string(epoch + 1)));
+  BOOST_OUTCOME_TRY(tx.commit());
+  return true;
+}
+
+result<std::int64_t> Registry::revocation_epoch() {
+  std::lock_guard lock(mutex_);
+  return setting_integer(db_, "revocation_epoch");
+}
+
+result<void> Registry::add_nonce(const Bytes& nonce, const std::string& device, Timestamp expires) {
+  std::lock_guard lock(mutex_);
+  // Nonces are worth keeping a while after expiry (a late reuse is reported as a reuse), not
+  // forever.
+  Statement purge(db_, "DELETE FROM nonces WHERE expires_ms < ?1");
+  purge.bind(1, ms(now_ms()) - 3600 * 1000);
+  BOOST_OUTCOME_TRY(run(db_, purge, "purging nonces"));
+  Statement s(db_, "INSERT INTO nonces(nonce, device, expires_ms) VALUES(?1, ?2, ?3)");
+  s.bind(1, nonce).bind(2, device).bind(3, ms(expires));
+  return run(db_, s, "storing a nonce");
+}
+
+result<NonceCheck> Registry::consume_nonce(const Bytes& nonce, const std::string& device,
+                                           Timestamp now) {
+  std::lock_guard lock(mutex_);
+  // One atomic UPDATE: of all the replicas that try, exactly one sees the row change.
+  Statement take(db_,
+                 "UPDATE nonces SET used_ms = ?2 WHERE nonce = ?1 AND used_ms IS NULL "
+                 "RETURNING device, expires_ms");
+  take.bind(1, nonce).bind(2, ms(now));
+  if (!take.prepared()) return db_error(db_, take.prepare_rc(), "consuming a nonce");
+  const int rc = take.step();
+  if (rc == SQLITE_ROW) {
+    const std::string owner = take.text(0);
+    const std::int64_t expires = take.integer(1);
+    while (take.step() == SQLITE_ROW) {
+    }
+    if (owner != device) return NonceCheck::other_device;
+    if (expires < ms(now)) return NonceCheck::expired;
+    return NonceCheck::ok;
+  }
+  if (rc != SQLITE_DONE) return db_error(db_, rc, "consuming a nonce");
+  Statement seen(db_, "SELECT 1 FROM nonces WHERE nonce = ?1");
+  seen.bind(1, nonce);
+  if (!seen.prepared()) return db_error(db_, seen.prepare_rc(), "consuming a nonce");
+  return seen.step() == SQLITE_ROW ? NonceCheck::already_used : NonceCheck::unknown;
+}
+
+result<void> Registry::add_certificate(const CertificateRecord& c) {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, "INSERT INTO certificates(serial, device, not_before_ms, not_after_ms) "
+                   "VALUES(?1, ?2, ?3, ?4)");
+  s.bind(1, c.serial).bind(2, c.device).bind(3, ms(c.not_before)).bind(4, ms(c.not_after));
+  return run(db_, s, "recording a certificate");
+}
+
+result<std::vector<CertificateRecord>> Registry::revoked_certificates(Timestamp now) {
+  std::lock_guard lock(mutex_);
+  Statement s(db_,
+              "SELECT c.serial, c.device, c.not_before_ms, c.not_after_ms FROM certificates c "
+              "JOIN devices d ON d.id = c.device "
+              "WHERE d.revoked_ms IS NOT NULL AND c.not_after_ms > ?1 ORDER BY c.serial");
+  if (!s.prepared()) return db_error(db_, s.prepare_rc(), "listing revoked certificates");
+  s.bind(1, ms(now));
+  std::vector<CertificateRecord> out;
+  int rc = SQLITE_ROW;
+  while ((rc = s.step()) == SQLITE_ROW)
+    out.push_back({s.text(0), s.text(1), from_ms(s.integer(2)), from_ms(s.integer(3))});
+  if (rc != SQLITE_DONE) return db_error(db_, rc, "listing revoked certificates");
+  return out;
+}
+
+result<std::int64_t> Registry::next_crl_number() {
+  std::lock_guard lock(mutex_);
+  Transaction tx(db_);
+  BOOST_OUTCOME_TRY(tx.begun());
+  BOOST_OUTCOME_TRY(number, setting_integer(db_, "crl_number"));
+  BOOST_OUTCOME_TRY(set_setting(db_, "crl_number", std::to_string(number + 1)));
+  BOOST_OUTCOME_TRY(tx.commit());
+  return number + 1;
+}
+
+result<Policy> Registry::policy() {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, "SELECT value FROM settings WHERE key = 'policy'");
+  if (!s.prepared()) return db_error(db_, s.prepare_rc(), "reading the policy");
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return Policy{};
+  if (rc != SQLITE_ROW) return db_error(db_, rc, "reading the policy");
+  const auto json = nlohmann::json::parse(s.text(0), nullptr, false);
+  return policy_from_json(json);
+}
+
+result<void> Registry::set_policy(const Policy& policy) {
+  std::lock_guard lock(mutex_);
+  return set_setting(db_, "policy", policy_to_json(policy).dump());
+}
+
+result<void> Registry::record_attestation(const std::string& device, Timestamp at,
+                                          const std::string& outcome) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(db_);
+  BOOST_OUTCOME_TRY(tx.begun());
+  Statement audit(db_, "INSERT INTO attestations(device, at_ms, outcome) VALUES(?1, ?2, ?3)");
+  audit.bind(1, device).bind(2, ms(at)).bind(3, outcome);
+  BOOST_OUTCOME_TRY(run(db_, audit, "recording an attestation"));
+  Statement last(db_, "UPDATE devices SET last_attestation_ms = ?2, last_result = ?3 WHERE id = ?1");
+  last.bind(1, device).bind(2, ms(at)).bind(3, outcome);
+  BOOST_OUTCOME_TRY(run(db_, last, "recording an attestation"));
+  return tx.commit();
+}
+
+}  // namespace guardian::cloud

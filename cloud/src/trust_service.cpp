@@ -1,0 +1,332 @@
+#include "guardian/cloud/trust_service.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "guardian/cloud/evidence.hpp"
+#include "guardian/common/log.hpp"
+#include "guardian/common/time_format.hpp"
+#include "guardian/secure_link/trust_protocol.hpp"
+
+extern char** environ;
+
+namespace guardian::cloud {
+namespace {
+
+using nlohmann::json;
+using secure_link::TrustRefusal;
+using std::chrono::steady_clock;
+
+constexpr const char* kLog = "trust";
+constexpr std::size_t kWorkers = 4;
+constexpr std::chrono::seconds kHandshakeTimeout{10};
+// A client has this long for each request line (nonce, then attest after a TPM quote).
+constexpr std::chrono::seconds kRequestTimeout{30};
+constexpr int kMaxRequestsPerConnection = 16;
+// A certificate's notBefore is set this far in the past (at most a tenth of its lifetime), so a
+// broker whose clock is slightly behind the trust service's does not refuse a fresh certificate.
+constexpr std::chrono::seconds kMaxBackdate{60};
+
+Error refusal(TrustRefusal why, std::string message) {
+  return make_error(make_error_code(why), std::move(message));
+}
+
+std::string text(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string{};
+}
+
+}  // namespace
+
+// ───────────────────────────── TrustService ─────────────────────────────
+
+TrustService::TrustService(Registry& registry, CertificateAuthority& ca, TrustServiceOptions options)
+    : registry_(registry), ca_(ca), options_(options) {}
+
+json TrustService::handle(const json& request) {
+  if (!request.is_object())
+    return refuse({}, refusal(TrustRefusal::malformed_request, "a request is one JSON object per line"));
+  const auto op = text(request, "op");
+  if (op == "nonce") return nonce(request);
+  if (op == "attest") return attest(request);
+  if (op == "ping") return {{"ok", true}};
+  return refuse(text(request, "device"),
+                refusal(TrustRefusal::malformed_request,
+                        "unknown op \"" + op + "\" (known: nonce, attest, ping)"));
+}
+
+json TrustService::refuse(const std::string& device, const Error& why) {
+  ++counters_.refusals;
+  const auto reason = why.code.category() == secure_link::trust_category()
+                          ? std::string(secure_link::to_string(static_cast<TrustRefusal>(why.code.value())))
+                          : std::string("unavailable");
+  log::warn(kLog, (device.empty() ? std::string("request") : device) + " refused: " + reason +
+                      ": " + why.message);
+  if (!device.empty()) {
+    if (auto recorded = registry_.record_attestation(device, now_ms(), reason + ": " + why.message);
+        !recorded)
+      log::error(kLog, recorded.error().describe());
+  }
+  return {{"ok", false}, {"error", reason}, {"message", why.message}};
+}
+
+json TrustService::nonce(const json& request) {
+  const auto device_id = text(request, "device");
+  auto device = registry_.device(device_id);
+  if (!device) return refuse({}, refusal(TrustRefusal::unavailable, device.error().describe()));
+  if (!device.value())
+    return refuse({}, refusal(TrustRefusal::unknown_device, "no device \"" + device_id + "\" is enrolled"));
+  if (device.value()->revoked)
+    return refuse(device_id, refusal(TrustRefusal::revoked,
+                                     device_id + " was revoked: " + device.value()->revocation_reason));
+  const auto nonce = secure_link::random_generator().bytes(secure_link::kNonceSize);
+  const auto expires = now_ms() + options_.nonce_lifetime;
+  if (auto stored = registry_.add_nonce(nonce, device_id, expires); !stored)
+    return refuse({}, refusal(TrustRefusal::unavailable, stored.error().describe()));
+  ++counters_.nonces;
+  return {{"ok", true}, {"nonce", secure_link::to_hex(nonce)}, {"expires", format_rfc3339(expires)}};
+}
+
+json TrustService::attest(const json& request) {
+  const auto device_id = text(request, "device");
+  const auto nonce = secure_link::from_hex(text(request, "nonce"));
+  const auto& quote = request.contains("quote") ? request["quote"] : json();
+  const auto attest_bytes = secure_link::from_base64(text(quote, "attest"));
+  const auto signature = secure_link::from_base64(text(quote, "signature"));
+  if (!nonce || nonce.value().size() != secure_link::kNonceSize || !quote.is_object() ||
+      !attest_bytes || !signature || !request.contains("event_log"))
+    return refuse({}, refusal(TrustRefusal::malformed_request,
+                              "attest needs device, nonce (64 hex digits), quote.attest and "
+                              "quote.signature (base64) and event_log"));
+  auto log = secure_link::event_log_from_json(request["event_log"]);
+  if (!log) return refuse({}, refusal(TrustRefusal::malformed_request, log.error().message));
+
+  auto device = registry_.device(device_id);
+  if (!device) return refuse({}, refusal(TrustRefusal::unavailable, device.error().describe()));
+  if (!device.value())
+    return refuse({}, refusal(TrustRefusal::unknown_device, "no device \"" + device_id + "\" is enrolled"));
+  const DeviceRecord& d = *device.value();
+  if (d.revoked)
+    return refuse(device_id, refusal(TrustRefusal::revoked, device_id + " was revoked: " + d.revocation_reason));
+
+  // The nonce is spent before the evidence is judged, so a refused quote cannot be retried
+  // with the same nonce either.
+  const auto now = now_ms();
+  auto check = registry_.consume_nonce(nonce.value(), device_id, now);
+  if (!check) return refuse({}, refusal(TrustRefusal::unavailable, check.error().describe()));
+  switch (check.value()) {
+    case NonceCheck::ok: break;
+    case NonceCheck::unknown:
+      return refuse(device_id, refusal(TrustRefusal::bad_nonce, "the nonce was not issued by this service"));
+    case NonceCheck::already_used:
+      return refuse(device_id, refusal(TrustRefusal::bad_nonce, "the nonce was already used (a replay?)"));
+    case NonceCheck::expired:
+      return refuse(device_id, refusal(TrustRefusal::bad_nonce, "the nonce expired before the quote arrived"));
+    case NonceCheck::other_device:
+      return refuse(device_id, refusal(TrustRefusal::bad_nonce, "the nonce was issued to another device"));
+  }
+
+  auto policy = registry_.policy();
+  if (!policy) return refuse({}, refusal(TrustRefusal::unavailable, policy.error().describe()));
+  Evidence evidence{nonce.value(), {attest_bytes.value(), signature.value()}, std::move(log).value()};
+  if (auto verified = verify_evidence(d, policy.value(), evidence); !verified)
+    return refuse(device_id, verified.error());
+
+  std::chrono::seconds lifetime = policy.value().max_lifetime;
+  if (request.contains("lifetime_s") && request["lifetime_s"].is_number_unsigned())
+    lifetime = std::clamp(std::chrono::seconds{request["lifetime_s"].get<std::int64_t>()},
+                          std::chrono::seconds{1}, policy.value().max_lifetime);
+  const auto backdate = std::min<std::chrono::milliseconds>(kMaxBackdate, lifetime / 10);
+  CertificateRequest cr{device_id, d.tls_public_der, now - backdate, now + lifetime,
+                        d.backend == config::IdentityBackend::software};
+  auto issued = ca_.issue(cr);
+  if (!issued) return refuse({}, refusal(TrustRefusal::unavailable, issued.error().describe()));
+  if (auto recorded = registry_.add_certificate({issued.value().serial, device_id, cr.not_before, cr.not_after});
+      !recorded)
+    return refuse({}, refusal(TrustRefusal::unavailable, recorded.error().describe()));
+  if (auto recorded = registry_.record_attestation(device_id, now, "ok"); !recorded)
+    log::error(kLog, recorded.error().describe());
+  ++counters_.certificates;
+  log::info(kLog, device_id + ": attested, certificate " + issued.value().serial + " until " +
+                      format_rfc3339(cr.not_after));
+  // Whole seconds: the certificate's validity has second resolution.
+  return {{"ok", true},
+          {"certificate", issued.value().pem},
+          {"ca", ca_.certificate_pem()},
+          {"serial", issued.value().serial},
+          {"not_before", format_rfc3339(std::chrono::floor<std::chrono::seconds>(cr.not_before))},
+          {"not_after", format_rfc3339(std::chrono::floor<std::chrono::seconds>(cr.not_after))}};
+}
+
+// ───────────────────────────── TrustServer ─────────────────────────────
+
+TrustServer::TrustServer(TrustService& service, const secure_link::TlsServerContext& tls,
+                         std::string host, std::uint16_t port)
+    : service_(service), tls_(tls), host_(std::move(host)), port_(port),
+      stop_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+TrustServer::~TrustServer() {
+  stop();
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+}
+
+result<void> TrustServer::start() {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  const int gai = ::getaddrinfo(host_.empty() ? nullptr : host_.c_str(),
+                                std::to_string(port_).c_str(), &hints, &found);
+  if (gai != 0) return make_error("cannot resolve listen address " + host_ + ": " + ::gai_strerror(gai));
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
+  secure_link::Socket s(::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) return make_errno_error(errno, "socket()");
+  const int one = 1;
+  ::setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(s.get(), found->ai_addr, found->ai_addrlen) != 0 || ::listen(s.get(), 64) != 0)
+    return make_errno_error(errno, "cannot listen on " + host_ + ":" + std::to_string(port_));
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  ::getsockname(s.get(), reinterpret_cast<sockaddr*>(&bound), &length);
+  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  listener_ = std::move(s);
+  workers_ = std::make_unique<boost::asio::thread_pool>(kWorkers);
+  acceptor_ = std::thread([this] { accept_loop(); });
+  return outcome::success();
+}
+
+void TrustServer::stop() {
+  if (!acceptor_.joinable()) return;
+  const std::uint64_t one = 1;
+  (void)!::write(stop_fd_, &one, sizeof one);
+  acceptor_.join();
+  workers_->join();
+  listener_.reset();
+}
+
+void TrustServer::accept_loop() {
+  while (true) {
+    std::array<pollfd, 2> fds{{{listener_.get(), POLLIN, 0}, {stop_fd_, POLLIN, 0}}};
+    if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) return;
+    if ((fds[1].revents & POLLIN) != 0) return;
+    if ((fds[0].revents & POLLIN) == 0) continue;
+    secure_link::Socket client(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!client) continue;
+    auto shared = std::make_shared<secure_link::Socket>(std::move(client));
+    boost::asio::post(*workers_, [this, shared] { serve(std::move(*shared)); });
+  }
+}
+
+void TrustServer::serve(secure_link::Socket socket) {
+  auto session = secure_link::TlsSession::accept(std::move(socket), tls_,
+                                                 steady_clock::now() + kHandshakeTimeout);
+  if (!session) {
+    log::debug(kLog, session.error().describe());
+    return;
+  }
+  for (int i = 0; i < kMaxRequestsPerConnection; ++i) {
+    auto line = session.value()->read_line(secure_link::kMaxTrustLine, steady_clock::now() + kRequestTimeout);
+    if (!line) return;  // the client is done (or gone)
+    const auto request = json::parse(line.value(), nullptr, /*allow_exceptions=*/false);
+    const auto response = service_.handle(request);
+    if (!session.value()->write_all(response.dump() + "\n", steady_clock::now() + kRequestTimeout)) return;
+  }
+  session.value()->close_notify();
+}
+
+// ───────────────────────────── CrlPublisher ─────────────────────────────
+
+CrlPublisher::CrlPublisher(Registry& registry, CertificateAuthority& ca, CrlOptions options)
+    : registry_(registry), ca_(ca), options_(std::move(options)) {}
+
+CrlPublisher::~CrlPublisher() { stop(); }
+
+result<void> CrlPublisher::publish() {
+  const auto now = now_ms();
+  // The epoch is read first: a revocation racing with this publication bumps it again, and the
+  // next check publishes once more.
+  BOOST_OUTCOME_TRY(epoch, registry_.revocation_epoch());
+  BOOST_OUTCOME_TRY(revoked, registry_.revoked_certificates(now));
+  BOOST_OUTCOME_TRY(devices, registry_.devices());
+  std::vector<RevokedEntry> entries;
+  for (const auto& c : revoked) {
+    Timestamp at = now;
+    for (const auto& d : devices)
+      if (d.id == c.device && d.revoked) at = *d.revoked;
+    entries.push_back({c.serial, at});
+  }
+  BOOST_OUTCOME_TRY(number, registry_.next_crl_number());
+  BOOST_OUTCOME_TRY(pem, ca_.crl(entries, now, now + options_.validity, number));
+  BOOST_OUTCOME_TRY(secure_link::write_file_atomically(options_.file, pem, 0644));
+  ++publications_;
+  {
+    std::lock_guard lock(mutex_);
+    published_epoch_ = epoch;
+    published_at_ = steady_clock::now();
+  }
+  log::info(kLog, "CRL " + std::to_string(number) + " written to " + options_.file.string() + " (" +
+                      std::to_string(entries.size()) + " revoked certificate(s))");
+  if (!options_.on_update.empty()) {
+    // The broker reads the CRL only when it (re)loads its listeners: the operator's command
+    // makes it do so (docs/secure-link.md "Revocation").
+    pid_t pid = 0;
+    const char* argv[] = {"/bin/sh", "-c", options_.on_update.c_str(), nullptr};
+    if (::posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ) != 0)
+      return make_errno_error(errno, "cannot run the CRL update command");
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      return make_error("the CRL update command \"" + options_.on_update + "\" failed (status " +
+                        std::to_string(status) + ")");
+  }
+  return outcome::success();
+}
+
+void CrlPublisher::start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { run(); });
+}
+
+void CrlPublisher::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void CrlPublisher::run() {
+  while (true) {
+    auto epoch = registry_.revocation_epoch();
+    bool due = false;
+    {
+      std::lock_guard lock(mutex_);
+      due = epoch && (epoch.value() != published_epoch_ ||
+                      steady_clock::now() - published_at_ >= options_.refresh);
+    }
+    if (due) {
+      if (auto done = publish(); !done)
+        log::error(kLog, "CRL not published: " + done.error().describe());
+    } else if (!epoch) {
+      log::error(kLog, epoch.error().describe());
+    }
+    std::unique_lock lock(mutex_);
+    if (wake_.wait_for(lock, options_.check_interval, [this] { return stopping_; })) return;
+  }
+}
+
+}  // namespace guardian::cloud

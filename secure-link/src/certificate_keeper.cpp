@@ -1,0 +1,215 @@
+#include "certificate_keeper.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "guardian/common/log.hpp"
+#include "guardian/common/time_format.hpp"
+#include "guardian/secure_link/crypto.hpp"
+
+namespace guardian::secure_link {
+namespace {
+
+using std::chrono::system_clock;
+namespace fs = std::filesystem;
+
+constexpr const char* kCertificateFile = "certificate.pem";
+constexpr const char* kLog = "secure-link";
+// The renewal thread re-evaluates at least this often, so a wall-clock jump (NTP at boot) does
+// not leave it asleep past a renewal.
+constexpr std::chrono::seconds kLongestSleep{30};
+
+// A certificate is "valid" for use until shortly before it expires, so that a handshake does
+// not start with a certificate about to lapse.
+std::chrono::milliseconds expiry_margin(const IssuedCertificate& c) {
+  const auto lifetime = c.not_after - c.not_before;
+  return std::min<std::chrono::milliseconds>(std::chrono::seconds{30}, lifetime / 10);
+}
+
+bool usable(const IssuedCertificate& c) { return now_ms() + expiry_margin(c) < c.not_after; }
+
+}  // namespace
+
+CertificateKeeper::CertificateKeeper(const config::SecureLinkConfig& cfg, Identity& identity)
+    : cfg_(cfg),
+      identity_(identity),
+      client_(cfg.trust_service, cfg.device_id),
+      backoff_(cfg.certificate.retry_min, cfg.certificate.retry_max) {}
+
+CertificateKeeper::~CertificateKeeper() { stop(); }
+
+void CertificateKeeper::start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { run(); });
+}
+
+void CertificateKeeper::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::optional<IssuedCertificate> CertificateKeeper::peek() const {
+  std::lock_guard lock(mutex_);
+  return current_;
+}
+
+std::string CertificateKeeper::last_error() const {
+  std::lock_guard lock(mutex_);
+  return last_error_;
+}
+
+result<IssuedCertificate> CertificateKeeper::current() {
+  {
+    std::lock_guard lock(mutex_);
+    if (current_ && usable(*current_)) return *current_;
+  }
+  std::lock_guard attest_lock(attest_mutex_);
+  load_stored_certificate();
+  {
+    // Someone else may have attested while this call waited for the mutex.
+    std::lock_guard lock(mutex_);
+    if (current_ && usable(*current_)) return *current_;
+  }
+  return attest_locked();
+}
+
+// Caller holds attest_mutex_. Idempotent: only the first call reads the file.
+void CertificateKeeper::load_stored_certificate() {
+  if (tls_public_der_) return;  // already looked (the keys are read on the way)
+  auto keys = identity_.find_keys();
+  if (!keys || !keys.value()) return;  // attest_locked() will report it
+  tls_public_der_ = keys.value()->tls_public_der;
+  auto pem = read_text_file(cfg_.state_dir / kCertificateFile);
+  if (!pem) return;
+  auto chain = X509Chain::from_pem(pem.value());
+  if (!chain) return;
+  Bytes subject_key(4096);
+  const int n = mbedtls_pk_write_pubkey_der(&chain.value()->get()->pk, subject_key.data(),
+                                            subject_key.size());
+  if (n < 0 || Bytes(subject_key.end() - n, subject_key.end()) != *tls_public_der_ ||
+      certificate_common_name(*chain.value()->get()) != cfg_.device_id)
+    return;  // left by another identity: ignore it, a new one replaces it
+  auto issued = parse_issued_certificate(std::move(pem).value());
+  if (!issued || !usable(issued.value())) return;
+  log::info(kLog, "using the stored certificate " + issued.value().serial + ", valid until " +
+                      format_rfc3339(issued.value().not_after));
+  std::lock_guard lock(mutex_);
+  if (!current_) current_ = std::move(issued).value();
+}
+
+// Caller holds attest_mutex_.
+result<IssuedCertificate> CertificateKeeper::attest_locked() {
+  auto attempt = [&]() -> result<IssuedCertificate> {
+    if (!tls_public_der_) {
+      BOOST_OUTCOME_TRY(keys, identity_.find_keys());
+      if (!keys)
+        return make_error("the identity is not provisioned (" + identity_.location() +
+                          "); run `guardian identity provision` and enroll the record");
+      tls_public_der_ = keys->tls_public_der;
+    }
+    const auto pcr = static_cast<unsigned>(cfg_.attestation.pcr);
+    bool measure_now = event_log_.empty();
+    if (!measure_now) {
+      // Someone else reset or extended our PCR since we measured: the log no longer describes
+      // it, and a quote would be refused. Measure again rather than fail forever.
+      BOOST_OUTCOME_TRY(value, identity_.read_pcr(pcr));
+      if (value != replay_event_log(event_log_)) {
+        log::warn(kLog, "PCR " + std::to_string(pcr) +
+                            " changed since it was measured (another program used it?); "
+                            "measuring again");
+        measure_now = true;
+      }
+    }
+    if (measure_now) {
+      const auto targets = measurement_targets(cfg_);
+      BOOST_OUTCOME_TRY(log, measure(identity_, pcr, targets));
+      event_log_ = std::move(log);
+      ++counters_.measurements;
+    }
+    BOOST_OUTCOME_TRY(issued, client_.attest(identity_, *tls_public_der_, pcr, event_log_,
+                                             std::chrono::duration_cast<std::chrono::seconds>(
+                                                 cfg_.certificate.lifetime)));
+    std::error_code ec;
+    if (fs::create_directories(cfg_.state_dir, ec)) ::chmod(cfg_.state_dir.c_str(), 0700);
+    // A certificate is public; storing it lets a restart reuse it while the service is away.
+    if (auto stored = write_file_atomically(cfg_.state_dir / kCertificateFile,
+                                            issued.certificate_pem, 0644);
+        !stored)
+      log::warn(kLog, "cannot store the certificate: " + stored.error().describe());
+    return issued;
+  };
+
+  auto issued = attempt();
+  std::lock_guard lock(mutex_);
+  if (!issued) {
+    ++counters_.attestation_failures;
+    last_error_ = issued.error().describe();
+    log::warn(kLog, "attestation failed: " + last_error_);
+    return issued.error();
+  }
+  ++counters_.attestations;
+  last_error_.clear();
+  backoff_.reset();
+  current_ = issued.value();
+  log::info(kLog, "certificate " + issued.value().serial + " issued for " + cfg_.device_id +
+                      ", valid until " + format_rfc3339(issued.value().not_after));
+  return issued;
+}
+
+system_clock::time_point CertificateKeeper::renewal_due(const IssuedCertificate& c) const {
+  const auto lifetime = std::chrono::duration<double, std::milli>(c.not_after - c.not_before);
+  return c.not_before + std::chrono::duration_cast<std::chrono::milliseconds>(
+                            lifetime * cfg_.certificate.renew_at);
+}
+
+void CertificateKeeper::run() {
+  // Attest at start, even with a stored certificate (what runs may have changed since it was
+  // issued) — unless current() already did, before this thread got attest_mutex_.
+  auto due = system_clock::now();
+  std::string due_for_serial;  // the certificate `due` was computed from ("" = a retry)
+  {
+    std::lock_guard attest_lock(attest_mutex_);
+    load_stored_certificate();
+    std::lock_guard lock(mutex_);
+    due_for_serial = current_ ? current_->serial : std::string("(none)");
+    if (current_ && counters_.attestations > 0) due = renewal_due(*current_);
+  }
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      // A certificate obtained by current() in the meantime moves the next renewal.
+      if (current_ && !due_for_serial.empty() && current_->serial != due_for_serial) {
+        due = renewal_due(*current_);
+        due_for_serial = current_->serial;
+      }
+      const auto now = system_clock::now();
+      if (!stopping_ && now < due) {
+        wake_.wait_for(lock, std::min<system_clock::duration>(due - now, kLongestSleep));
+        continue;
+      }
+      if (stopping_) return;
+    }
+    std::lock_guard attest_lock(attest_mutex_);
+    {
+      // current() may have attested while this thread waited for attest_mutex_ (at start, the
+      // tunnel's first open() races with this thread): then the loop recomputes the due time
+      // from that certificate instead of attesting twice.
+      std::lock_guard lock(mutex_);
+      if (current_ && !due_for_serial.empty() && current_->serial != due_for_serial) continue;
+    }
+    if (auto issued = attest_locked()) {
+      due = renewal_due(issued.value());
+      due_for_serial = issued.value().serial;
+    } else {
+      due = system_clock::now() + backoff_.next();
+      due_for_serial.clear();
+    }
+  }
+}
+
+}  // namespace guardian::secure_link

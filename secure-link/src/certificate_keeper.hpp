@@ -1,0 +1,89 @@
+#pragma once
+/// \file
+/// Keeps the device's short-lived certificate valid: measures once, attests at start, renews at
+/// `renew_at` of the lifetime with back-off while the trust service is away, and keeps the old
+/// certificate for as long as it is still valid. Private to secure-link.
+///
+///   renewal thread                              callers (the tunnel's open())
+///   ──────────────                              ─────────────────────────────
+///   due? ── attest_locked() ──▶ current_        current(): valid certificate, or attest now
+///    │ ok: next due = not_before + renew_at·lifetime
+///    │ failed: next due = now + back-off
+///    └─ wait (condition variable, bounded) until due or stop
+///
+/// attest_locked() runs under attest_mutex_: one attestation at a time, whoever asks.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "guardian/common/backoff.hpp"
+#include "guardian/config/secure_link_config.hpp"
+#include "guardian/secure_link/attestation_client.hpp"
+#include "guardian/secure_link/identity.hpp"
+
+namespace guardian::secure_link {
+
+/// Counters for health (LinkInfo::counters). Thread-safe reads.
+struct KeeperCounters {
+  std::atomic<std::uint64_t> attestations{0};         ///< certificates received
+  std::atomic<std::uint64_t> attestation_failures{0};
+  std::atomic<std::uint64_t> measurements{0};         ///< times the PCR was (re)measured
+};
+
+class CertificateKeeper {
+ public:
+  /// `identity` must outlive the keeper. Loads a still-valid certificate left by a previous run
+  /// from state_dir (if it is for this device and key). Does not start the renewal thread.
+  CertificateKeeper(const config::SecureLinkConfig& cfg, Identity& identity);
+  ~CertificateKeeper();
+  CertificateKeeper(const CertificateKeeper&) = delete;
+  CertificateKeeper& operator=(const CertificateKeeper&) = delete;
+
+  /// Starts the renewal thread: it attests at once, then renews before expiry.
+  void start();
+  /// Stops and joins the renewal thread. Idempotent.
+  void stop();
+
+  /// A certificate valid now: the current one, or — when there is none or it has expired — the
+  /// result of attesting now (blocking). Errors say why no certificate could be had.
+  [[nodiscard]] result<IssuedCertificate> current();
+
+  /// The current certificate without attesting (nullopt when there is none).
+  [[nodiscard]] std::optional<IssuedCertificate> peek() const;
+  /// The last attestation error ("" after a success).
+  [[nodiscard]] std::string last_error() const;
+  [[nodiscard]] const KeeperCounters& counters() const noexcept { return counters_; }
+
+ private:
+  void run();
+  result<IssuedCertificate> attest_locked();
+  void load_stored_certificate();
+  [[nodiscard]] std::chrono::system_clock::time_point renewal_due(const IssuedCertificate& c) const;
+
+  const config::SecureLinkConfig cfg_;
+  Identity& identity_;
+  AttestationClient client_;
+
+  mutable std::mutex mutex_;  // current_, last_error_, stopping_
+  std::condition_variable wake_;
+  std::optional<IssuedCertificate> current_;
+  std::string last_error_;
+  bool stopping_ = false;
+
+  std::mutex attest_mutex_;  // one attestation at a time; guards the fields below
+  std::optional<Bytes> tls_public_der_;
+  std::vector<Measurement> event_log_;
+  Backoff backoff_;
+
+  KeeperCounters counters_;
+  std::thread thread_;
+};
+
+}  // namespace guardian::secure_link

@@ -1,0 +1,278 @@
+// The trust service's state and judgements without processes: the registry (nonces with an
+// injected clock), the policy's JSON, the broker configuration it generates, and the evidence
+// check against a software identity (whose quotes have the TPM's wire format).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "guardian/cloud/broker_config.hpp"
+#include "guardian/cloud/evidence.hpp"
+#include "guardian/cloud/registry.hpp"
+#include "guardian/secure_link/identity.hpp"
+#include "guardian/secure_link/tpm_structures.hpp"
+#include "guardian/secure_link/trust_protocol.hpp"
+#include "guardian/testing/environment.hpp"
+
+namespace guardian::cloud {
+namespace {
+
+using namespace std::chrono_literals;
+using secure_link::Bytes;
+using secure_link::MeasurementKind;
+using secure_link::TrustRefusal;
+
+const Timestamp kNow{std::chrono::milliseconds{1'700'000'000'000}};
+
+std::unique_ptr<Registry> open(const testing::TempDir& dir) {
+  auto r = Registry::open(dir / "registry.db");
+  if (!r) throw std::runtime_error(r.error().describe());
+  return std::move(r).value();
+}
+
+DeviceRecord device(const std::string& id) {
+  DeviceRecord d;
+  d.id = id;
+  d.backend = config::IdentityBackend::software;
+  d.tls_public_der = {1, 2, 3};
+  d.ak_public_der = {4, 5, 6};
+  d.enrolled = kNow;
+  return d;
+}
+
+TEST(Registry, ANonceIsAcceptedOnceAndThenReportedAsUsed) {
+  testing::TempDir dir;
+  auto registry = open(dir);
+  const Bytes nonce(32, 7);
+  ASSERT_TRUE(registry->add_nonce(nonce, "store-042", kNow + 60s));
+  EXPECT_EQ(registry->consume_nonce(nonce, "store-042", kNow + 1s).value(), NonceCheck::ok);
+  EXPECT_EQ(registry->consume_nonce(nonce, "store-042", kNow + 2s).value(), NonceCheck::already_used);
+}
+
+TEST(Registry, ANonceThatCameBackTooLateIsExpiredAndCannotBeUsedAfterwards) {
+  testing::TempDir dir;
+  auto registry = open(dir);
+  const Bytes nonce(32, 8);
+  ASSERT_TRUE(registry->add_nonce(nonce, "store-042", kNow + 60s));
+  EXPECT_EQ(registry->consume_nonce(nonce, "store-042", kNow + 61s).value(), NonceCheck::expired);
+  EXPECT_NE(registry->consume_nonce(nonce, "store-042", kNow + 1s).value(), NonceCheck::ok);
+}
+
+TEST(Registry, ANonceBelongsToTheDeviceItWasIssuedTo) {
+  testing::TempDir dir;
+  auto registry = open(dir);
+  const Bytes nonce(32, 9);
+  ASSERT_TRUE(registry->add_nonce(nonce, "store-a", kNow + 60s));
+  EXPECT_EQ(registry->consume_nonce(nonce, "store-b", kNow).value(), NonceCheck::other_device);
+  EXPECT_EQ(registry->consume_nonce(Bytes(32, 1), "store-a", kNow).value(), NonceCheck::unknown);
+}
+
+TEST(Registry, RevocationBumpsTheEpochAndPutsOnlyUnexpiredCertificatesOnTheCrlList) {
+  testing::TempDir dir;
+  auto registry = open(dir);
+  ASSERT_TRUE(registry->enroll(device("store-a"), false));
+  ASSERT_TRUE(registry->enroll(device("store-b"), false));
+  ASSERT_TRUE(registry->add_certificate({"aa01", "store-a", kNow - 2h, kNow - 1h}));  // expired
+  ASSERT_TRUE(registry->add_certificate({"aa02", "store-a", kNow - 1h, kNow + 1h}));
+  ASSERT_TRUE(registry->add_certificate({"bb01", "store-b", kNow - 1h, kNow + 1h}));
+  const auto before = registry->revocation_epoch().value();
+  EXPECT_TRUE(registry->revoke("store-a", "stolen").value());
+  EXPECT_FALSE(registry->revoke("store-z", "typo").value());
+  EXPECT_GT(registry->revocation_epoch().value(), before);
+  const auto revoked = registry->revoked_certificates(kNow).value();
+  ASSERT_EQ(revoked.size(), 1u);
+  EXPECT_EQ(revoked[0].serial, "aa02");
+  const auto a = registry->device("store-a").value();
+  ASSERT_TRUE(a && a->revoked);
+  EXPECT_EQ(a->revocation_reason, "stolen");
+}
+
+TEST(Registry, AnExistingIdIsReplacedOnlyOnRequestAndReplacingUnrevokes) {
+  testing::TempDir dir;
+  auto registry = open(dir);
+  ASSERT_TRUE(registry->enroll(device("store-a"), false));
+  EXPECT_FALSE(registry->enroll(device("store-a"), false));
+  ASSERT_TRUE(registry->revoke("store-a", "TPM replaced").value());
+  ASSERT_TRUE(registry->enroll(device("store-a"), true));
+  EXPECT_FALSE(registry->device("store-a").value()->revoked);
+}
+
+TEST(Registry, ThePolicyDefaultsToRefusingEverythingAndSurvivesReopening) {
+  testing::TempDir dir;
+  {
+    auto registry = open(dir);
+    const auto p = registry->policy().value();
+    EXPECT_FALSE(p.allow_software_keys);
+    for (const auto& [kind, list] : p.allowed) EXPECT_TRUE(list.empty());
+    EXPECT_EQ(p.max_lifetime, 24h);
+    Policy changed = p;
+    changed.allowed[MeasurementKind::gateway][std::string(64, 'a')] = "0.1.0";
+    changed.max_lifetime = 8h;
+    ASSERT_TRUE(registry->set_policy(changed));
+  }
+  auto reopened = open(dir);
+  const auto p = reopened->policy().value();
+  EXPECT_EQ(p.max_lifetime, 8h);
+  EXPECT_EQ(p.allowed.at(MeasurementKind::gateway).at(std::string(64, 'a')), "0.1.0");
+}
+
+TEST(Policy, RefusesMalformedJsonNamingTheField) {
+  EXPECT_NE(policy_from_json({{"pcr", 99}}).error().message.find("pcr"), std::string::npos);
+  EXPECT_NE(policy_from_json({{"allowed", {{"kernel", nlohmann::json::array()}}}}).error().message.find(
+                "allowed.kernel"),
+            std::string::npos);
+  EXPECT_NE(policy_from_json({{"allow_software_keys", "yes"}}).error().message.find(
+                "allow_software_keys"),
+            std::string::npos);
+}
+
+BrokerConfigOptions broker_options() {
+  BrokerConfigOptions o;
+  o.ca_file = "/etc/guardian-fleet/ca.pem";
+  o.cert_file = "/etc/guardian-fleet/broker.pem";
+  o.key_file = "/etc/guardian-fleet/broker.key";
+  o.crl_file = "/var/lib/guardian-trust/crl.pem";
+  o.acl_file = "/etc/mosquitto/guardian.acl";
+  o.readers = {"dashboard@ops"};
+  o.operators = {"commands@ops"};
+  return o;
+}
+
+TEST(BrokerConfig, TrustsOnlyTheFleetCaRequiresACertificateAndMapsItsNameToTheUser) {
+  const auto conf = mosquitto_listener_config(broker_options()).value();
+  for (const char* line :
+       {"listener 8883 0.0.0.0\n", "cafile /etc/guardian-fleet/ca.pem\n",
+        "crlfile /var/lib/guardian-trust/crl.pem\n", "require_certificate true\n",
+        "use_identity_as_username true\n", "tls_version tlsv1.2\n", "allow_anonymous false\n",
+        "acl_file /etc/mosquitto/guardian.acl\n"})
+    EXPECT_NE(conf.find(line), std::string::npos) << line << "\n" << conf;
+  // No cipher without forward secrecy or without AEAD.
+  const auto ciphers = conf.substr(conf.find("ciphers "));
+  EXPECT_EQ(ciphers.find("CBC"), std::string::npos);
+  EXPECT_EQ(ciphers.find("SHA:"), std::string::npos);
+  EXPECT_EQ(ciphers.find(":AES"), std::string::npos);
+}
+
+TEST(BrokerConfig, ConfinesEachDeviceToItsPrefixAndGivesReadersAndOperatorsOnlyTheirRights) {
+  const auto acl = mosquitto_acl(broker_options()).value();
+  EXPECT_NE(acl.find("pattern readwrite guardian/v1/%u/#\n"), std::string::npos) << acl;
+  EXPECT_NE(acl.find("user dashboard@ops\ntopic read guardian/v1/#\n"), std::string::npos) << acl;
+  EXPECT_NE(acl.find("user commands@ops\ntopic read guardian/v1/#\ntopic write guardian/v1/+/commands\n"),
+            std::string::npos)
+      << acl;
+  // Nothing else may be written by anyone.
+  EXPECT_EQ(acl.find("topic write guardian/v1/#"), std::string::npos) << acl;
+  EXPECT_EQ(acl.find("topic readwrite"), std::string::npos) << acl;
+}
+
+TEST(BrokerConfig, RefusesAReaderNameADeviceCouldHave) {
+  auto o = broker_options();
+  o.readers = {"store-042"};
+  const auto refused = mosquitto_acl(o);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("must contain '@'"), std::string::npos);
+  o.readers = {};
+  o.operators = {"ops/+"};
+  EXPECT_FALSE(mosquitto_acl(o));
+}
+
+TEST(DeviceIds, AreUsableAsCertificateNamesAndMqttUsernames) {
+  EXPECT_TRUE(valid_device_id("store-042"));
+  EXPECT_TRUE(valid_device_id("demo_espresso.01"));
+  for (const char* bad : {"", "-store", "store/042", "store+", "a#", "ops@cloud", "store 42"})
+    EXPECT_FALSE(valid_device_id(bad)) << bad;
+  EXPECT_FALSE(valid_device_id(std::string(65, 'a')));
+}
+
+// Evidence made by a software identity: the real verifier, the real wire format, no TPM.
+class SoftwareEvidence : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config::IdentityConfig c;
+    c.backend = config::IdentityBackend::software;
+    identity_ = secure_link::open_identity(c, dir_.path());
+    auto keys = identity_->create_keys();
+    ASSERT_TRUE(keys) << keys.error().describe();
+    record_.id = "dev-laptop";
+    record_.backend = config::IdentityBackend::software;
+    record_.tls_public_der = keys.value().tls_public_der;
+    record_.ak_public_der = keys.value().ak_public_der;
+    policy_.allow_software_keys = true;
+    gateway_ = {MeasurementKind::gateway, "/usr/bin/guardian", secure_link::sha256("gateway")};
+    config_ = {MeasurementKind::config, "/etc/guardian/guardian.yaml", secure_link::sha256("config")};
+    policy_.allowed[MeasurementKind::gateway][secure_link::to_hex(gateway_.file_sha256)] = "";
+    policy_.allowed[MeasurementKind::config][secure_link::to_hex(config_.file_sha256)] = "";
+  }
+
+  Evidence evidence(const std::vector<secure_link::Measurement>& log) {
+    EXPECT_TRUE(identity_->reset_pcr(23));
+    for (const auto& m : log) EXPECT_TRUE(identity_->extend_pcr(23, secure_link::extend_digest(m)));
+    const Bytes nonce(32, 0x5a);
+    auto quote = identity_->quote(23, nonce);
+    EXPECT_TRUE(quote);
+    return {nonce, quote.value(), log};
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<secure_link::Identity> identity_;
+  DeviceRecord record_;
+  Policy policy_;
+  secure_link::Measurement gateway_, config_;
+};
+
+TEST_F(SoftwareEvidence, PassesWhenThePolicyAllowsSoftwareKeysAndEveryMeasurement) {
+  EXPECT_TRUE(verify_evidence(record_, policy_, evidence({gateway_, config_})));
+}
+
+TEST_F(SoftwareEvidence, IsRefusedUnderTheDefaultPolicy) {
+  policy_.allow_software_keys = false;
+  const auto refused = verify_evidence(record_, policy_, evidence({gateway_, config_}));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::software_key_refused));
+}
+
+TEST_F(SoftwareEvidence, CannotPassForATpmIdentity) {
+  record_.backend = config::IdentityBackend::tpm;
+  const auto refused = verify_evidence(record_, policy_, evidence({gateway_, config_}));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::bad_signature));
+  EXPECT_NE(refused.error().message.find("made by software"), std::string::npos)
+      << refused.error().message;
+}
+
+TEST_F(SoftwareEvidence, IsRefusedWithoutTheConfigurationOrWithAGatewayMeasuredTwice) {
+  auto refused = verify_evidence(record_, policy_, evidence({gateway_}));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::measurement_refused));
+  refused = verify_evidence(record_, policy_, evidence({gateway_, gateway_, config_}));
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("exactly once"), std::string::npos);
+}
+
+TEST_F(SoftwareEvidence, IsRefusedWhenTheFirmwareListIsSetAndNoFirmwareWasMeasured) {
+  policy_.allowed[MeasurementKind::firmware][std::string(64, 'f')] = "fw 2.1";
+  const auto refused = verify_evidence(record_, policy_, evidence({gateway_, config_}));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::measurement_refused));
+  EXPECT_NE(refused.error().message.find("firmware"), std::string::npos);
+}
+
+TEST_F(SoftwareEvidence, IsRefusedForAnotherNonce) {
+  auto e = evidence({gateway_, config_});
+  e.nonce[0] ^= 1;
+  const auto refused = verify_evidence(record_, policy_, e);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::bad_nonce));
+}
+
+TEST_F(SoftwareEvidence, IsRefusedForAKindSwappedInTheLog) {
+  // The config's allowed hash presented as a gateway measurement: the kind is part of the
+  // extended value, so the replay no longer matches the PCR.
+  auto e = evidence({gateway_, config_});
+  std::swap(e.event_log[0].kind, e.event_log[1].kind);
+  const auto refused = verify_evidence(record_, policy_, e);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::pcr_mismatch));
+}
+
+}  // namespace
+}  // namespace guardian::cloud

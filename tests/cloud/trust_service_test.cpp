@@ -1,0 +1,444 @@
+// The trust service as an operator runs it — the guardian-trust process, its registry and its
+// operator CLI — attesting devices whose keys live in a real swtpm. Each refusal the issue asks
+// for is its own case; the certificate it issues is checked by openssl and tpm2-tools, not by us.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "guardian/common/time_format.hpp"
+#include "guardian/secure_link/attestation_client.hpp"
+#include "guardian/secure_link/tls_session.hpp"
+#include "guardian/secure_link/tpm_structures.hpp"
+#include "guardian/secure_link/trust_protocol.hpp"
+#include "guardian/testing/device_rig.hpp"
+#include "guardian/testing/process.hpp"
+
+namespace guardian::cloud {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using secure_link::Measurement;
+using secure_link::MeasurementKind;
+using secure_link::MeasurementTarget;
+using secure_link::TrustRefusal;
+using test::DeviceRig;
+using testing::SecureFleet;
+
+SecureFleet::Options without_broker() {
+  SecureFleet::Options o;
+  o.broker = false;
+  return o;
+}
+
+/// One TLS connection to the trust service, speaking its JSON lines directly — for the
+/// requests a well-behaved AttestationClient would never send (replays).
+class RawTrustSession {
+ public:
+  explicit RawTrustSession(const SecureFleet& fleet) {
+    secure_link::TlsClientOptions o;
+    o.host = "127.0.0.1";
+    o.port = fleet.trust_port();
+    o.ca_file = fleet.ca_file();
+    o.server_name = "localhost";
+    auto s = secure_link::TlsSession::connect(o);
+    if (!s) throw std::runtime_error(s.error().describe());
+    session_ = std::move(s).value();
+  }
+  json call(const json& request) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    if (auto w = session_->write_all(request.dump() + "\n", deadline); !w)
+      throw std::runtime_error(w.error().describe());
+    auto line = session_->read_line(secure_link::kMaxTrustLine, deadline);
+    if (!line) throw std::runtime_error(line.error().describe());
+    return json::parse(line.value());
+  }
+  std::string nonce(const std::string& device) {
+    const auto r = call({{"op", "nonce"}, {"device", device}});
+    if (!r.value("ok", false)) throw std::runtime_error("no nonce: " + r.dump());
+    return r.at("nonce").get<std::string>();
+  }
+
+ private:
+  std::unique_ptr<secure_link::TlsSession> session_;
+};
+
+json attest_request(const std::string& device, const std::string& nonce_hex,
+                    const secure_link::SignedAttestation& quote,
+                    const std::vector<Measurement>& log) {
+  return {{"op", "attest"},
+          {"device", device},
+          {"nonce", nonce_hex},
+          {"quote",
+           {{"attest", secure_link::to_base64(quote.attest)},
+            {"signature", secure_link::to_base64(quote.signature)}}},
+          {"event_log", secure_link::event_log_to_json(log)},
+          {"lifetime_s", 3600}};
+}
+
+/// A provisioned, enrolled device whose measurements the policy allows, with its identity open
+/// and its PCR measured — ready to attest.
+struct AttestingDevice {
+  AttestingDevice(SecureFleet& fleet, const std::string& id,
+                  config::IdentityBackend backend = config::IdentityBackend::tpm)
+      : rig(fleet, id, backend) {
+    rig.enroll();
+    rig.allow_this_process();
+    identity = secure_link::open_identity(rig.cfg.identity, rig.cfg.state_dir);
+    auto keys = identity->find_keys();
+    if (!keys || !keys.value()) throw std::runtime_error("the identity has no keys");
+    tls_public_der = keys.value()->tls_public_der;
+    measure(secure_link::measurement_targets(rig.cfg));
+  }
+  void measure(const std::vector<MeasurementTarget>& targets) {
+    auto measured = secure_link::measure(*identity, kPcr, targets);
+    if (!measured) throw std::runtime_error(measured.error().describe());
+    log = std::move(measured).value();
+  }
+  secure_link::SignedAttestation quote(const std::string& nonce_hex) {
+    auto q = identity->quote(kPcr, secure_link::from_hex(nonce_hex).value());
+    if (!q) throw std::runtime_error(q.error().describe());
+    return q.value();
+  }
+  result<secure_link::IssuedCertificate> attest(std::chrono::seconds lifetime = 1h) {
+    secure_link::AttestationClient client(rig.cfg.trust_service, rig.cfg.device_id);
+    return client.attest(*identity, tls_public_der, kPcr, log, lifetime);
+  }
+
+  static constexpr unsigned kPcr = 23;
+  DeviceRig rig;
+  std::unique_ptr<secure_link::Identity> identity;
+  secure_link::Bytes tls_public_der;
+  std::vector<Measurement> log;
+};
+
+TEST(TrustService, IssuesADayLongClientCertificateThatOpensslVerifiesAgainstTheFleetCa) {
+  SecureFleet fleet(without_broker());
+  AttestingDevice device(fleet, "store-042");
+  auto issued = device.attest(24h);
+  ASSERT_TRUE(issued) << issued.error().describe() << "\n" << fleet.trust_log();
+  const auto& cert = issued.value();
+  EXPECT_NE(cert.subject.find("CN=store-042"), std::string::npos) << cert.subject;
+  EXPECT_EQ(cert.subject.find("software"), std::string::npos) << cert.subject;
+  // 24 h from now, back-dated by at most a minute against clock skew.
+  EXPECT_NEAR(std::chrono::duration<double>(cert.not_after - now_ms()).count(), 24 * 3600.0, 30.0);
+  EXPECT_LE(cert.not_before, now_ms());
+  EXPECT_GE(cert.not_before, now_ms() - 90s);
+
+  const auto pem = device.rig.dir / "certificate.pem";
+  testing::write_file(pem, cert.certificate_pem);
+  const auto verify = testing::run_command(
+      {"openssl", "verify", "-CAfile", fleet.ca_file().string(), "-purpose", "sslclient", pem.string()});
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_NE(verify.output.find(": OK"), std::string::npos) << verify.output;
+  const auto text = testing::run_command({"openssl", "x509", "-in", pem.string(), "-noout", "-text"});
+  EXPECT_NE(text.output.find("TLS Web Client Authentication"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("CA:FALSE"), std::string::npos) << text.output;
+
+  // The certified key is the TPM's own signing key, read back from the TPM by tpm2-tools.
+  const auto tpm_pem = device.rig.dir / "tls-key-from-tpm.pem";
+  const auto readpublic = testing::run_command(
+      {"tpm2_readpublic", "-c", "0x81000101", "-f", "pem", "-o", tpm_pem.string()}, 30s,
+      {{"TPM2TOOLS_TCTI", device.rig.swtpm->tcti()}});
+  ASSERT_EQ(readpublic.exit_code, 0) << readpublic.output;
+  const auto cert_key = testing::run_command({"openssl", "x509", "-in", pem.string(), "-noout", "-pubkey"});
+  const auto tpm_key = testing::run_command({"openssl", "pkey", "-pubin", "-in", tpm_pem.string()});
+  ASSERT_EQ(tpm_key.exit_code, 0) << tpm_key.output;
+  EXPECT_EQ(cert_key.output, tpm_key.output);
+}
+
+TEST(TrustService, ARevokedDeviceGetsNoCertificate) {
+  SecureFleet fleet(without_broker());
+  AttestingDevice device(fleet, "store-042");
+  ASSERT_TRUE(device.attest()) << fleet.trust_log();
+
+  fleet.cli({"revoke", "store-042", "--reason", "reported stolen"});
+  auto refused = device.attest();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::revoked)) << refused.error().describe();
+  EXPECT_NE(refused.error().message.find("reported stolen"), std::string::npos)
+      << refused.error().describe();
+  // Not even a nonce: a revoked device cannot make the service do any work.
+  RawTrustSession raw(fleet);
+  EXPECT_EQ(raw.call({{"op", "nonce"}, {"device", "store-042"}}).value("error", ""), "revoked");
+
+  const auto list = json::parse(fleet.cli({"list", "--json"}).output);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_FALSE(list[0]["revoked"].is_null());
+  EXPECT_NE(list[0]["last_result"].get<std::string>().find("revoked"), std::string::npos);
+}
+
+TEST(TrustService, RefusesAChangedGatewayBinary) {
+  SecureFleet fleet(without_broker());
+  AttestingDevice device(fleet, "store-042");
+  // A gateway binary the policy knows, measured the way the running binary is.
+  const auto binary = device.rig.dir / "guardian";
+  testing::write_file(binary, "guardian 0.1.0 as released\n");
+  fleet.allow("gateway", binary);
+  const std::vector<MeasurementTarget> targets{{MeasurementKind::gateway, binary},
+                                               {MeasurementKind::config, device.rig.cfg.config_file}};
+  device.measure(targets);
+  ASSERT_TRUE(device.attest()) << fleet.trust_log();
+
+  // One byte changed: the measurement no longer matches any allowed gateway.
+  testing::write_file(binary, "guardian 0.1.0 as released!\n");
+  device.measure(targets);
+  auto refused = device.attest();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::measurement_refused))
+      << refused.error().describe();
+  const auto changed = secure_link::to_hex(secure_link::sha256_file(binary).value());
+  EXPECT_NE(refused.error().message.find("gateway " + binary.string() + " has SHA-256 " + changed),
+            std::string::npos)
+      << refused.error().describe();
+}
+
+TEST(TrustService, RequiresAnAllowedFirmwareImageOnceThePolicyListsOne) {
+  SecureFleet fleet(without_broker());
+  AttestingDevice device(fleet, "store-042");
+  const auto firmware = device.rig.dir / "firmware.img";
+  testing::write_file(firmware, "firmware 2.1\n");
+  fleet.cli({"policy", "allow", "--kind", "firmware", "--file", firmware.string(), "--note", "fw 2.1"});
+  // Without the image in its measurements the device is refused…
+  auto refused = device.attest();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::measurement_refused));
+  // …with it, accepted; with another image, refused.
+  device.rig.cfg.attestation.firmware_image = firmware;
+  device.measure(secure_link::measurement_targets(device.rig.cfg));
+  ASSERT_TRUE(device.attest()) << fleet.trust_log();
+  testing::write_file(firmware, "firmware 2.2-unsigned\n");
+  device.measure(secure_link::measurement_targets(device.rig.cfg));
+  refused = device.attest();
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("firmware " + firmware.string()), std::string::npos)
+      << refused.error().describe();
+}
+
+TEST(TrustService, RefusesAReplayedNonce) {
+  SecureFleet fleet(without_broker());
+  AttestingDevice device(fleet, "store-042");
+  RawTrustSession raw(fleet);
+  const auto nonce = raw.nonce("store-042");
+  const auto request = attest_request("store-042", nonce, device.quote(nonce), device.log);
+  ASSERT_TRUE(raw.call(request).value("ok", false)) << fleet.trust_log();
+
+  // The same request again — nonce, quote and all — as an eavesdropper would replay it.
+  RawTrustSession replay(fleet);
+  const auto refused = replay.call(request);
+  EXPECT_FALSE(refused.value("ok", true));
+  EXPECT_EQ(refused.value("error", ""), "bad_nonce") << refused.dump();
+  EXPECT_NE(refused.value("message", "").find("already used"), std::string::npos) << refused.dump();
+}
+
+TEST(TrustService, RefusesAReplayedQuote) {
+  SecureFleet fleet(without_broker());
+  AttestingDevice device(fleet, "store-042");
+  RawTrustSession raw(fleet);
+  const auto first = raw.nonce("store-042");
+  const auto old_quote = device.quote(first);
+  ASSERT_TRUE(raw.call(attest_request("store-042", first, old_quote, device.log)).value("ok", false));
+
+  // A fresh nonce, answered with the old (genuine, correctly signed) quote.
+  const auto fresh = raw.nonce("store-042");
+  const auto refused = raw.call(attest_request("store-042", fresh, old_quote, device.log));
+  EXPECT_FALSE(refused.value("ok", true));
+  EXPECT_EQ(refused.value("error", ""), "bad_nonce") << refused.dump();
+  EXPECT_NE(refused.value("message", "").find("another nonce"), std::string::npos) << refused.dump();
+}
+
+TEST(TrustService, RefusesANonceIssuedToAnotherDevice) {
+  SecureFleet fleet(without_broker());
+  AttestingDevice a(fleet, "store-a");
+  AttestingDevice b(fleet, "store-b");
+  RawTrustSession raw(fleet);
+  const auto nonce_for_a = raw.nonce("store-a");
+  const auto refused = raw.call(attest_request("store-b", nonce_for_a, b.quote(nonce_for_a), b.log));
+  EXPECT_EQ(refused.value("error", ""), "bad_nonce") << refused.dump();
+  EXPECT_NE(refused.value("message", "").find("another device"), std::string::npos) << refused.dump();
+}
+
+TEST(TrustService, RefusesAnEventLogThatDoesNotReproduceTheQuotedPcr) {
+  SecureFleet fleet(without_broker());
+  AttestingDevice device(fleet, "store-042");
+  // Another configuration the policy also allows — but not the one that was measured.
+  const auto other = device.rig.dir / "other.yaml";
+  testing::write_file(other, "device:\n  id: someone-else\n");
+  fleet.allow("config", other);
+  RawTrustSession raw(fleet);
+  const auto nonce = raw.nonce("store-042");
+  auto forged_log = device.log;
+  for (auto& event : forged_log)
+    if (event.kind == MeasurementKind::config) event.file_sha256 = secure_link::sha256_file(other).value();
+  const auto refused = raw.call(attest_request("store-042", nonce, device.quote(nonce), forged_log));
+  EXPECT_EQ(refused.value("error", ""), "pcr_mismatch") << refused.dump();
+}
+
+TEST(TrustService, RefusesAQuoteNotSignedByTheEnrolledAttestationKey) {
+  SecureFleet fleet(without_broker());
+  AttestingDevice genuine(fleet, "store-042");
+  AttestingDevice impostor(fleet, "store-666");
+  RawTrustSession raw(fleet);
+  // The impostor's TPM quotes the same measurements for store-042's nonce.
+  const auto nonce = raw.nonce("store-042");
+  const auto refused =
+      raw.call(attest_request("store-042", nonce, impostor.quote(nonce), impostor.log));
+  EXPECT_EQ(refused.value("error", ""), "bad_signature") << refused.dump();
+}
+
+TEST(TrustService, RefusesASoftwareKeyUnderTheDefaultPolicy) {
+  SecureFleet fleet(without_broker());
+  DeviceRig rig(fleet, "dev-laptop", config::IdentityBackend::software);
+  rig.provision();
+  const auto enrolled = fleet.cli({"enroll", rig.record_path().string()});
+  EXPECT_NE(enrolled.output.find("software identity"), std::string::npos) << enrolled.output;
+  rig.allow_this_process();
+  auto identity = secure_link::open_identity(rig.cfg.identity, rig.cfg.state_dir);
+  auto log = secure_link::measure(*identity, 23, secure_link::measurement_targets(rig.cfg));
+  ASSERT_TRUE(log) << log.error().describe();
+  secure_link::AttestationClient client(rig.cfg.trust_service, rig.cfg.device_id);
+  auto refused = client.attest(*identity, identity->find_keys().value()->tls_public_der, 23,
+                               log.value(), 1h);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::software_key_refused))
+      << refused.error().describe();
+  EXPECT_EQ(json::parse(fleet.cli({"policy", "show"}).output)["allow_software_keys"], false);
+}
+
+TEST(TrustService, AcceptsASoftwareKeyOnlyWhenThePolicySaysSoAndMarksItsCertificate) {
+  SecureFleet fleet(without_broker());
+  fleet.cli({"policy", "set", "--allow-software-keys", "true"});
+  DeviceRig rig(fleet, "dev-laptop", config::IdentityBackend::software);
+  rig.enroll();
+  rig.allow_this_process();
+  auto identity = secure_link::open_identity(rig.cfg.identity, rig.cfg.state_dir);
+  auto log = secure_link::measure(*identity, 23, secure_link::measurement_targets(rig.cfg));
+  ASSERT_TRUE(log) << log.error().describe();
+  // The evidence itself says it was not made by a TPM.
+  auto quote = identity->quote(23, secure_link::Bytes(32, 0x42));
+  ASSERT_TRUE(quote);
+  EXPECT_TRUE(secure_link::parse_quote(quote.value().attest).value().software_generated);
+
+  secure_link::AttestationClient client(rig.cfg.trust_service, rig.cfg.device_id);
+  auto issued = client.attest(*identity, identity->find_keys().value()->tls_public_der, 23,
+                              log.value(), 1h);
+  ASSERT_TRUE(issued) << issued.error().describe();
+  EXPECT_NE(issued.value().subject.find("OU=software-key"), std::string::npos)
+      << issued.value().subject;
+  // Its key files are private to the gateway's user.
+  int key_files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(rig.cfg.state_dir)) {
+    if (entry.path().filename().string().find("key") == std::string::npos) continue;
+    ++key_files;
+    EXPECT_EQ(entry.status().permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write)
+        << entry.path();
+  }
+  EXPECT_EQ(key_files, 2);
+}
+
+TEST(TrustService, RefusesAnUnknownDevice) {
+  SecureFleet fleet(without_broker());
+  RawTrustSession raw(fleet);
+  const auto refused = raw.call({{"op", "nonce"}, {"device", "never-enrolled"}});
+  EXPECT_EQ(refused.value("error", ""), "unknown_device") << refused.dump();
+}
+
+TEST(TrustServiceCli, RefusesAnEnrollmentRecordCopiedToClaimAnotherDeviceId) {
+  SecureFleet fleet(without_broker());
+  DeviceRig rig(fleet, "store-042");
+  rig.provision();
+  auto record = json::parse(testing::read_file(rig.record_path()));
+  record["device_id"] = "store-001";
+  const auto forged = rig.dir / "forged.json";
+  testing::write_file(forged, record.dump());
+  const auto refused = fleet.cli({"enroll", forged.string()}, /*may_fail=*/true);
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("made for another device id"), std::string::npos) << refused.output;
+  EXPECT_EQ(json::parse(fleet.cli({"list", "--json"}).output).size(), 0u);
+}
+
+TEST(TrustServiceCli, RefusesToServeWithAFleetCaKeyOthersCanRead) {
+  SecureFleet fleet(without_broker());
+  testing::TempDir dir;
+  const auto loose = dir / "ca.key";
+  std::filesystem::copy_file(fleet.ca_key(), loose);
+  std::filesystem::permissions(loose, std::filesystem::perms::owner_read |
+                                          std::filesystem::perms::owner_write |
+                                          std::filesystem::perms::others_read);
+  const auto refused = testing::run_command(
+      {testing::binary_path("guardian-trust").string(), "serve", "--registry",
+       (dir / "r.db").string(), "--listen", "127.0.0.1:0", "--cert", fleet.pki().pem("trust"),
+       "--key", fleet.pki().key("trust"), "--ca-cert", fleet.ca_file().string(), "--ca-key",
+       loose.string()},
+      20s);
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("--ca-key " + loose.string() + " has mode 0604"), std::string::npos)
+      << refused.output;
+  EXPECT_NE(refused.output.find("chmod 600"), std::string::npos) << refused.output;
+}
+
+TEST(TrustServiceCli, EnrollsListsSetsPolicyAndRevokes) {
+  SecureFleet fleet(without_broker());
+  DeviceRig rig(fleet, "store-042");
+  rig.provision();
+  const auto enrolled = fleet.cli({"enroll", rig.record_path().string()});
+  EXPECT_NE(enrolled.output.find("enrolled store-042 (tpm identity)"), std::string::npos) << enrolled.output;
+  // Enrolling the same id again needs --replace (a replaced TPM), so a typo cannot overwrite.
+  const auto again = fleet.cli({"enroll", rig.record_path().string()}, true);
+  EXPECT_NE(again.exit_code, 0) << again.output;
+  EXPECT_EQ(fleet.cli({"enroll", rig.record_path().string(), "--replace"}).exit_code, 0);
+
+  const auto binary = rig.dir / "guardian";
+  testing::write_file(binary, "a gateway build\n");
+  fleet.cli({"policy", "allow", "--kind", "gateway", "--file", binary.string(), "--note", "0.1.0"});
+  auto policy = json::parse(fleet.cli({"policy", "show"}).output);
+  ASSERT_EQ(policy["allowed"]["gateway"].size(), 1u);
+  EXPECT_EQ(policy["allowed"]["gateway"][0]["sha256"],
+            secure_link::to_hex(secure_link::sha256_file(binary).value()));
+  EXPECT_EQ(policy["allowed"]["gateway"][0]["note"], "0.1.0");
+  fleet.cli({"policy", "disallow", "--kind", "gateway", "--file", binary.string()});
+  fleet.cli({"policy", "set", "--max-lifetime", "8h"});
+  policy = json::parse(fleet.cli({"policy", "show"}).output);
+  EXPECT_TRUE(policy["allowed"]["gateway"].empty());
+  EXPECT_EQ(policy["max_lifetime_s"], 8 * 3600);
+
+  const auto list = fleet.cli({"list"});
+  EXPECT_NE(list.output.find("store-042  tpm  enrolled"), std::string::npos) << list.output;
+  EXPECT_NE(fleet.cli({"revoke", "store-042"}).output.find("revoked store-042"), std::string::npos);
+  const auto unknown = fleet.cli({"revoke", "store-999"}, true);
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.output.find("no device \"store-999\""), std::string::npos) << unknown.output;
+}
+
+TEST(TrustService, PublishesACrlThatOpensslVerifiesAndThatListsARevokedDevicesCertificates) {
+  SecureFleet fleet(without_broker());
+  AttestingDevice device(fleet, "store-042");
+  auto issued = device.attest();
+  ASSERT_TRUE(issued) << fleet.trust_log();
+  fleet.cli({"revoke", "store-042"});
+  std::string serial = issued.value().serial;
+  for (auto& c : serial) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        const auto crl = testing::run_command(
+            {"openssl", "crl", "-in", fleet.crl().string(), "-noout", "-text"});
+        return crl.output.find(serial) != std::string::npos;
+      },
+      10s));
+  const auto verified = testing::run_command({"openssl", "crl", "-in", fleet.crl().string(),
+                                              "-CAfile", fleet.ca_file().string(), "-noout"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  EXPECT_NE(verified.output.find("verify OK"), std::string::npos) << verified.output;
+  // And openssl, given the CRL, refuses the certificate.
+  const auto pem = device.rig.dir / "certificate.pem";
+  testing::write_file(pem, issued.value().certificate_pem);
+  const auto chain = testing::run_command({"openssl", "verify", "-crl_check", "-CAfile",
+                                           fleet.ca_file().string(), "-CRLfile",
+                                           fleet.crl().string(), pem.string()});
+  EXPECT_NE(chain.exit_code, 0);
+  EXPECT_NE(chain.output.find("certificate revoked"), std::string::npos) << chain.output;
+}
+
+}  // namespace
+}  // namespace guardian::cloud

@@ -1,0 +1,85 @@
+#pragma once
+/// \file
+/// The fleet side of the secure link, for tests: a PKI made with openssl (fleet CA; certificates
+/// for the trust service and the broker, both for localhost / 127.0.0.1; a read-only reader and
+/// an operator who may send commands),
+/// `guardian-trust serve` on a fresh registry that maintains a CRL, and a real mosquitto whose
+/// mTLS listener and ACL come from `guardian-trust broker-config`. Everything real; nothing mocked.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "guardian/testing/environment.hpp"
+#include "guardian/testing/mosquitto.hpp"
+#include "guardian/testing/mqtt_collector.hpp"
+#include "guardian/testing/pki.hpp"
+#include "guardian/testing/process.hpp"
+
+namespace guardian::testing {
+
+class SecureFleet {
+ public:
+  struct Options {
+    bool broker = true;                    ///< start mosquitto too
+    /// CA that issues the broker's certificate: "fleet-ca", or "other-ca" for a broker the
+    /// devices must refuse.
+    std::string broker_issuer = "fleet-ca";
+    std::string nonce_lifetime = "60s";
+  };
+
+  SecureFleet();
+  explicit SecureFleet(Options options);
+  ~SecureFleet();
+  SecureFleet(const SecureFleet&) = delete;
+  SecureFleet& operator=(const SecureFleet&) = delete;
+
+  /// The fleet CA certificate: trust service and (normally) broker chain to it.
+  [[nodiscard]] std::filesystem::path ca_file() const { return pki_.pem("fleet-ca"); }
+  [[nodiscard]] std::filesystem::path ca_key() const { return pki_.key("fleet-ca"); }
+  [[nodiscard]] std::uint16_t trust_port() const noexcept { return trust_port_; }
+  [[nodiscard]] std::uint16_t broker_port() const noexcept { return broker_port_; }
+  [[nodiscard]] std::filesystem::path registry() const { return dir_ / "registry.db"; }
+  [[nodiscard]] std::filesystem::path crl() const { return dir_ / "crl.pem"; }
+  [[nodiscard]] TestPki& pki() noexcept { return pki_; }
+  [[nodiscard]] MosquittoBroker& broker() { return *broker_; }
+
+  /// `guardian-trust <args…> --registry <registry>` (throws with its output if it fails, unless
+  /// `may_fail`).
+  CommandResult cli(std::vector<std::string> args, bool may_fail = false) const;
+  /// Allows a measurement of `kind` ("gateway", "config", "firmware") by hashing `file`.
+  void allow(const std::string& kind, const std::filesystem::path& file) const;
+  /// Imports an enrollment record.
+  void enroll(const std::filesystem::path& record) const;
+
+  /// A subscriber on the broker's mTLS listener with the reader certificate ("reader@test",
+  /// allowed to read guardian/v1/#).
+  [[nodiscard]] std::unique_ptr<MqttCollector> reader(const std::string& topic_filter) const;
+  /// Publishes with mosquitto_pub as the operator ("operator@test": reads everything, writes
+  /// only guardian/v1/+/commands), QoS 1.
+  CommandResult send_command(const std::string& topic, const std::string& payload) const;
+  /// A certificate for `cn` from the fleet CA (software key, openssl): e.g. for a client that
+  /// should or should not get through the broker's ACL.
+  void make_client(const std::string& name, const std::string& cn);
+
+  /// Stops and restarts the trust service (same registry, same port).
+  void restart_trust_service();
+  void stop_trust_service();
+  [[nodiscard]] std::string trust_log() const;
+
+ private:
+  void start_trust_service();
+
+  Options options_;
+  TempDir dir_{"guardian-fleet"};
+  TestPki pki_;
+  std::uint16_t trust_port_;
+  std::uint16_t broker_port_;
+  std::unique_ptr<Process> trust_;
+  std::unique_ptr<MosquittoBroker> broker_;
+};
+
+}  // namespace guardian::testing

@@ -120,6 +120,29 @@ void OutboxStore::forget_usage(const std::pair<int, std::string>& key, SourceUsa
   }
 }
 
+// ───────────────────────────── the mirror ─────────────────────────────
+
+/// The in-memory mirror of the file (accounting, statistics, the oldest seq) as it was before a
+/// transaction, put back by restore() when the transaction fails, so that memory and file agree.
+class OutboxStore::MirrorGuard {
+ public:
+  explicit MirrorGuard(OutboxStore& store)
+      : store_(store), acct_(*store.acct_), stats_(store.stats_), oldest_seq_(store.oldest_seq_) {}
+  /// Puts the mirror back and returns `e`, for `return fail(e)`.
+  Error restore(Error e) {
+    *store_.acct_ = std::move(acct_);
+    store_.stats_ = std::move(stats_);
+    store_.oldest_seq_ = oldest_seq_;
+    return e;
+  }
+
+ private:
+  OutboxStore& store_;
+  Accounting acct_;
+  QueueStats stats_;
+  std::uint64_t oldest_seq_;
+};
+
 // ───────────────────────────── the evictor ─────────────────────────────
 
 /// Chooses and deletes what the bounds drop, inside the caller's transaction, and records it in
@@ -425,15 +448,8 @@ result<std::vector<std::uint64_t>> OutboxStore::commit_once(
   BOOST_OUTCOME_TRY(reserve_seqs_through(stats_.last_seq + batch.size()));
 
   // The in-memory mirror changes as the transaction goes; a failure puts it back.
-  const Accounting saved_acct = *acct_;
-  const QueueStats saved_stats = stats_;
-  const std::uint64_t saved_oldest = oldest_seq_;
-  const auto fail = [&](Error e) -> Error {
-    *acct_ = saved_acct;
-    stats_ = saved_stats;
-    oldest_seq_ = saved_oldest;
-    return e;
-  };
+  MirrorGuard mirror(*this);
+  const auto fail = [&](Error e) { return mirror.restore(std::move(e)); };
 
   sqlite3* db = db_.get();
   const std::string where = "queue " + path_.string();
@@ -523,15 +539,9 @@ result<std::vector<std::uint64_t>> OutboxStore::commit_once(
 
 result<std::uint64_t> OutboxStore::expire(Timestamp cutoff) {
   if (!stats_.oldest_created || *stats_.oldest_created >= cutoff) return std::uint64_t{0};
-  const Accounting saved_acct = *acct_;
-  const QueueStats saved_stats = stats_;
-  const std::uint64_t saved_oldest = oldest_seq_;
-  const auto fail = [&](Error e) -> Error {
-    *acct_ = saved_acct;
-    stats_ = saved_stats;
-    oldest_seq_ = saved_oldest;
-    return e;
-  };
+  // The in-memory mirror changes as the transaction goes; a failure puts it back.
+  MirrorGuard mirror(*this);
+  const auto fail = [&](Error e) { return mirror.restore(std::move(e)); };
   sqlite3* db = db_.get();
   const std::string where = "queue " + path_.string();
   // Like a delete, an expiry need not be durable on its own: undone by a power cut, it happens
@@ -621,15 +631,9 @@ result<std::vector<std::uint64_t>> OutboxStore::report_gaps() {
   std::vector<std::uint64_t> seqs;
   if (acct_->ledger.empty()) return seqs;
   BOOST_OUTCOME_TRY(reserve_seqs_through(stats_.last_seq + acct_->ledger.size()));
-  const Accounting saved_acct = *acct_;
-  const QueueStats saved_stats = stats_;
-  const std::uint64_t saved_oldest = oldest_seq_;
-  const auto fail = [&](Error e) -> Error {
-    *acct_ = saved_acct;
-    stats_ = saved_stats;
-    oldest_seq_ = saved_oldest;
-    return e;
-  };
+  // The in-memory mirror changes as the transaction goes; a failure puts it back.
+  MirrorGuard mirror(*this);
+  const auto fail = [&](Error e) { return mirror.restore(std::move(e)); };
   sqlite3* db = db_.get();
   const std::string where = "queue " + path_.string();
   // Durable (as configured): a gap message gets a seq like any accepted message.

@@ -15,26 +15,8 @@ namespace guardian::testing {
 namespace {
 
 using namespace std::chrono_literals;
-using nlohmann::json;
 
 constexpr const char* kDevice = "crash-01";
-
-json counter_registers() {
-  json hr = json::object();
-  for (int i = 0; i < 40; ++i) hr[std::to_string(i)] = 1000 + i;
-  return json{{"units", {{"1", {{"hr", hr}}}}}};
-}
-
-std::string fast_adapter(std::uint16_t port) {
-  std::string yaml =
-      "  - name: bus\n    type: modbus\n    host: 127.0.0.1\n    port: " + std::to_string(port) +
-      "\n    backoff: {min: 100ms, max: 500ms}\n    devices:\n      - name: meter-1\n"
-      "        unit_id: 1\n        poll_interval: 10ms\n        points:\n";
-  for (int i = 0; i < 40; ++i)
-    yaml += "          - {name: r" + std::to_string(i) +
-            ", table: holding, address: " + std::to_string(i) + ", type: uint16}\n";
-  return yaml;
-}
 
 // The queue as the killed gateway left it: the last seq accepted, and the seqs still queued
 // (their acknowledgement, if any arrived, was not yet recorded).
@@ -99,7 +81,7 @@ CrashReport run_crash_harness(const CrashOptions& options) {
   MqttCollector collector(broker.uri(), std::string("guardian/v1/") + kDevice + "/#",
                           "crash-ledger");
   PymodbusServer modbus(counter_registers());
-  GatewayProcess gw(dir, kDevice, broker.uri(), fast_adapter(modbus.port()),
+  GatewayProcess gw(dir, kDevice, broker.uri(), fast_adapter(modbus.port(), "10ms"),
                     "  max_inflight: 50\n");
   std::set<std::uint64_t> unacknowledged_at_a_kill;
 

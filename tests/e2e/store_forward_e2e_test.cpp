@@ -3,10 +3,7 @@
 // restarts; on a file system that fills up; and starting on a corrupt queue file. Every check is
 // by seq at a real subscriber, and every loss must be named by a gap message.
 #include <gtest/gtest.h>
-#include <sys/mount.h>
 
-#include <cstring>
-#include <fstream>
 #include <numeric>
 
 #include "e2e_common.hpp"
@@ -14,30 +11,13 @@
 #include "guardian/testing/fault_proxy.hpp"
 #include "guardian/testing/mosquitto.hpp"
 #include "guardian/testing/pymodbus.hpp"
+#include "guardian/testing/small_file_system.hpp"
 
 namespace guardian::testing {
 namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-json counter_registers() {
-  json hr = json::object();
-  for (int i = 0; i < 40; ++i) hr[std::to_string(i)] = 1000 + i;
-  return json{{"units", {{"1", {{"hr", hr}}}}}};
-}
-
-std::string fast_adapter(std::uint16_t port, const std::string& poll) {
-  std::string yaml =
-      "  - name: bus\n    type: modbus\n    host: 127.0.0.1\n    port: " + std::to_string(port) +
-      "\n    backoff: {min: 100ms, max: 500ms}\n    devices:\n      - name: meter-1\n"
-      "        unit_id: 1\n        poll_interval: " +
-      poll + "\n        points:\n";
-  for (int i = 0; i < 40; ++i)
-    yaml += "          - {name: r" + std::to_string(i) +
-            ", table: holding, address: " + std::to_string(i) + ", type: uint16}\n";
-  return yaml;
-}
 
 std::uint64_t number(const json& status, const char* section, const char* key) {
   return status.at(section).at(key).get<std::uint64_t>();
@@ -47,32 +27,6 @@ std::vector<json> gaps_received(const MqttCollector& collector) {
   std::vector<json> out;
   for (const auto& m : collector.messages_on("/gaps")) out.push_back(json::parse(m.payload));
   return out;
-}
-
-// A tmpfs of `size` mounted on `where` for the life of the object, or a reason why not.
-struct SmallFileSystem {
-  SmallFileSystem(const std::filesystem::path& where, const std::string& size) : path(where) {
-    std::filesystem::create_directories(where);
-    const std::string options = "size=" + size;
-    if (::mount("tmpfs", where.c_str(), "tmpfs", 0, options.c_str()) == 0)
-      mounted = true;
-    else
-      why_not = std::string("mount -t tmpfs -o ") + options + " failed: " + std::strerror(errno) +
-                " (needs root or CAP_SYS_ADMIN)";
-  }
-  ~SmallFileSystem() {
-    if (mounted) ::umount2(path.c_str(), MNT_DETACH);
-  }
-  std::filesystem::path path;
-  bool mounted = false;
-  std::string why_not;
-};
-
-void fill_with(const std::filesystem::path& file, std::size_t bytes) {
-  std::ofstream out(file, std::ios::binary);
-  const std::string chunk(64 * 1024, '\0');
-  for (std::size_t written = 0; written < bytes; written += chunk.size())
-    out.write(chunk.data(), static_cast<std::streamsize>(std::min(chunk.size(), bytes - written)));
 }
 
 TEST(StoreForwardE2E, NothingIsLostThroughCutsBlackHolesASlowLinkHalfClosesAndBrokerRestarts) {
@@ -151,7 +105,7 @@ TEST(StoreForwardE2E, NothingIsLostThroughCutsBlackHolesASlowLinkHalfClosesAndBr
 TEST(StoreForwardE2E, OnAFullDiskTheOldestDataGoesAndEveryMissingSeqIsNamedByAGap) {
   TempDir dir("guardian-e2e");
   SmallFileSystem disk(dir / "disk", "1m");
-  if (!disk.mounted) GTEST_SKIP() << disk.why_not;
+  if (!disk.mounted()) GTEST_SKIP() << disk.why_not();
   // The subscriber's session outlives the broker's absence (persistence), so that it misses
   // nothing the gateway sends as soon as the broker is back.
   MosquittoBroker broker({}, 0, /*persistent=*/true);
@@ -160,7 +114,7 @@ TEST(StoreForwardE2E, OnAFullDiskTheOldestDataGoesAndEveryMissingSeqIsNamedByAGa
   broker.stop();  // away while the disk fills: the backlog stays on the disk
   PymodbusServer modbus(counter_registers());
   GatewayProcess gw(dir, "diskfull-01", broker.uri(), fast_adapter(modbus.port(), "10ms"), {},
-                    "  gap_interval: 1s\n", {}, disk.path / "queue.db");
+                    "  gap_interval: 1s\n", {}, disk.path() / "queue.db");
   gw.start();
   ASSERT_TRUE(
       wait_until([&] { return gw.status().at("queue").at("dropped").at("disk_full") > 0; }, 60s))
@@ -203,8 +157,8 @@ TEST(StoreForwardE2E, OnAFullDiskTheOldestDataGoesAndEveryMissingSeqIsNamedByAGa
 TEST(StoreForwardE2E, RejectNewOnAFullDiskRefusesReportsAndRecoversWhenSpaceReturns) {
   TempDir dir("guardian-e2e");
   SmallFileSystem disk(dir / "disk", "2m");
-  if (!disk.mounted) GTEST_SKIP() << disk.why_not;
-  fill_with(disk.path / "ballast", 1536 * 1024);
+  if (!disk.mounted()) GTEST_SKIP() << disk.why_not();
+  disk.fill("ballast", 1536 * 1024);
   MosquittoBroker broker({}, 0, /*persistent=*/true);
   MqttCollector collector(broker.uri(), "guardian/v1/diskfull-02/#", "ledger-disk2",
                           /*persistent_session=*/true);
@@ -212,7 +166,7 @@ TEST(StoreForwardE2E, RejectNewOnAFullDiskRefusesReportsAndRecoversWhenSpaceRetu
   PymodbusServer modbus(counter_registers());
   GatewayProcess gw(dir, "diskfull-02", broker.uri(), fast_adapter(modbus.port(), "10ms"), {},
                     "  when_full: reject_new\n  max_pending_bytes: 128KiB\n  gap_interval: 1s\n",
-                    {}, disk.path / "queue.db");
+                    {}, disk.path() / "queue.db");
   gw.start();
   ASSERT_TRUE(wait_until(
       [&] {
@@ -231,7 +185,7 @@ TEST(StoreForwardE2E, RejectNewOnAFullDiskRefusesReportsAndRecoversWhenSpaceRetu
       10s));
   const auto stuck_at = number(gw.status(), "queue", "last_seq");
 
-  std::filesystem::remove(disk.path / "ballast");
+  std::filesystem::remove(disk.path() / "ballast");
   ASSERT_TRUE(wait_until(
       [&] {
         const auto s = gw.status();

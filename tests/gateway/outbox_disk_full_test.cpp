@@ -1,14 +1,10 @@
 // OutboxStore on a file system that fills up: a size-limited tmpfs (skipped, with the reason, where
 // mounting one is not permitted).
 #include <gtest/gtest.h>
-#include <sys/mount.h>
-
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 
 #include "guardian/gateway/outbox_store.hpp"
 #include "guardian/testing/environment.hpp"
+#include "guardian/testing/small_file_system.hpp"
 #include "queue_test_support.hpp"
 
 namespace guardian::gateway {
@@ -16,25 +12,8 @@ namespace {
 
 using test::queue_config;
 using test::telemetry_message;
+using testing::SmallFileSystem;
 using testing::TempDir;
-
-struct SmallFileSystem {
-  SmallFileSystem(const std::filesystem::path& where, const std::string& size) : path(where) {
-    std::filesystem::create_directories(where);
-    const std::string options = "size=" + size;
-    if (::mount("tmpfs", where.c_str(), "tmpfs", 0, options.c_str()) == 0)
-      mounted = true;
-    else
-      why_not = "mount -t tmpfs -o " + options + " failed: " + std::strerror(errno) +
-                " (needs root or CAP_SYS_ADMIN)";
-  }
-  ~SmallFileSystem() {
-    if (mounted) ::umount2(path.c_str(), MNT_DETACH);
-  }
-  std::filesystem::path path;
-  bool mounted = false;
-  std::string why_not;
-};
 
 std::vector<PendingMessage> batch_of(std::size_t n, std::int64_t base_ms) {
   std::vector<PendingMessage> out;
@@ -46,9 +25,9 @@ std::vector<PendingMessage> batch_of(std::size_t n, std::int64_t base_ms) {
 TEST(OutboxStoreDiskFull, DropOldestKeepsAcceptingOnAFullDiskAndRecordsWhatWent) {
   TempDir dir;
   SmallFileSystem disk(dir / "disk", "1m");
-  if (!disk.mounted) GTEST_SKIP() << disk.why_not;
+  if (!disk.mounted()) GTEST_SKIP() << disk.why_not();
   auto c = queue_config(dir);
-  c.path = disk.path / "queue.db";
+  c.path = disk.path() / "queue.db";
   auto opened = OutboxStore::open(c);
   ASSERT_TRUE(opened) << opened.error().describe();
   auto store = std::move(opened).value();
@@ -85,15 +64,10 @@ TEST(OutboxStoreDiskFull, DropOldestKeepsAcceptingOnAFullDiskAndRecordsWhatWent)
 TEST(OutboxStoreDiskFull, RejectNewRefusesOnAFullDiskAndAcceptsAgainWhenSpaceReturns) {
   TempDir dir;
   SmallFileSystem disk(dir / "disk", "1m");
-  if (!disk.mounted) GTEST_SKIP() << disk.why_not;
-  {
-    std::ofstream ballast(disk.path / "ballast", std::ios::binary);
-    const std::string chunk(64 * 1024, '\0');
-    for (int i = 0; i < 8; ++i)
-      ballast.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-  }
+  if (!disk.mounted()) GTEST_SKIP() << disk.why_not();
+  disk.fill("ballast", 512 * 1024);
   auto c = queue_config(dir);
-  c.path = disk.path / "queue.db";
+  c.path = disk.path() / "queue.db";
   c.when_full = config::FullPolicy::reject_new;
   auto opened = OutboxStore::open(c);
   ASSERT_TRUE(opened) << opened.error().describe();
@@ -119,7 +93,7 @@ TEST(OutboxStoreDiskFull, RejectNewRefusesOnAFullDiskAndAcceptsAgainWhenSpaceRet
   for (const auto& m : all.value()) stored.push_back(m.seq);
   EXPECT_EQ(stored, kept);
 
-  std::filesystem::remove(disk.path / "ballast");
+  std::filesystem::remove(disk.path() / "ballast");
   auto r = store.commit_batch(batch_of(5, 1'795'690'000'000));
   ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ(r.value().size(), 5u);

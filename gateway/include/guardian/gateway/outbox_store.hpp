@@ -163,6 +163,7 @@ class OutboxStore {
   struct Statements;
   struct Accounting;
   class Evictor;
+  class MirrorGuard;
   OutboxStore() = default;
   [[nodiscard]] static result<OutboxStore> open_checked(const config::QueueConfig& config,
                                                         std::optional<std::uint64_t> seq_mark,

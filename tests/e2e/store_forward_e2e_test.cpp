@@ -254,5 +254,54 @@ TEST(StoreForwardE2E, ACorruptQueueIsMovedAsideReportedAndReplacedWithoutACrashL
   EXPECT_EQ(gw.stop(), 0);
 }
 
+TEST(StoreForwardE2E, EdgeProcessingDeclaredInTheFileShapesWhatIsSent) {
+  TempDir dir("guardian-e2e");
+  MosquittoBroker broker;
+  MqttCollector collector(broker.uri(), "guardian/v1/edge-01/telemetry", "ledger-edge");
+  PymodbusServer modbus(counter_registers());  // values that never change
+  GatewayProcess gw(dir, "edge-01", broker.uri(), fast_adapter(modbus.port(), "100ms"),
+                    "  max_readings_per_message: 1000\n", {},
+                    "processing:\n"
+                    "  - {source: meter-1, point: r0, aggregate: {interval: 1s, functions: [mean, "
+                    "count]}}\n"
+                    "  - {source: meter-1, point: r1, deadband: 5, heartbeat: 1h}\n"
+                    "  - {source: meter-1, point: r2, counters: [changes], counter_interval: 1s}\n");
+  gw.start();
+  // Wait for two aggregate windows to close (each a second, closed a second after its end).
+  const auto readings_named = [](const std::vector<ReceivedMessage>& all, const std::string& name) {
+    std::vector<json> out;
+    for (const auto& m : all) {
+      // The parsed document must outlive the loop over its readings.
+      const auto payload = json::parse(m.payload);
+      for (const auto& r : payload.at("readings"))
+        if (r.at("name") == name) out.push_back(r);
+    }
+    return out;
+  };
+  ASSERT_TRUE(collector.wait_for(
+      [&](const auto& all) {
+        return readings_named(all, "r0.mean").size() >= 2 &&
+               !readings_named(all, "r2.changes").empty();
+      },
+      30s))
+      << gw.log();
+  const auto all = collector.messages();
+  const auto means = readings_named(all, "r0.mean");
+  EXPECT_DOUBLE_EQ(means[0].at("value").get<double>(), 1000.0);
+  // The first window may have started before the gateway did; the second is whole.
+  EXPECT_GE(readings_named(all, "r0.count").at(1).at("value").get<int>(), 5)
+      << "about ten polls a second";
+  EXPECT_TRUE(readings_named(all, "r0").empty()) << "an aggregated point's raw readings stay home";
+  EXPECT_EQ(readings_named(all, "r1").size(), 1u) << "an unchanging value within the deadband";
+  EXPECT_EQ(readings_named(all, "r2.changes").at(0).at("value"), 0);
+  EXPECT_GT(readings_named(all, "r3").size(), 5u) << "points without a rule are sent as read";
+  const auto health = gw.status().at("edge");
+  EXPECT_GT(health.at("suppressed").get<int>(), 0);
+  EXPECT_GT(health.at("windows").get<int>(), 1);
+  const auto valid = validate_against_schema(all, dir);
+  EXPECT_EQ(valid.exit_code, 0) << valid.output;
+  EXPECT_EQ(gw.stop(), 0);
+}
+
 }  // namespace
 }  // namespace guardian::testing

@@ -15,15 +15,10 @@ namespace guardian::gateway {
 namespace {
 
 namespace fs = std::filesystem;
+using test::open_store;
 using test::queue_config;
 using test::telemetry_message;
 using testing::TempDir;
-
-OutboxStore open_store(const config::QueueConfig& c) {
-  auto r = OutboxStore::open(c);
-  if (!r) ADD_FAILURE() << r.error().describe();
-  return std::move(r).value();
-}
 
 std::vector<std::uint64_t> commit(OutboxStore& store, std::vector<PendingMessage> batch) {
   auto r = store.commit_batch(batch);

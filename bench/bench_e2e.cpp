@@ -17,6 +17,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "bench_support.hpp"
 #include "guardian/gateway/control_server.hpp"
 #include "guardian/testing/environment.hpp"
 #include "guardian/testing/mosquitto.hpp"
@@ -24,37 +25,9 @@
 
 using namespace guardian::testing;
 using namespace std::chrono_literals;
+using guardian::bench::proc_stats;
 
 namespace {
-
-struct ProcStats {
-  double cpu_s = 0;
-  long hwm_kib = 0;
-  long rss_kib = 0;
-};
-
-ProcStats proc_stats(pid_t pid) {
-  ProcStats s;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string content((std::istreambuf_iterator<char>(stat)), {});
-  const auto close = content.rfind(')');
-  if (close != std::string::npos) {
-    std::istringstream in(content.substr(close + 2));
-    std::string field;
-    unsigned long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && in >> field; ++i) {
-      if (i == 14) utime = std::stoul(field);
-      if (i == 15) stime = std::stoul(field);
-    }
-    s.cpu_s = static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  }
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmHWM:", 0) == 0) s.hwm_kib = std::stol(line.substr(6));
-    if (line.rfind("VmRSS:", 0) == 0) s.rss_kib = std::stol(line.substr(6));
-  }
-  return s;
-}
 
 // Counts readings in telemetry payloads without a JSON parser (one "name": per reading).
 class CountingSubscriber : public virtual mqtt::callback {

@@ -54,6 +54,15 @@ struct PartReport {
     int rounds, const std::function<PartReport()>& first,
     const std::function<PartReport()>& second);
 
+/// What /proc says about another process: CPU time (utime + stime) and resident memory now and
+/// at its peak (VmRSS, VmHWM).
+struct ProcStats {
+  double cpu_s = 0;
+  long hwm_kib = 0;
+  long rss_kib = 0;
+};
+[[nodiscard]] ProcStats proc_stats(int pid);
+
 /// CPU seconds (user + system) this process has used so far.
 [[nodiscard]] double process_cpu_seconds();
 

@@ -35,6 +35,9 @@ constexpr std::uint64_t kNoLimit = std::numeric_limits<std::uint64_t>::max();
 constexpr std::array<Choice<SyncMode>, 2> kSyncModes{
     {{"full", SyncMode::full}, {"normal", SyncMode::normal}}};
 
+constexpr std::array<Choice<FullPolicy>, 2> kFullPolicies{
+    {{"drop_oldest", FullPolicy::drop_oldest}, {"reject_new", FullPolicy::reject_new}}};
+
 // ─────────────────────────── uplink values ───────────────────────────
 
 enum class BrokerScheme : std::uint8_t { tcp, ssl };
@@ -132,6 +135,9 @@ void read_queue(ObjectReader& r, QueueConfig& queue) {
       max_bytes_valid && queue.max_pending_bytes > queue.max_bytes)
     r.error("max_pending_bytes", "must not exceed max_bytes (" + format_size(queue.max_bytes) +
                                      "): it is the part of the queue still held in memory");
+  r.read("when_full", queue.when_full, one_of(kFullPolicies));
+  r.read("source_quota", queue.source_quota_percent, percent_in(1, 100));
+  r.read("gap_interval", queue.gap_interval, duration_in(1s, 1h));
 }
 
 void read_tls(ObjectReader& r, TlsFilesConfig& tls) {
@@ -166,6 +172,7 @@ void read_uplink(ObjectReader& r, UplinkConfig& uplink, bool secure_link) {
   r.read("max_readings_per_message", uplink.max_readings_per_message, integer_in<int>(1, 100000));
   r.read("health_interval", uplink.health_interval, duration_in(1s, days{1}));
   read_delay_range(r, "reconnect", uplink.reconnect_min, uplink.reconnect_max, 100ms, days{1});
+  r.read("live_share", uplink.live_share_percent, percent_in(0, 100));
   const bool has_tls = r.section("tls", Presence::optional,
                                  [&](ObjectReader& t) { read_tls(t, uplink.tls.emplace()); });
   r.read("username", uplink.username, text());
@@ -256,6 +263,8 @@ SiteConfig read_site(const YAML::Node& root, const std::string& file_name,
   names.profiles = &profiles;
   r.list("adapters", Items::may_be_empty,
          [&](ObjectReader& item) { read_adapter(item, config, names); });
+  // After the adapters: a rule must name a source and a point they declare.
+  read_processing(r, config);
   r.finish();
   profile_errors = profiles.take_errors();
   if (config.uplink.client_id.empty()) config.uplink.client_id = config.device_id;

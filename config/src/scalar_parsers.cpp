@@ -211,6 +211,21 @@ ScalarParser<std::uint64_t> size_in(std::uint64_t min, std::uint64_t max) {
           }};
 }
 
+ScalarParser<int> percent_in(int min, int max) {
+  std::string expected = "a percentage between " + std::to_string(min) + "% and " +
+                         std::to_string(max) + "% (e.g. 50%)";
+  return {
+      expected, [min, max, expected](std::string_view value) -> result<int> {
+        if (!value.ends_with('%'))
+          return expected_but_got(expected, value, "write the percent sign, e.g. 50%");
+        const auto number = unsigned_decimal(value.substr(0, value.size() - 1));
+        if (!number) return expected_but_got(expected, value, "a whole number followed by %");
+        if (*number < static_cast<std::uint64_t>(min) || *number > static_cast<std::uint64_t>(max))
+          return make_error(std::string(value) + " is out of range: expected " + expected);
+        return static_cast<int>(*number);
+      }};
+}
+
 std::string format_duration(Duration d) {
   return format_with_unit(static_cast<std::uint64_t>(d.count()), kDurationUnits, "ms");
 }

@@ -81,6 +81,9 @@ template <class T>
 /// GB (powers of 1000), in [min, max].
 [[nodiscard]] ScalarParser<std::uint64_t> size_in(std::uint64_t min, std::uint64_t max);
 
+/// A whole percentage written with a percent sign ("50%"), in [min, max].
+[[nodiscard]] ScalarParser<int> percent_in(int min, int max);
+
 /// Shortest exact spelling of a duration in the file syntax ("10s", "1500ms", "7d").
 [[nodiscard]] std::string format_duration(Duration d);
 

@@ -55,6 +55,10 @@ enum class SerialLineUse : std::uint8_t { modbus, stream };
 /// keys for a Modbus RTU bus and a stream adapter. serial_port_section.cpp.
 void read_serial_port(ObjectReader& r, SerialPortSettings& settings, SerialLineUse use);
 
+/// Reads the `processing` list of `r` into config.processing, checking each rule's source and
+/// point against the adapters already in config.adapters.
+void read_processing(ObjectReader& r, SiteConfig& config);
+
 /// Reads the keys of one `type: modbus` entry of `adapters` (name and type are already read).
 [[nodiscard]] AdapterConfig read_modbus_adapter(ObjectReader& r, std::string name,
                                                 SiteNames& names);

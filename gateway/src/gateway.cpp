@@ -113,7 +113,7 @@ result<void> Gateway::start() {
   auto store = OutboxStore::open(site.queue);
   if (!store) return store.error();
   m.outbox = std::make_unique<Outbox>(m.io, std::move(store).value(), site.queue);
-  m.pipeline = std::make_unique<Pipeline>(site, *m.outbox);
+  m.pipeline = std::make_unique<Pipeline>(m.io, site, *m.outbox);
 
   try {
     m.link = secure_link::make_link(site.uplink);
@@ -150,10 +150,16 @@ result<void> Gateway::start() {
   if (auto r = m.control->start(); !r) return r.error();
 
   m.uplink->start();
+  m.pipeline->start();
   for (auto& a : m.adapters) a->start();
   m.schedule_health(std::min(kFirstHealthDelay, site.uplink.health_interval));
   m.schedule_memory_trim();
   m.running = true;
+  if (const auto& q = m.outbox->stats().quarantine)
+    log::warn("gateway", "queue " + site.queue.path.string() + " was corrupt (" + q->reason +
+                             "): moved to " + q->moved_to.string() +
+                             " for analysis; a fresh queue continues above seq " +
+                             std::to_string(q->seq_floor));
   log::info("gateway", "device " + site.device_id + ": " + std::to_string(m.adapters.size()) +
                            " adapter(s), queue " + site.queue.path.string() + " (" +
                            std::to_string(m.outbox->stats().depth) + " queued), broker " +
@@ -167,6 +173,7 @@ void Gateway::stop() {
   m.running = false;
   log::info("gateway", "stopping");
   for (auto& a : m.adapters) a->stop();
+  m.pipeline->stop();
   m.health_timer.cancel();
   m.trim_timer.cancel();
   if (m.outbox) m.outbox->flush();

@@ -85,21 +85,57 @@ nlohmann::json health_json(const GatewayView& v, Timestamp now) {
   const auto qs = v.outbox.stats();
   const auto& oc = v.outbox.counters();
   const auto& pc = v.pipeline.counters();
-  nlohmann::json queue{{"depth", qs.depth},
-                       {"readings", qs.readings},
-                       {"bytes", qs.bytes},
-                       {"pending_bytes", v.outbox.pending_bytes()},
-                       {"last_seq", qs.last_seq},
-                       {"committed", oc.committed},
-                       {"commits", oc.commits},
-                       {"rejected", oc.rejected},
-                       {"commit_errors", oc.commit_errors},
-                       {"acknowledged", oc.acknowledged},
-                       {"readings_refused", pc.readings_refused},
-                       {"gaps_reported", pc.gaps_reported}};
+  nlohmann::json queue{
+      {"depth", qs.depth},
+      {"readings", qs.readings},
+      {"bytes", qs.bytes},
+      {"max_bytes", v.site.queue.max_bytes},
+      {"when_full",
+       v.site.queue.when_full == config::FullPolicy::drop_oldest ? "drop_oldest" : "reject_new"},
+      {"pending_bytes", v.outbox.pending_bytes()},
+      {"last_seq", qs.last_seq},
+      {"committed", oc.committed},
+      {"commits", oc.commits},
+      {"rejected", oc.rejected},
+      {"commit_errors", oc.commit_errors},
+      {"acknowledged", oc.acknowledged},
+      {"readings_refused", pc.readings_refused},
+      {"gaps_reported", oc.gaps_reported},
+      {"gaps_pending", qs.gaps_pending},
+      {"dropped_messages", qs.dropped_messages},
+      {"expired", oc.expired},
+      {"disk_full", qs.disk_full},
+      {"disk_full_errors", oc.disk_full_errors}};
   queue["oldest_age_s"] =
       qs.oldest_created ? nlohmann::json(seconds_between(*qs.oldest_created, now)) : nlohmann::json(0.0);
+  // Readings and records dropped since start, by reason (each is also reported on `gaps`).
+  nlohmann::json dropped = nlohmann::json::object();
+  for (std::size_t i = 0; i < kDropReasonCount; ++i)
+    dropped[to_string(static_cast<DropReason>(i))] = qs.dropped[i];
+  queue["dropped"] = std::move(dropped);
+  // Per source: what it holds in the queue, and what back-pressure refused from it.
+  nlohmann::json by_source = nlohmann::json::object();
+  for (const auto& [source, usage] : qs.sources)
+    by_source[source] = {{"messages", usage.messages}, {"bytes", usage.bytes}, {"refused", 0}};
+  for (const auto& [source, refused] : pc.refused_by_source) {
+    auto& entry = by_source[source];
+    if (!entry.contains("messages")) entry = {{"messages", 0}, {"bytes", 0}};
+    entry["refused"] = refused;
+  }
+  queue["sources"] = std::move(by_source);
+  if (qs.quarantine)
+    queue["quarantine"] = {{"moved_to", qs.quarantine->moved_to.string()},
+                           {"reason", qs.quarantine->reason},
+                           {"at", format_rfc3339(qs.quarantine->when)},
+                           {"seq_floor", qs.quarantine->seq_floor}};
+  if (!oc.last_error.empty()) queue["last_error"] = oc.last_error;
   j["queue"] = std::move(queue);
+
+  const auto& ec = v.pipeline.edge_counters();
+  j["edge"] = {{"suppressed", ec.suppressed},
+               {"aggregated", ec.aggregated},
+               {"windows", ec.windows},
+               {"counter_reports", ec.counter_reports}};
 
   nlohmann::json adapters = nlohmann::json::array();
   for (const auto& a : v.adapters) {

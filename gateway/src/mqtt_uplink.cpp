@@ -9,6 +9,7 @@
 #include <deque>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -156,6 +157,28 @@ void destroy_connection(std::shared_ptr<Connection> conn) {
   conn.reset();
 }
 
+// One stream of queued messages to publish: the seqs in (cursor, up_to] not yet fetched, and
+// those fetched ahead of publishing.
+struct Lane {
+  std::uint64_t cursor = 0;  // highest seq fetched
+  std::uint64_t up_to = 0;   // highest seq this lane carries
+  std::deque<StoredMessage> ahead;
+  std::uint64_t ahead_bytes = 0;
+  bool fetching = false;
+  std::uint64_t generation = 0;  // a fetch issued before the last reset is stale
+  std::uint64_t contended = 0;   // publishes made while the other lane also had some ready
+
+  void reset(std::uint64_t from, std::uint64_t last) {
+    cursor = from;
+    up_to = last;
+    ahead.clear();
+    ahead_bytes = 0;
+    fetching = false;
+    ++generation;
+    contended = 0;
+  }
+};
+
 }  // namespace
 
 const char* to_string(LinkState s) noexcept {
@@ -189,7 +212,8 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
         outbox(o),
         retry_timer(context),
         pump_timer(context),
-        backoff(site.uplink.reconnect_min, site.uplink.reconnect_max) {
+        backoff(site.uplink.reconnect_min, site.uplink.reconnect_max),
+        live_share(static_cast<std::uint64_t>(std::clamp(site.uplink.live_share_percent, 0, 100))) {
     counters.state_since = now_ms();
   }
 
@@ -242,14 +266,12 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     publish_live_topic(status_topic, status_payload(device_id, "online", now_ms()), true);
     for (const auto& [topic, handler] : subscriptions) subscribe_topic(topic);
     // Re-send everything not acknowledged, from the lowest seq (at-least-once; consumers drop
-    // duplicates by seq).
-    cursor = 0;
+    // duplicates by seq). What was committed before this connection is the backlog; what is
+    // committed from now on is live, and gets its share of the link while the backlog drains.
     committed_hint = std::max(committed_hint, outbox.stats().last_seq);
-    ahead.clear();
-    ahead_bytes = 0;
     in_flight.clear();
-    fetching = false;
-    ++fetch_generation;
+    backlog.reset(0, committed_hint);
+    live.reset(committed_hint, std::numeric_limits<std::uint64_t>::max());
     pump();
   }
 
@@ -274,10 +296,8 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     // Un-acknowledged publishes of this connection are forgotten: the next connection re-sends
     // them from the queue.
     in_flight.clear();
-    ahead.clear();
-    ahead_bytes = 0;
-    fetching = false;
-    ++fetch_generation;
+    backlog.reset(0, 0);
+    live.reset(0, 0);
     retire(std::move(active));
     schedule_retry();
   }
@@ -297,21 +317,40 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     pump();
   }
 
+  // Which lane publishes next: the one that has something fetched; when both have, the live lane
+  // while its share of the publishes made under contention is below live_share.
+  Lane* pick_lane() {
+    const bool backlog_ready = !backlog.ahead.empty();
+    const bool live_ready = !live.ahead.empty();
+    if (!backlog_ready) return live_ready ? &live : nullptr;
+    if (!live_ready) return &backlog;
+    const std::uint64_t contended = backlog.contended + live.contended;
+    return live.contended * 100 < live_share * (contended + 1) ? &live : &backlog;
+  }
+
   void pump() {
     if (state != LinkState::connected || !active || stopping) return;
-    while (in_flight.size() < max_inflight && !ahead.empty()) {
-      const StoredMessage& m = ahead.front();
+    while (in_flight.size() < max_inflight) {
+      Lane* lane = pick_lane();
+      if (lane == nullptr) break;
+      const bool contended = !backlog.ahead.empty() && !live.ahead.empty();
+      const StoredMessage& m = lane->ahead.front();
       if (!publish_queued(m)) {
         arm_pump_retry();
         break;
       }
       in_flight.insert(m.seq);
-      ahead_bytes -= m.body.size();
-      ahead.pop_front();
+      lane->ahead_bytes -= m.body.size();
+      lane->ahead.pop_front();
+      if (contended) ++lane->contended;
       ++counters.published;
     }
-    // Fetch ahead while publishing, so the link never waits on the disk.
-    if (!fetching && ahead_bytes < kFetchAheadBytes && cursor < committed_hint) fetch_more();
+    // Fetch ahead while publishing, so the link never waits on the disk; the two lanes share
+    // the fetch-ahead budget.
+    for (Lane* lane : {&live, &backlog})
+      if (!lane->fetching && backlog.ahead_bytes + live.ahead_bytes < kFetchAheadBytes &&
+          lane->cursor < std::min(lane->up_to, committed_hint))
+        fetch_more(*lane);
   }
 
   bool publish_queued(const StoredMessage& m) {
@@ -337,22 +376,26 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     });
   }
 
-  void fetch_more() {
-    fetching = true;
-    const std::uint64_t gen = fetch_generation;
-    const std::uint64_t hint = committed_hint;
+  void fetch_more(Lane& lane) {
+    lane.fetching = true;
+    const std::uint64_t gen = lane.generation;
+    const std::uint64_t hint = std::min(lane.up_to, committed_hint);
     const std::size_t limit = fetch_batch;
+    Lane* target = &lane;
     outbox.async_fetch(
-        cursor, limit,
-        [weak = weak_from_this(), gen, hint, limit](result<std::vector<StoredMessage>> fetched) {
-          if (auto self = weak.lock()) self->on_fetched(gen, hint, limit, std::move(fetched));
-        });
+        lane.cursor, limit,
+        [weak = weak_from_this(), target, gen, hint,
+         limit](result<std::vector<StoredMessage>> fetched) {
+          if (auto self = weak.lock())
+            self->on_fetched(*target, gen, hint, limit, std::move(fetched));
+        },
+        lane.up_to);
   }
 
-  void on_fetched(std::uint64_t gen, std::uint64_t hint, std::size_t limit,
+  void on_fetched(Lane& lane, std::uint64_t gen, std::uint64_t hint, std::size_t limit,
                   result<std::vector<StoredMessage>> fetched) {
-    if (gen != fetch_generation) return;
-    fetching = false;
+    if (gen != lane.generation) return;
+    lane.fetching = false;
     if (!fetched) {
       counters.last_error = fetched.error().describe();
       arm_pump_retry();
@@ -360,13 +403,13 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     }
     auto& messages = fetched.value();
     for (auto& m : messages) {
-      cursor = std::max(cursor, m.seq);
+      lane.cursor = std::max(lane.cursor, m.seq);
       if (in_flight.contains(m.seq)) continue;
-      ahead_bytes += m.body.size();
-      ahead.push_back(std::move(m));
+      lane.ahead_bytes += m.body.size();
+      lane.ahead.push_back(std::move(m));
     }
-    // A short read saw everything committed when it was issued.
-    if (messages.size() < limit) cursor = std::max(cursor, hint);
+    // A short read saw everything committed (in this lane) when it was issued.
+    if (messages.size() < limit) lane.cursor = std::max(lane.cursor, hint);
     pump();
   }
 
@@ -403,11 +446,8 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     counters.last_error = "publish of seq " + std::to_string(seq) + " failed: " + reason;
     // Re-send from just below the failed seq; fetched messages already in flight are skipped.
     in_flight.erase(seq);
-    cursor = std::min(cursor, seq - 1);
-    ahead.clear();
-    ahead_bytes = 0;
-    fetching = false;
-    ++fetch_generation;
+    Lane& lane = seq > backlog.up_to ? live : backlog;
+    lane.reset(std::min(lane.cursor, seq - 1), lane.up_to);
     pump();
   }
 
@@ -479,8 +519,8 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     drain_pubacks();
     link.close();
     in_flight.clear();
-    ahead.clear();
-    ahead_bytes = 0;
+    backlog.reset(0, 0);
+    live.reset(0, 0);
     set_state(LinkState::stopped);
   }
 
@@ -646,14 +686,12 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
   UplinkCounters counters;
   std::uint64_t generation = 0;
   std::shared_ptr<Connection> active;
-  std::uint64_t cursor = 0;           // highest seq fetched in this connection
   std::uint64_t committed_hint = 0;   // highest seq known to be committed
-  std::deque<StoredMessage> ahead;    // fetched, not yet published
-  std::uint64_t ahead_bytes = 0;      // their body bytes
+  Lane backlog;                       // seqs committed before this connection
+  Lane live;                          // seqs committed since
+  const std::uint64_t live_share;     // percent of contended publishes for the live lane
   std::set<std::uint64_t> in_flight;  // published, PUBACK not yet received
   std::map<std::string, MqttUplink::MessageHandler> subscriptions;  // by full topic
-  bool fetching = false;
-  std::uint64_t fetch_generation = 0;
 };
 
 MqttUplink::MqttUplink(asio::io_context& io, const config::SiteConfig& site,

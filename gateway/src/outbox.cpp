@@ -12,6 +12,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "guardian/common/backoff.hpp"
+#include "outbox_store_internal.hpp"
 
 // Who runs what:
 //
@@ -37,6 +38,9 @@ constexpr std::size_t kDeleteNowSeqs = 512;
 // A failed commit or delete is retried after back-off within these bounds.
 constexpr std::chrono::milliseconds kRetryMin{50};
 constexpr std::chrono::milliseconds kRetryMax{5000};
+// How often max_age and the gap ledger are looked at (both are cheap checks of the latest stats;
+// work is posted to the worker only when something is due).
+constexpr std::chrono::milliseconds kHousekeepingInterval{1000};
 
 // What the worker reports with every result: the store's statistics, versioned so that a result
 // applied late (flush() applies its own inline) never overwrites newer figures.
@@ -51,16 +55,34 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
   using Batch = std::shared_ptr<std::vector<PendingMessage>>;
   using SeqBatch = std::shared_ptr<std::vector<std::uint64_t>>;
 
+  using DropKey = std::pair<std::string, DropReason>;
+
   Impl(asio::io_context& context, OutboxStore s, const config::QueueConfig& c)
       : io(context),
         config(c),
         store(std::move(s)),
         commit_timer(context),
         delete_timer(context),
+        housekeeping_timer(context),
         commit_retry(kRetryMin, kRetryMax),
         delete_retry(kRetryMin, kRetryMax) {
     store_stats = store->stats();
     commit_now_bytes = std::max<std::uint64_t>(config.max_pending_bytes / 4, 1);
+    // Before the worker runs anything: the store is still this thread's.
+    if (auto state = store->load_state())
+      saved_state = std::move(state).value();
+    else
+      counters.last_error = state.error().describe();
+  }
+
+  void start_housekeeping() {
+    housekeeping_timer.expires_after(kHousekeepingInterval);
+    housekeeping_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->closed) return;
+      self->housekeeping(false);
+      self->start_housekeeping();
+    });
   }
 
   // ── io_context thread ──
@@ -70,6 +92,7 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
     const std::uint64_t bytes = message.body.size();
     if (closed || queued_bytes + inflight_bytes + bytes > config.max_pending_bytes) {
       ++counters.rejected;
+      record_refusal(message);
       return false;
     }
     queued_bytes += bytes;
@@ -82,6 +105,42 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
     return true;
   }
 
+  // A refused message is reported like any other loss: it goes to the store's gap ledger with
+  // the next commit (one is scheduled if none is coming).
+  void record_refusal(const PendingMessage& m) {
+    if (closed) return;
+    const DropReason reason =
+        store_stats.disk_full ? DropReason::disk_full : DropReason::backpressure;
+    const DroppedData d = describe_dropped(m.kind, m.source, m.count, m.first_ts, m.last_ts, m.body,
+                                           reason, /*accepted=*/false);
+    auto [it, fresh] = refused.try_emplace(DropKey{d.source, reason});
+    if (fresh) {
+      it->second.source = d.source;
+      it->second.reason = reason;
+    }
+    it->second.merge(d);
+    if (!commit_in_flight && commit_timer_purpose == TimerPurpose::none)
+      arm_commit_timer(TimerPurpose::window, config.commit_window);
+  }
+
+  std::shared_ptr<std::vector<DroppedData>> take_refused() {
+    auto drops = std::make_shared<std::vector<DroppedData>>();
+    for (auto& [key, d] : refused) drops->push_back(std::move(d));
+    refused.clear();
+    return drops;
+  }
+
+  void give_back_refused(const std::vector<DroppedData>& drops) {
+    for (const auto& d : drops) {
+      auto [it, fresh] = refused.try_emplace(DropKey{d.source, d.reason});
+      if (fresh) {
+        it->second.source = d.source;
+        it->second.reason = d.reason;
+      }
+      it->second.merge(d);
+    }
+  }
+
   enum class TimerPurpose : std::uint8_t { none, window, retry };
 
   void arm_commit_timer(TimerPurpose purpose, std::chrono::milliseconds delay) {
@@ -92,9 +151,11 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
       // A timer re-armed or cancelled since is stale: its generation no longer matches.
       if (ec || generation != self->commit_timer_generation || self->closed) return;
       self->commit_timer_purpose = TimerPurpose::none;
-      if (!self->commit_in_flight && !self->pending.empty()) self->start_commit();
+      if (!self->commit_in_flight && self->has_work()) self->start_commit();
     });
   }
+
+  [[nodiscard]] bool has_work() const noexcept { return !pending.empty() || !refused.empty(); }
 
   void start_commit() {
     ++commit_timer_generation;
@@ -102,45 +163,52 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
     commit_timer_purpose = TimerPurpose::none;
     auto batch = std::make_shared<std::vector<PendingMessage>>(std::move(pending));
     pending.clear();
+    auto drops = take_refused();
     const std::uint64_t bytes = std::exchange(queued_bytes, 0);
     inflight_bytes = bytes;
     inflight_messages = batch->size();
     commit_in_flight = true;
-    asio::post(worker, [self = shared_from_this(), batch, bytes] {
-      auto committed = self->store->commit_batch(*batch);
+    asio::post(worker, [self = shared_from_this(), batch, drops, bytes] {
+      auto committed = self->store->commit_batch(*batch, *drops);
       auto snapshot = self->snapshot();
-      asio::post(self->io, [self, batch, bytes, committed = std::move(committed),
+      asio::post(self->io, [self, batch, drops, bytes, committed = std::move(committed),
                             snapshot = std::move(snapshot)]() mutable {
         if (self->closed) return;
         self->commit_in_flight = false;
         self->inflight_bytes = 0;
         self->inflight_messages = 0;
         self->apply(std::move(snapshot));
-        self->account_commit(batch, bytes, committed);
+        self->account_commit(batch, drops, bytes, committed);
         // Natural group commit: whatever arrived during this commit goes now.
-        if (!self->pending.empty() && self->commit_timer_purpose != TimerPurpose::retry)
+        if (self->has_work() && self->commit_timer_purpose != TimerPurpose::retry)
           self->start_commit();
       });
     });
   }
 
-  void account_commit(const Batch& batch, std::uint64_t bytes,
-                      const result<std::vector<std::uint64_t>>& committed) {
-    if (batch->empty()) return;
+  void account_commit(const Batch& batch, const std::shared_ptr<std::vector<DroppedData>>& drops,
+                      std::uint64_t bytes, const result<std::vector<std::uint64_t>>& committed) {
+    if (batch->empty() && drops->empty()) return;
     if (committed) {
       ++counters.commits;
-      counters.committed += batch->size();
+      // Accepted, or dropped by the bounds and recorded in the gap ledger: either way no longer
+      // the Outbox's. Only what got a seq counts as committed.
+      counters.committed += committed.value().size();
       commit_retry.reset();
-      highest_committed = std::max(highest_committed, committed.value().back());
-      notify_committed(highest_committed);
+      if (!committed.value().empty()) {
+        highest_committed = std::max(highest_committed, committed.value().back());
+        notify_committed(highest_committed);
+      }
       return;
     }
     // Not accepted: back at the front of the buffer, in order, and retried after back-off.
     ++counters.commit_errors;
+    if (is_disk_full(committed.error())) ++counters.disk_full_errors;
     counters.last_error = committed.error().describe();
     pending.insert(pending.begin(), std::make_move_iterator(batch->begin()),
                    std::make_move_iterator(batch->end()));
     queued_bytes += bytes;
+    give_back_refused(*drops);
     if (!closed) arm_commit_timer(TimerPurpose::retry, commit_retry.next());
   }
 
@@ -216,16 +284,19 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
     }
   }
 
-  void async_fetch(std::uint64_t after_seq, std::size_t limit, FetchHandler handler) {
+  void async_fetch(std::uint64_t after_seq, std::size_t limit, FetchHandler handler,
+                   std::uint64_t up_to) {
     // Over-fetch by the acknowledged-but-undeleted seqs above `after_seq` so that filtering them
     // out still fills `limit` when more messages exist. (A draining uplink fetches above what it
     // has published, so this is usually zero.)
-    const auto above =
-        static_cast<std::size_t>(std::distance(acked.upper_bound(after_seq), acked.end()));
+    const auto above = up_to <= after_seq
+                           ? std::size_t{0}
+                           : static_cast<std::size_t>(std::distance(acked.upper_bound(after_seq),
+                                                                    acked.upper_bound(up_to)));
     const std::size_t wanted = limit + above;
-    asio::post(worker, [self = shared_from_this(), after_seq, limit, wanted,
+    asio::post(worker, [self = shared_from_this(), after_seq, limit, wanted, up_to,
                         handler = std::move(handler)]() mutable {
-      auto fetched = self->store->fetch_after(after_seq, wanted);
+      auto fetched = self->store->fetch_after(after_seq, wanted, up_to);
       asio::post(self->io, [self, limit, fetched = std::move(fetched),
                             handler = std::move(handler)]() mutable {
         if (self->closed) return;
@@ -252,6 +323,7 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
 
     auto batch = std::make_shared<std::vector<PendingMessage>>(std::move(pending));
     pending.clear();
+    auto drops = take_refused();
     const std::uint64_t bytes = std::exchange(queued_bytes, 0);
     auto seqs = std::make_shared<std::vector<std::uint64_t>>(std::move(to_delete));
     to_delete.clear();
@@ -264,17 +336,70 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
     std::promise<Outcome> done;
     auto finished = done.get_future();
     // FIFO worker: this runs after everything posted before, so when it is done, so are they.
-    asio::post(worker, [this, batch, seqs, &done] {
+    asio::post(worker, [this, batch, drops, seqs, &done] {
       Outcome o;
-      if (!batch->empty()) o.committed = store->commit_batch(*batch);
+      if (!batch->empty() || !drops->empty()) o.committed = store->commit_batch(*batch, *drops);
       if (!seqs->empty()) o.removed = store->remove(*seqs);
       o.snapshot = snapshot();
       done.set_value(std::move(o));
     });
     Outcome o = finished.get();
     apply(std::move(o.snapshot));
-    account_commit(batch, bytes, o.committed);
+    account_commit(batch, drops, bytes, o.committed);
     account_delete(seqs, o.removed);
+  }
+
+  // max_age and the gap ledger (see the header). `force` reports the ledger without waiting for
+  // gap_interval.
+  void housekeeping(bool force) {
+    if (housekeeping_in_flight || closed) return;
+    const Timestamp now = now_ms();
+    const Timestamp cutoff = now - config.max_age;
+    const bool expire_due = store_stats.oldest_created && *store_stats.oldest_created < cutoff;
+    const auto since_report = std::chrono::steady_clock::now() - last_gap_report;
+    const bool gaps_due =
+        store_stats.gaps_pending > 0 && (force || since_report >= config.gap_interval);
+    if (!expire_due && !gaps_due) return;
+    housekeeping_in_flight = true;
+    asio::post(worker, [self = shared_from_this(), cutoff, expire_due, gaps_due] {
+      result<std::uint64_t> expired{std::uint64_t{0}};
+      result<std::vector<std::uint64_t>> gaps{std::vector<std::uint64_t>{}};
+      if (expire_due) expired = self->store->expire(cutoff);
+      if (gaps_due) gaps = self->store->report_gaps();
+      auto snapshot = self->snapshot();
+      asio::post(self->io, [self, gaps_due, expired = std::move(expired), gaps = std::move(gaps),
+                            snapshot = std::move(snapshot)]() mutable {
+        if (self->closed) return;
+        self->housekeeping_in_flight = false;
+        self->apply(std::move(snapshot));
+        if (expired)
+          self->counters.expired += expired.value();
+        else
+          self->counters.last_error = expired.error().describe();
+        if (!gaps) {
+          self->counters.last_error = gaps.error().describe();
+          return;
+        }
+        if (gaps_due) self->last_gap_report = std::chrono::steady_clock::now();
+        if (gaps.value().empty()) return;
+        self->counters.gaps_reported += gaps.value().size();
+        self->counters.committed += gaps.value().size();
+        self->highest_committed = std::max(self->highest_committed, gaps.value().back());
+        self->notify_committed(self->highest_committed);
+      });
+    });
+  }
+
+  void save_state(std::map<std::string, std::string> values) {
+    if (closed) return;
+    for (const auto& [k, v] : values) saved_state[k] = v;
+    asio::post(worker, [self = shared_from_this(), values = std::move(values)] {
+      auto saved = self->store->save_state(values);
+      if (saved) return;
+      asio::post(self->io, [self, error = saved.error().describe()] {
+        if (!self->closed) self->counters.last_error = error;
+      });
+    });
   }
 
   void shutdown() {
@@ -282,6 +407,7 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
     closed = true;
     commit_timer.cancel();
     delete_timer.cancel();
+    housekeeping_timer.cancel();
     worker.join();
     store.reset();
   }
@@ -312,6 +438,11 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
   // io_context thread only:
   asio::steady_timer commit_timer;
   asio::steady_timer delete_timer;
+  asio::steady_timer housekeeping_timer;
+  bool housekeeping_in_flight = false;
+  std::chrono::steady_clock::time_point last_gap_report{};
+  std::map<DropKey, DroppedData> refused;  // refused by back-pressure, not yet in the store
+  std::map<std::string, std::string> saved_state;
   Backoff commit_retry;
   Backoff delete_retry;
   std::uint64_t commit_now_bytes = 0;
@@ -337,7 +468,9 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
 };
 
 Outbox::Outbox(asio::io_context& io, OutboxStore store, const config::QueueConfig& config)
-    : impl_(std::make_shared<Impl>(io, std::move(store), config)) {}
+    : impl_(std::make_shared<Impl>(io, std::move(store), config)) {
+  impl_->start_housekeeping();
+}
 
 Outbox::~Outbox() { impl_->shutdown(); }
 
@@ -347,13 +480,24 @@ void Outbox::on_committed(CommittedHandler handler) {
   impl_->committed_handlers.push_back(std::move(handler));
 }
 
-void Outbox::async_fetch(std::uint64_t after_seq, std::size_t limit, FetchHandler handler) {
-  impl_->async_fetch(after_seq, limit, std::move(handler));
+void Outbox::async_fetch(std::uint64_t after_seq, std::size_t limit, FetchHandler handler,
+                         std::uint64_t up_to) {
+  impl_->async_fetch(after_seq, limit, std::move(handler), up_to);
 }
 
 void Outbox::acknowledge(std::uint64_t seq) { impl_->acknowledge(seq); }
 
 void Outbox::flush() { impl_->flush(); }
+
+const std::map<std::string, std::string>& Outbox::saved_state() const noexcept {
+  return impl_->saved_state;
+}
+
+void Outbox::save_state(std::map<std::string, std::string> values) {
+  impl_->save_state(std::move(values));
+}
+
+void Outbox::housekeeping_now() { impl_->housekeeping(true); }
 
 QueueStats Outbox::stats() const { return impl_->stats(); }
 

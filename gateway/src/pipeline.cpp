@@ -2,45 +2,42 @@
 
 #include <algorithm>
 
-#include "guardian/common/json_writer.hpp"
-#include "guardian/common/time_format.hpp"
 #include "guardian/gateway/payload.hpp"
 
 namespace guardian::gateway {
 namespace {
-// A gap message names at most this many distinct points; the count stays exact.
-constexpr std::size_t kMaxGapPoints = 64;
-
-PendingMessage encode_gap(const std::string& source, const PendingGap& gap) {
-  PendingMessage m;
-  m.kind = MessageKind::gap;
-  m.priority = Priority::alarm;
-  m.source = source;
-  m.first_ts = gap.from;
-  m.last_ts = gap.to;
-  m.count = 0;
-  std::string& out = m.body;
-  out.append("\"source\":");
-  append_json_string(out, source);
-  out.append(",\"reason\":\"backpressure\",\"count\":");
-  append_json_number(out, gap.count);
-  out.append(",\"from\":\"");
-  append_rfc3339(out, gap.from);
-  out.append("\",\"to\":\"");
-  append_rfc3339(out, gap.to);
-  out.append("\",\"points\":[");
-  for (std::size_t i = 0; i < gap.points.size(); ++i) {
-    if (i != 0) out.push_back(',');
-    append_json_string(out, gap.points[i]);
-  }
-  out.append("]}");
-  return m;
-}
+// The edge-processing clock: aggregate windows close and counters report within a second of
+// being due.
+constexpr std::chrono::seconds kTickInterval{1};
 }  // namespace
 
-Pipeline::Pipeline(const config::SiteConfig& site, Outbox& outbox)
+Pipeline::Pipeline(boost::asio::io_context& io, const config::SiteConfig& site, Outbox& outbox)
     : outbox_(outbox),
-      max_per_message_(static_cast<std::size_t>(std::max(1, site.uplink.max_readings_per_message))) {}
+      max_per_message_(static_cast<std::size_t>(std::max(1, site.uplink.max_readings_per_message))),
+      edge_(site.processing, outbox.saved_state()),
+      tick_timer_(io) {}
+
+Pipeline::~Pipeline() { stop(); }
+
+void Pipeline::start() {
+  if (ticking_ || edge_.empty()) return;
+  ticking_ = true;
+  arm_tick();
+}
+
+void Pipeline::stop() {
+  ticking_ = false;
+  tick_timer_.cancel();
+}
+
+void Pipeline::arm_tick() {
+  tick_timer_.expires_after(kTickInterval);
+  tick_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || !ticking_) return;  // operation_aborted: stopped or destroyed
+    tick(now_ms());
+    arm_tick();
+  });
+}
 
 void Pipeline::on_batch(ReadingBatch&& batch) {
   ++counters_.batches;
@@ -49,47 +46,65 @@ void Pipeline::on_batch(ReadingBatch&& batch) {
   auto& points = last_[batch.source];
   for (const auto& r : batch.readings) points.insert_or_assign(r.point, r);
 
-  report_pending_gaps();
-  const std::span<const Reading> all(batch.readings);
+  if (edge_.empty()) return submit_readings(batch.source, batch.readings);
+  scratch_.clear();
+  for (const auto& r : batch.readings) edge_.process(r, scratch_);
+  submit_readings(batch.source, scratch_);
+}
+
+void Pipeline::tick(Timestamp now) {
+  scratch_.clear();
+  edge_.tick(now, scratch_);
+  // Results of several sources: one group of messages per source.
+  std::stable_sort(scratch_.begin(), scratch_.end(),
+                   [](const Reading& a, const Reading& b) { return a.source < b.source; });
+  std::vector<Reading> one;
+  for (std::size_t i = 0; i < scratch_.size();) {
+    std::size_t j = i;
+    while (j < scratch_.size() && scratch_[j].source == scratch_[i].source) ++j;
+    one.assign(std::make_move_iterator(scratch_.begin() + static_cast<std::ptrdiff_t>(i)),
+               std::make_move_iterator(scratch_.begin() + static_cast<std::ptrdiff_t>(j)));
+    submit_readings(one.front().source, one);
+    i = j;
+  }
+  if (auto state = edge_.take_state_changes(); !state.empty()) outbox_.save_state(std::move(state));
+}
+
+void Pipeline::submit_readings(const std::string& source, std::vector<Reading>& readings) {
+  if (readings.empty()) return;
+  // Alarm points travel in messages of their own, so that the queue's priorities apply to them.
+  const auto alarms =
+      std::stable_partition(readings.begin(), readings.end(),
+                            [&](const Reading& r) { return !edge_.is_alarm(r.source, r.point); });
+  const std::span<const Reading> all(readings);
+  const auto routine_count = static_cast<std::size_t>(alarms - readings.begin());
+  submit_chunks(source, all.first(routine_count), Priority::routine);
+  submit_chunks(source, all.subspan(routine_count), Priority::alarm);
+}
+
+void Pipeline::submit_chunks(const std::string& source, std::span<const Reading> all,
+                             Priority priority) {
   for (std::size_t start = 0; start < all.size(); start += max_per_message_) {
     const auto chunk = all.subspan(start, std::min(max_per_message_, all.size() - start));
-    if (submit(encode_telemetry(batch.source, chunk))) continue;
-    for (const auto& r : chunk) refuse(batch.source, r.point, 1, r.source_ts, r.source_ts);
+    auto message = encode_telemetry(source, chunk);
+    message.priority = priority;
+    if (submit(std::move(message))) continue;
+    counters_.readings_refused += chunk.size();
+    counters_.refused_by_source[source] += chunk.size();
   }
 }
 
 void Pipeline::on_record(Record&& record) {
   ++counters_.records;
-  report_pending_gaps();
-  if (!submit(encode_record(record)))
-    refuse(record.source, record.type, 1, record.source_ts, record.source_ts);
+  if (submit(encode_record(record))) return;
+  ++counters_.readings_refused;
+  ++counters_.refused_by_source[record.source];
 }
 
 bool Pipeline::submit(PendingMessage message) {
   if (!outbox_.submit(std::move(message))) return false;
   ++counters_.messages;
   return true;
-}
-
-void Pipeline::refuse(const std::string& source, const std::string& what, std::uint64_t count,
-                      Timestamp from, Timestamp to) {
-  counters_.readings_refused += count;
-  auto [it, fresh] = gaps_.try_emplace(source);
-  PendingGap& gap = it->second;
-  if (fresh || from < gap.from) gap.from = from;
-  if (fresh || to > gap.to) gap.to = to;
-  gap.count += count;
-  if (gap.points.size() < kMaxGapPoints &&
-      std::find(gap.points.begin(), gap.points.end(), what) == gap.points.end())
-    gap.points.push_back(what);
-}
-
-void Pipeline::report_pending_gaps() {
-  for (auto it = gaps_.begin(); it != gaps_.end();) {
-    if (!submit(encode_gap(it->first, it->second))) return;  // still full: keep accumulating
-    ++counters_.gaps_reported;
-    it = gaps_.erase(it);
-  }
 }
 
 }  // namespace guardian::gateway

@@ -121,6 +121,8 @@ TEST(ExampleConfigs, FullConfigLoadsWithoutErrors) {
   EXPECT_EQ(meters.devices[1].points.back().name, "relay_pulse_width");
   EXPECT_TRUE(meters.devices[1].write_multiple);
   EXPECT_EQ(std::get<ModbusAdapterConfig>(c.adapters[2]).transport, ModbusTransport::rtu_over_tcp);
+  EXPECT_EQ(c.queue.source_quota_percent, 50);
+  EXPECT_EQ(c.processing.size(), 4u);
 }
 
 TEST(ExampleConfigs, TpmConfigSetsEverySecureLinkKey) {

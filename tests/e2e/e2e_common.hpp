@@ -24,6 +24,26 @@ inline std::vector<ReceivedMessage> on_topic(const std::vector<ReceivedMessage>&
   return out;
 }
 
+/// A pymodbus unit 1 with 40 holding registers (1000…1039), for load tests.
+inline nlohmann::json counter_registers() {
+  nlohmann::json hr = nlohmann::json::object();
+  for (int i = 0; i < 40; ++i) hr[std::to_string(i)] = 1000 + i;
+  return nlohmann::json{{"units", {{"1", {{"hr", hr}}}}}};
+}
+
+/// The adapters YAML of a fast-polling device "meter-1" reading those 40 registers (40 points per
+/// poll: many small messages in flight at any moment).
+inline std::string fast_adapter(std::uint16_t port, const std::string& poll) {
+  std::string yaml = "  - name: bus\n    type: modbus\n    host: 127.0.0.1\n    port: " +
+                     std::to_string(port) +
+                     "\n    backoff: {min: 100ms, max: 500ms}\n    devices:\n      - name: meter-1\n"
+                     "        unit_id: 1\n        poll_interval: " + poll + "\n        points:\n";
+  for (int i = 0; i < 40; ++i)
+    yaml += "          - {name: r" + std::to_string(i) + ", table: holding, address: " +
+            std::to_string(i) + ", type: uint16}\n";
+  return yaml;
+}
+
 /// Every queued message (telemetry/records/gaps) received, by seq; duplicates counted.
 struct SeqLedger {
   std::map<std::uint64_t, std::string> first_payload;  // seq → payload of its first arrival

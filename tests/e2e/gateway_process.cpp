@@ -9,11 +9,14 @@ namespace guardian::testing {
 GatewayProcess::GatewayProcess(const TempDir& dir, const std::string& device_id,
                                const std::string& broker_uri, const std::string& adapters_yaml,
                                const std::string& uplink_extra, const std::string& queue_extra,
-                               const std::string& top_extra)
-    : dir_(dir.path()), config_(dir.path() / "guardian.yaml") {
+                               const std::string& top_extra,
+                               const std::filesystem::path& queue_path)
+    : dir_(dir.path()),
+      config_(dir.path() / "guardian.yaml"),
+      queue_(queue_path.empty() ? dir.path() / "queue.db" : queue_path) {
   std::string yaml;
   yaml += "device:\n  id: " + device_id + "\n";
-  yaml += "queue:\n  path: " + (dir_ / "queue.db").string() + "\n" + queue_extra;
+  yaml += "queue:\n  path: " + queue_.string() + "\n" + queue_extra;
   yaml += "uplink:\n  broker: " + broker_uri + "\n  reconnect: {min: 100ms, max: 1s}\n" + uplink_extra;
   yaml += top_extra;
   yaml += "control:\n  socket: " + (dir_ / "control.sock").string() + "\n";

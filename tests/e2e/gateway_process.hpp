@@ -16,10 +16,12 @@ class GatewayProcess {
  public:
   /// `adapters_yaml` is the YAML list under `adapters:` (already indented by two spaces);
   /// `uplink_extra` and `queue_extra` are appended to those sections (indented), `top_extra`
-  /// (e.g. a secure_link section) at top level.
+  /// (e.g. a secure_link section) at top level. `queue_path` (default: queue.db in `dir`) places
+  /// the queue elsewhere, e.g. on a small file system.
   GatewayProcess(const TempDir& dir, const std::string& device_id, const std::string& broker_uri,
                  const std::string& adapters_yaml, const std::string& uplink_extra = {},
-                 const std::string& queue_extra = {}, const std::string& top_extra = {});
+                 const std::string& queue_extra = {}, const std::string& top_extra = {},
+                 const std::filesystem::path& queue_path = {});
 
   /// Starts `guardian run` and waits until its control socket answers.
   void start();
@@ -33,13 +35,14 @@ class GatewayProcess {
   [[nodiscard]] nlohmann::json status() const;
 
   [[nodiscard]] const std::filesystem::path& config_path() const noexcept { return config_; }
-  [[nodiscard]] std::filesystem::path queue_path() const { return dir_ / "queue.db"; }
+  [[nodiscard]] const std::filesystem::path& queue_path() const noexcept { return queue_; }
   [[nodiscard]] std::filesystem::path socket_path() const { return dir_ / "control.sock"; }
   [[nodiscard]] std::string log() const;
 
  private:
   std::filesystem::path dir_;
   std::filesystem::path config_;
+  std::filesystem::path queue_;
   std::unique_ptr<Process> process_;
 };
 

@@ -17,24 +17,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-json counter_registers() {
-  json hr = json::object();
-  for (int i = 0; i < 40; ++i) hr[std::to_string(i)] = 1000 + i;
-  return json{{"units", {{"1", {{"hr", hr}}}}}};
-}
-
-// A fast-polling device with 40 points: many small messages in flight at any moment.
-std::string fast_adapter(std::uint16_t port, const std::string& poll) {
-  std::string yaml = "  - name: bus\n    type: modbus\n    host: 127.0.0.1\n    port: " +
-                     std::to_string(port) +
-                     "\n    backoff: {min: 100ms, max: 500ms}\n    devices:\n      - name: meter-1\n"
-                     "        unit_id: 1\n        poll_interval: " + poll + "\n        points:\n";
-  for (int i = 0; i < 40; ++i)
-    yaml += "          - {name: r" + std::to_string(i) + ", table: holding, address: " +
-            std::to_string(i) + ", type: uint16}\n";
-  return yaml;
-}
-
 std::uint64_t last_seq(const GatewayProcess& gw) {
   return gw.status().at("queue").at("last_seq").get<std::uint64_t>();
 }

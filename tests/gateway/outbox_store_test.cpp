@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <iostream>
 #include <memory>
 
 #include "guardian/gateway/outbox_store.hpp"
@@ -14,15 +15,10 @@ namespace guardian::gateway {
 namespace {
 
 namespace fs = std::filesystem;
+using test::open_store;
 using test::queue_config;
 using test::telemetry_message;
 using testing::TempDir;
-
-OutboxStore open_store(const config::QueueConfig& c) {
-  auto r = OutboxStore::open(c);
-  if (!r) ADD_FAILURE() << r.error().describe();
-  return std::move(r).value();
-}
 
 std::vector<std::uint64_t> commit(OutboxStore& store, std::vector<PendingMessage> batch) {
   auto r = store.commit_batch(batch);
@@ -253,7 +249,7 @@ TEST(OutboxStore, UsesSynchronousNormalWhenConfigured) {
   EXPECT_EQ(p.value().synchronous, 1);  // NORMAL
 }
 
-TEST(OutboxStore, OpensAVersionOneQueueFromAFixtureFile) {
+TEST(OutboxStore, MigratesAVersionOneQueueFromAFixtureFileInPlace) {
   TempDir dir;
   const auto c = queue_config(dir);
   fs::copy_file(fixture("queue-v1.db"), c.path);
@@ -267,8 +263,12 @@ TEST(OutboxStore, OpensAVersionOneQueueFromAFixtureFile) {
   EXPECT_EQ(all[1].kind, MessageKind::record);
   EXPECT_EQ(all[1].body, "\"source\":\"espresso-1\",\"type\":\"shot\",\"fields\":[]}");
   EXPECT_EQ(all[2].kind, MessageKind::gap);
-  EXPECT_EQ(all[2].priority, Priority::alarm);
+  EXPECT_EQ(all[2].priority, Priority::gap) << "version 2 gives gap messages their own priority";
+  EXPECT_EQ(store.pragmas().value().user_version, OutboxStore::kSchemaVersion);
+  EXPECT_EQ(store.stats().sources.at("espresso-1").messages, 2u);
   EXPECT_EQ(commit(store, messages(1)), (std::vector<std::uint64_t>{4}));
+  EXPECT_TRUE(store.report_gaps()) << "the gap ledger exists after the migration";
+  EXPECT_TRUE(store.save_state({{"k", "v"}})) << "and so does the edge state";
 }
 
 TEST(OutboxStore, QuarantinesAFileThatIsNotADatabaseAndStartsAFreshQueue) {
@@ -312,6 +312,27 @@ TEST(OutboxStore, QuarantinesATruncatedDatabaseAndContinuesAboveItsLastSeq) {
   store = open_store(c);
   EXPECT_FALSE(store.stats().quarantine);
   EXPECT_EQ(commit(store, messages(1)), (std::vector<std::uint64_t>{202}));
+}
+
+TEST(OutboxStore, RecordsWhatACorruptQueueHeldInTheGapLedger) {
+  for (const char* name : {"queue-garbage.db", "queue-v1-truncated.db"}) {
+    TempDir dir;
+    const auto c = queue_config(dir);
+    fs::copy_file(fixture(name), c.path);
+    auto store = open_store(c);
+    ASSERT_TRUE(store.stats().quarantine) << name;
+    const auto ledger = store.gap_ledger();
+    ASSERT_EQ(ledger.size(), 1u) << name;
+    EXPECT_EQ(ledger[0].reason, DropReason::corrupt_queue);
+    EXPECT_EQ(ledger[0].source, "") << "every source of the old file";
+    std::cout << name << ": " << ledger[0].messages << " messages, " << ledger[0].count
+              << " readings could be counted\n";
+    // Reported like every other drop.
+    auto seqs = store.report_gaps();
+    ASSERT_TRUE(seqs);
+    ASSERT_EQ(seqs.value().size(), 1u);
+    EXPECT_GT(seqs.value()[0], store.stats().quarantine->seq_floor);
+  }
 }
 
 TEST(OutboxStore, ContinuesAboveItsSeqMarkWhenNothingOfTheOldQueueCanBeRead) {

@@ -10,6 +10,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
+#include "guardian/gateway/gap_report.hpp"
 #include "guardian/gateway/outbox.hpp"
 #include "guardian/testing/environment.hpp"
 #include "queue_test_support.hpp"
@@ -116,6 +117,49 @@ TEST(Outbox, RefusesAndCountsSubmissionsBeyondMaxPendingBytes) {
   EXPECT_EQ(outbox->pending_bytes(), 0u);
   EXPECT_TRUE(outbox->submit(sample));
   EXPECT_EQ(outbox->stats().depth, accepted);  // refused messages were never accepted
+}
+
+TEST(Outbox, RecordsARefusalWithTheNextCommitAndReportsItOnItsOwn) {
+  TempDir dir;
+  boost::asio::io_context io;
+  auto c = queue_config(dir);
+  c.gap_interval = 1s;
+  const auto sample = telemetry_message("meter-1", 3);
+  c.max_pending_bytes = sample.body.size();
+  auto outbox = make_outbox(io, c);
+  ASSERT_TRUE(outbox->submit(sample));
+  ASSERT_FALSE(outbox->submit(sample));
+  // No flush, nothing else submitted: the commit timer and the housekeeping timer do it all.
+  ASSERT_TRUE(run_io_until(
+      io, [&] { return outbox->counters().gaps_reported == 1; }, 10s));
+  const auto messages = fetch(io, *outbox, 0, 10);
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_EQ(messages[1].kind, MessageKind::gap);
+  const auto gap = decode_gap(messages[1].body);
+  ASSERT_TRUE(gap);
+  EXPECT_EQ(gap->reason, DropReason::backpressure);
+  EXPECT_EQ(gap->count, 3u);
+  EXPECT_EQ(outbox->stats().gaps_pending, 0u);
+}
+
+TEST(Outbox, AppliesMaxAgeOnItsHousekeepingTimerAndReportsWhatExpired) {
+  TempDir dir;
+  boost::asio::io_context io;
+  auto c = queue_config(dir);
+  c.max_age = 1ms;  // the file syntax allows 1m at least; the mechanism is the same
+  c.gap_interval = 1s;
+  auto outbox = make_outbox(io, c);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(outbox->submit(telemetry_message("meter-1", 2)));
+  ASSERT_TRUE(run_io_until(
+      io, [&] { return outbox->counters().expired == 3 && outbox->counters().gaps_reported == 1; },
+      10s));
+  const auto left = fetch(io, *outbox, 0, 10);
+  ASSERT_EQ(left.size(), 1u) << "only the gap message";
+  const auto gap = decode_gap(left[0].body);
+  ASSERT_TRUE(gap);
+  EXPECT_EQ(gap->reason, DropReason::max_age);
+  EXPECT_EQ(gap->messages, 3u);
+  EXPECT_EQ(gap->count, 6u);
 }
 
 TEST(Outbox, NeverFetchesAMessageAcknowledgedButNotYetDeleted) {

@@ -3,11 +3,12 @@
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 
+#include "guardian/common/time_format.hpp"
 #include "guardian/gateway/outbox.hpp"
 #include "guardian/gateway/payload.hpp"
 #include "guardian/gateway/pipeline.hpp"
-#include "guardian/common/time_format.hpp"
 #include "guardian/testing/environment.hpp"
+#include "queue_test_support.hpp"
 
 namespace guardian::gateway {
 namespace {
@@ -59,7 +60,7 @@ struct PipelineFixture : ::testing::Test {
 
 TEST_F(PipelineFixture, KeepsTheLastValueOfEveryPoint) {
   open();
-  Pipeline p(site, *outbox);
+  Pipeline p(io, site, *outbox);
   p.on_batch(batch("a", 3));
   auto second = batch("a", 1);
   second.readings[0].value = std::int64_t{42};
@@ -71,7 +72,7 @@ TEST_F(PipelineFixture, KeepsTheLastValueOfEveryPoint) {
 
 TEST_F(PipelineFixture, SplitsABatchIntoMessagesOfAtMostTheConfiguredSize) {
   open(8u << 20, /*per_message=*/4);
-  Pipeline p(site, *outbox);
+  Pipeline p(io, site, *outbox);
   p.on_batch(batch("a", 10));
   const auto msgs = committed();
   ASSERT_EQ(msgs.size(), 3u);
@@ -92,14 +93,17 @@ TEST_F(PipelineFixture, RefusedReadingsBecomeAGapMessageOnceTheQueueAcceptsAgain
   // A pending bound smaller than two messages: the second submit in the same commit window is
   // refused by back-pressure.
   open(/*max_pending_bytes=*/600);
-  Pipeline p(site, *outbox);
+  Pipeline p(io, site, *outbox);
   const auto t0 = now_ms();
   p.on_batch(batch("a", 5, t0));
   p.on_batch(batch("a", 5, t0 + 1s));
   EXPECT_EQ(p.counters().readings_refused, 5u);
-  outbox->flush();  // the queue drains: there is room again
-  p.on_batch(batch("a", 1, t0 + 2s));
-  EXPECT_EQ(p.counters().gaps_reported, 1u);
+  EXPECT_EQ(p.counters().refused_by_source.at("a"), 5u);
+  outbox->flush();  // the refusal goes to the queue's gap ledger with this commit
+  EXPECT_EQ(outbox->stats().gaps_pending, 1u);
+  outbox->housekeeping_now();
+  ASSERT_TRUE(test::run_io_until(
+      io, [&] { return outbox->counters().gaps_reported == 1; }, 10s));
 
   const auto msgs = committed();
   std::vector<nlohmann::json> gaps;
@@ -108,10 +112,58 @@ TEST_F(PipelineFixture, RefusedReadingsBecomeAGapMessageOnceTheQueueAcceptsAgain
   ASSERT_EQ(gaps.size(), 1u);
   EXPECT_EQ(gaps[0].at("source"), "a");
   EXPECT_EQ(gaps[0].at("count"), 5);
+  EXPECT_EQ(gaps[0].at("messages"), 0);
   EXPECT_EQ(gaps[0].at("reason"), "backpressure");
   EXPECT_EQ(gaps[0].at("points").size(), 5u);
   EXPECT_EQ(parse_rfc3339(gaps[0].at("from").get<std::string>()), t0 + 1s);
   EXPECT_EQ(parse_rfc3339(gaps[0].at("to").get<std::string>()), t0 + 1s + 4ms);
+}
+
+TEST_F(PipelineFixture, AlarmPointsTravelInTheirOwnMessagesAtAlarmPriority) {
+  config::PointProcessing rule;
+  rule.source = "a";
+  rule.point = "p1";
+  rule.priority = config::PointPriority::alarm;
+  site.processing = {rule};
+  open();
+  Pipeline p(io, site, *outbox);
+  p.on_batch(batch("a", 3));
+  const auto msgs = committed();
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(msgs[0].priority, Priority::routine);
+  EXPECT_EQ(msgs[0].count, 2u);
+  EXPECT_EQ(msgs[1].priority, Priority::alarm);
+  EXPECT_EQ(msgs[1].count, 1u);
+  const auto j = nlohmann::json::parse(envelope("pipe-01", msgs[1].seq, msgs[1].body));
+  EXPECT_EQ(j.at("readings").at(0).at("name"), "p1");
+}
+
+TEST_F(PipelineFixture, AggregatesOfAWindowAreSubmittedWhenTheClockClosesIt) {
+  config::PointProcessing rule;
+  rule.source = "a";
+  rule.point = "p0";
+  rule.aggregate = config::Aggregate{
+      std::chrono::minutes{1}, {config::AggregateFunction::mean, config::AggregateFunction::count}};
+  site.processing = {rule};
+  open();
+  Pipeline p(io, site, *outbox);
+  const Timestamp minute{std::chrono::milliseconds{1'795'680'000'000}};  // a whole minute
+  for (int i = 0; i < 6; ++i) {
+    auto b = batch("a", 1, minute + std::chrono::seconds{10 * i});
+    b.readings[0].value = std::int64_t{i};
+    p.on_batch(std::move(b));
+  }
+  EXPECT_TRUE(committed().empty()) << "the raw readings of an aggregated point are not sent";
+  p.tick(minute + 1min + EdgeProcessor::kWindowGrace);
+  const auto msgs = committed();
+  ASSERT_EQ(msgs.size(), 1u);
+  const auto j = nlohmann::json::parse(envelope("pipe-01", msgs[0].seq, msgs[0].body));
+  ASSERT_EQ(j.at("readings").size(), 2u);
+  EXPECT_EQ(j.at("readings").at(0).at("name"), "p0.mean");
+  EXPECT_DOUBLE_EQ(j.at("readings").at(0).at("value").get<double>(), 2.5);
+  EXPECT_EQ(j.at("readings").at(0).at("ts"), format_rfc3339(minute));
+  EXPECT_EQ(j.at("readings").at(1).at("name"), "p0.count");
+  EXPECT_EQ(j.at("readings").at(1).at("value"), 6);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// Shared helpers of the queue and uplink tests: realistic messages, queue configurations in a
-/// temporary directory, and running an io_context until an observable condition holds.
+/// temporary directory, opening a store, and running an io_context until an observable condition holds.
 
 #include <chrono>
 #include <cstdint>
@@ -9,12 +9,15 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include "guardian/common/reading.hpp"
 #include "guardian/config/site_config.hpp"
 #include "guardian/gateway/outbox_message.hpp"
+#include "guardian/gateway/outbox_store.hpp"
 #include "guardian/gateway/payload.hpp"
 #include "guardian/testing/environment.hpp"
 
@@ -44,6 +47,13 @@ inline config::QueueConfig queue_config(const testing::TempDir& dir,
   c.synchronous = sync;
   c.commit_window = std::chrono::milliseconds{5};
   return c;
+}
+
+/// Opens the store of `c`; a failure is reported as a test failure (and value() then throws).
+inline OutboxStore open_store(const config::QueueConfig& c) {
+  auto r = OutboxStore::open(c);
+  if (!r) ADD_FAILURE() << r.error().describe();
+  return std::move(r).value();
 }
 
 /// A site "store-042" whose uplink goes to `broker_uri` with quick reconnects, queue in `dir`.

@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "guardian/config/processing_config.hpp"
 #include "guardian/config/secure_link_config.hpp"
 #include "guardian/config/serial_port_config.hpp"
 #include "guardian/config/stream_config.hpp"
@@ -137,13 +138,25 @@ using AdapterConfig = std::variant<ModbusAdapterConfig, StreamAdapterConfig>;
 
 enum class SyncMode : std::uint8_t { full, normal };
 
+/// What the queue gives up when it is full (docs/store-and-forward.md).
+enum class FullPolicy : std::uint8_t {
+  drop_oldest,  ///< keep the newest data: the oldest of the lowest priority goes first
+  reject_new,   ///< keep the oldest data: new data that does not fit is refused
+};
+
 struct QueueConfig {
   std::filesystem::path path = "/var/lib/guardian/queue.db";
   Duration commit_window{10};     ///< Longest a reading waits in memory before its group commit.
-  std::uint64_t max_bytes = 256ull << 20;
-  Duration max_age{std::chrono::hours{24 * 7}};
+  std::uint64_t max_bytes = 256ull << 20;        ///< Bound on the message bodies stored.
+  Duration max_age{std::chrono::hours{24 * 7}};  ///< Older messages are dropped (and reported).
   SyncMode synchronous = SyncMode::full;
   std::uint64_t max_pending_bytes = 8ull << 20;  ///< Un-committed bytes in memory before back-pressure.
+  FullPolicy when_full = FullPolicy::drop_oldest;
+  /// The share of max_bytes one source may hold (1–100): beyond it that source loses its own data
+  /// first, so a chatty device cannot evict the others.
+  int source_quota_percent = 100;
+  /// Dropped data is reported on `gaps` at most this often per source and reason (merged).
+  Duration gap_interval{std::chrono::seconds{10}};
 };
 
 /// TLS with certificate files (development / sites without a TPM). The secure link replaces it.
@@ -164,6 +177,9 @@ struct UplinkConfig {
   Duration health_interval{30000};
   Duration reconnect_min{1000};
   Duration reconnect_max{60000};
+  /// After an outage, the share of publishes (0–100 %) that go to data committed since the
+  /// connection came back while the backlog drains; the rest go to the backlog, oldest first.
+  int live_share_percent = 50;
   std::optional<TlsFilesConfig> tls;
   std::string username;                         ///< optional
   std::filesystem::path password_file;          ///< optional; secrets never inline
@@ -186,6 +202,8 @@ struct SiteConfig {
   /// Directories searched for device profiles, in order (`profiles_path`).
   std::vector<std::filesystem::path> profiles_path;
   std::vector<AdapterConfig> adapters;
+  /// Edge processing rules, at most one per (source, point).
+  std::vector<PointProcessing> processing;
 
   /// uplink.topic_prefix with {device_id} substituted, always ending in '/'.
   [[nodiscard]] std::string topic_prefix() const;

@@ -6,8 +6,10 @@
 ///   start() ─▶ connect worker: link.open() ─▶ Paho connect ──ok──▶ publish status "online"
 ///        ▲                                        │ fail                 │ (retained)
 ///        └──── back-off with jitter ◀─────────────┘                      ▼
-///   drain: outbox.async_fetch(cursor) ─▶ publish (≤ max_inflight unacked) ─▶ PUBACK ─▶ acknowledge
-///   connection lost ─▶ forget in-flight, cursor = 0 (re-send all unacked), reconnect
+///   drain: outbox.async_fetch(lane) ─▶ publish (≤ max_inflight unacked) ─▶ PUBACK ─▶ acknowledge
+///          two lanes: backlog (seq ≤ last committed at connect) and live (above); while both
+///          have messages ready the live lane gets uplink.live_share of the publishes
+///   connection lost ─▶ forget in-flight, lanes reset (re-send all unacked), reconnect
 ///
 /// Paho's callbacks arrive on Paho's threads and are posted to the io_context; everything in this
 /// class runs on the io_context thread, except Link::open() and the creation/destruction of Paho

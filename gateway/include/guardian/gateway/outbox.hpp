@@ -19,9 +19,17 @@
 /// Acknowledged messages are remembered until their (batched) delete has completed, and
 /// async_fetch never returns one of them: a re-send after a reconnect repeats only messages the
 /// broker has not acknowledged.
+///
+/// Nothing is dropped silently: a refused submission is recorded (reason backpressure, or
+/// disk_full while the disk is full) and handed to the store with the next commit, which puts it
+/// in the durable gap ledger with whatever the bounds dropped. A housekeeping timer applies
+/// max_age (OutboxStore::expire) and, every gap_interval, turns the ledger into gap messages
+/// (OutboxStore::report_gaps), which are committed like any other message.
 
 #include <cstdint>
 #include <functional>
+#include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +53,9 @@ struct OutboxCounters {
                                     ///< accepted, and are retried with back-off)
   std::uint64_t acknowledged = 0;   ///< deleted after PUBACK
   std::uint64_t delete_errors = 0;  ///< failed deletes (retried; until then never re-fetched)
+  std::uint64_t disk_full_errors = 0;  ///< commits that failed for lack of disk space
+  std::uint64_t expired = 0;           ///< messages dropped by max_age
+  std::uint64_t gaps_reported = 0;     ///< gap messages committed
   std::string last_error;           ///< the last commit/delete error, for health
 };
 
@@ -72,13 +83,23 @@ class Outbox {
   /// seq now in the store. Handlers accumulate and are never removed: capture weak references.
   void on_committed(CommittedHandler handler);
 
-  /// Reads up to `limit` committed messages with seq > after_seq, in seq order, leaving out those
-  /// acknowledged but not yet deleted; `handler` runs on the io_context (never inline). Errors
-  /// carry the SQLite code.
-  void async_fetch(std::uint64_t after_seq, std::size_t limit, FetchHandler handler);
+  /// Reads up to `limit` committed messages with after_seq < seq ≤ up_to, in seq order, leaving
+  /// out those acknowledged but not yet deleted; `handler` runs on the io_context (never inline).
+  /// Errors carry the SQLite code.
+  void async_fetch(std::uint64_t after_seq, std::size_t limit, FetchHandler handler,
+                   std::uint64_t up_to = std::numeric_limits<std::uint64_t>::max());
 
   /// Marks `seq` as delivered (PUBACK received); deleted in the next batched delete.
   void acknowledge(std::uint64_t seq);
+
+  /// The edge-processing state saved in the queue file, as it was at construction.
+  [[nodiscard]] const std::map<std::string, std::string>& saved_state() const noexcept;
+  /// Saves `values` (merged with what is saved) on the worker; a failure is counted in
+  /// last_error and the values are saved with the next call.
+  void save_state(std::map<std::string, std::string> values);
+
+  /// Applies max_age and reports the gap ledger now, whatever the timers say (tests, shutdown).
+  void housekeeping_now();
 
   /// Commits everything pending, runs the pending deletes and blocks until the worker has done
   /// both (used at shutdown). on_committed handlers for that commit are posted, not called inline.

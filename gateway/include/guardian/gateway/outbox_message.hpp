@@ -5,6 +5,7 @@
 /// {"v":1,"device":…,"seq":…, is prepended by the uplink at publish time, because `seq` is
 /// only known once the message has been committed.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -25,8 +26,11 @@ enum class MessageKind : std::uint8_t { telemetry = 0, record = 1, gap = 2 };
   return "telemetry";
 }
 
-/// Priority under pressure: higher outlives lower (values are part of the queue schema).
-enum class Priority : std::uint8_t { routine = 0, record = 1, alarm = 2 };
+/// Priority under pressure: higher outlives lower (values are part of the queue schema). Routine
+/// telemetry is dropped before records, records before alarms, alarms before gap messages (and a
+/// gap message that must go is folded into the next one, so what it reported is not lost).
+enum class Priority : std::uint8_t { routine = 0, record = 1, alarm = 2, gap = 3 };
+inline constexpr std::size_t kPriorityCount = 4;
 
 /// A message on its way into the queue (not yet accepted).
 struct PendingMessage {

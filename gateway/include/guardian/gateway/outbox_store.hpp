@@ -11,9 +11,25 @@
 /// seq — one small write per kSeqMarkHeadroom messages. A fresh queue starts above
 /// max(last seq still readable from the old file, seq mark), so seq never goes backwards for a
 /// device unless both the database and its side file are lost.
+///
+/// Bounds (docs/store-and-forward.md): the bodies stored never exceed QueueConfig::max_bytes, and
+/// one source's data never exceeds source_quota of it. A commit that would pass a bound first
+/// makes room by QueueConfig::when_full, lowest priority first and, within a priority, from the
+/// source holding the most: drop_oldest deletes the oldest stored messages, reject_new refuses
+/// the newest (the incoming message first). What is dropped goes into the *gap ledger* (table
+/// gap_ledger) in the same transaction, merged per (source, reason), until report_gaps() turns
+/// it into gap messages. max_age is applied by expire(). A write that fails for lack of disk
+/// space is retried once after making room the same way (drop_oldest only).
+///
+/// Schema versions: 1 = the outbox table; 2 = an index by (priority, source) for the bounds, the
+/// gap ledger, the edge_state table, and gap messages at their own priority. A version 1 file is
+/// migrated in place at open.
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -22,6 +38,7 @@
 
 #include "guardian/common/result.hpp"
 #include "guardian/config/site_config.hpp"
+#include "guardian/gateway/gap_report.hpp"
 #include "guardian/gateway/outbox_message.hpp"
 
 struct sqlite3;
@@ -37,7 +54,13 @@ struct QuarantineNotice {
   Timestamp when{};                ///< when the quarantine happened
 };
 
-/// Depth, size and age of what is waiting to be sent.
+/// Messages and body bytes of one source's data (gap messages not included).
+struct SourceUsage {
+  std::uint64_t messages = 0;
+  std::uint64_t bytes = 0;
+};
+
+/// Depth, size and age of what is waiting to be sent, and what the bounds dropped.
 struct QueueStats {
   std::uint64_t depth = 0;                  ///< messages in the queue
   std::uint64_t readings = 0;               ///< readings (sum of counts) in the queue
@@ -47,6 +70,12 @@ struct QueueStats {
   std::uint64_t pending_messages = 0;       ///< submitted, not yet committed (Outbox::stats() only)
   std::uint64_t pending_bytes = 0;          ///< their body bytes (Outbox::stats() only)
   std::optional<QuarantineNotice> quarantine;  ///< set when open() replaced a corrupt database
+  std::map<std::string, SourceUsage> sources;  ///< per source (data messages only)
+  /// Readings and records dropped since open, by DropReason (recorded in the gap ledger).
+  std::array<std::uint64_t, kDropReasonCount> dropped{};
+  std::uint64_t dropped_messages = 0;  ///< accepted messages deleted by a bound since open
+  std::uint64_t gaps_pending = 0;      ///< (source, reason) entries in the ledger, not yet reported
+  bool disk_full = false;              ///< the last write failed for lack of space
 };
 
 /// The connection settings the store runs with, read back from SQLite (for health and tests).
@@ -67,7 +96,7 @@ class OutboxStore {
  public:
   /// Schema version stored in `PRAGMA user_version`. A file with a higher version was written by
   /// a newer Guardian: open() refuses it (it is not corrupt; it must not be quarantined).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   /// How far above the last assigned seq the seq mark is written (see the file comment).
   static constexpr std::uint64_t kSeqMarkHeadroom = 100'000;
 
@@ -86,14 +115,37 @@ class OutboxStore {
   OutboxStore& operator=(OutboxStore&&) noexcept;
   ~OutboxStore();
 
-  /// Commits all of `batch` in one transaction (group commit) and returns the seq assigned to
-  /// each message, in order (consecutive). Either all are accepted or none.
+  /// Commits `batch` in one transaction (group commit) and returns the seqs assigned to the
+  /// messages accepted, in order (consecutive). Messages the bounds refuse (reject_new, a message
+  /// larger than a bound, or lower in priority than everything stored) are not accepted and are
+  /// recorded in the gap ledger, as is whatever was evicted to make room, and `dropped_before`
+  /// (data refused before it reached the store, e.g. by back-pressure). Either the whole
+  /// transaction happens or none of it; on error nothing is accepted or recorded.
   [[nodiscard]] result<std::vector<std::uint64_t>> commit_batch(
-      std::span<const PendingMessage> batch);
+      std::span<const PendingMessage> batch, std::span<const DroppedData> dropped_before = {});
 
-  /// Up to `limit` messages with seq > after_seq, in seq order.
-  [[nodiscard]] result<std::vector<StoredMessage>> fetch_after(std::uint64_t after_seq,
-                                                               std::size_t limit);
+  /// Deletes the messages committed before `cutoff` (queue.max_age), oldest first, recording
+  /// them in the gap ledger (reason max_age); returns how many were deleted. Commit order is
+  /// taken as age order (a wall clock stepping back may leave an older message behind a newer
+  /// one until that one expires too).
+  [[nodiscard]] result<std::uint64_t> expire(Timestamp cutoff);
+
+  /// Turns every gap ledger entry into a gap message (one per source and reason) and empties the
+  /// ledger, in one durable transaction; returns the seqs of the gap messages.
+  [[nodiscard]] result<std::vector<std::uint64_t>> report_gaps();
+
+  /// The gap ledger: what was dropped and is not yet reported, by (source, reason).
+  [[nodiscard]] std::vector<DroppedData> gap_ledger() const;
+
+  /// Small named values that must survive restarts (edge-processing counters), stored in the
+  /// queue file. save_state() commits without its own fsync (like deletes).
+  [[nodiscard]] result<std::map<std::string, std::string>> load_state();
+  [[nodiscard]] result<void> save_state(const std::map<std::string, std::string>& values);
+
+  /// Up to `limit` messages with after_seq < seq ≤ up_to, in seq order.
+  [[nodiscard]] result<std::vector<StoredMessage>> fetch_after(
+      std::uint64_t after_seq, std::size_t limit,
+      std::uint64_t up_to = std::numeric_limits<std::uint64_t>::max());
 
   /// Deletes the given messages (acknowledged by the broker) in one transaction. Unknown seqs
   /// are ignored; `seqs` need not be sorted. The delete commits without its own fsync (a power cut
@@ -109,6 +161,9 @@ class OutboxStore {
 
  private:
   struct Statements;
+  struct Accounting;
+  class Evictor;
+  class MirrorGuard;
   OutboxStore() = default;
   [[nodiscard]] static result<OutboxStore> open_checked(const config::QueueConfig& config,
                                                         std::optional<std::uint64_t> seq_mark,
@@ -116,10 +171,40 @@ class OutboxStore {
   [[nodiscard]] result<void> load_stats();
   [[nodiscard]] result<void> reserve_seqs_through(std::uint64_t last);
   [[nodiscard]] result<void> refresh_oldest();
+  [[nodiscard]] result<void> load_ledger();
+  /// Bounds for a commit on a full disk: the queue is held to `queue_bytes` instead of
+  /// max_bytes, and only the newest `batch_bytes` of the batch are written; what goes is
+  /// recorded as disk_full.
+  struct DiskFullLimits {
+    std::uint64_t queue_bytes = 0;
+    std::uint64_t batch_bytes = 0;
+  };
+  /// One commit_batch() transaction.
+  [[nodiscard]] result<std::vector<std::uint64_t>> commit_once(
+      std::span<const PendingMessage> batch, std::span<const DroppedData> dropped_before,
+      std::optional<DiskFullLimits> disk_limit);
+  /// Inserts one message inside the current transaction and accounts for it.
+  [[nodiscard]] result<std::uint64_t> insert_message(const PendingMessage& m, std::int64_t created);
+  /// Inserts all of `batch` (several rows per statement), appending their seqs.
+  [[nodiscard]] result<void> insert_all(std::span<const PendingMessage> batch, std::int64_t created,
+                                        std::vector<std::uint64_t>& seqs);
+  void account_inserted(const PendingMessage& m, std::uint64_t seq, std::int64_t created);
+  [[nodiscard]] result<void> write_ledger_entries(
+      const std::vector<std::pair<std::string, DropReason>>& keys);
   void checkpoint_if_wal_over(int frames);
+  [[nodiscard]] std::optional<std::uint64_t> usable_disk_bytes() const;
+  [[nodiscard]] std::uint64_t disk_reserve(std::uint64_t margin) const;
+  [[nodiscard]] bool disk_is_tight() const;
+  /// How much the queue may still grow before the disk counts as full (nullopt: unknown).
+  [[nodiscard]] std::optional<std::uint64_t> disk_headroom() const;
+  /// In-memory usage of (priority, source): a message stored, or messages gone.
+  void add_usage(int priority, const std::string& source, SourceUsage usage, std::uint64_t seq);
+  void forget_usage(const std::pair<int, std::string>& key, SourceUsage usage);
 
   std::unique_ptr<sqlite3, SqliteCloser> db_;
   std::unique_ptr<Statements> stmts_;
+  std::unique_ptr<Accounting> acct_;  ///< per (priority, source) usage and the gap ledger
+  config::QueueConfig config_;
   QueueStats stats_;
   std::filesystem::path path_;
   std::uint64_t seq_reserved_ = 0;  ///< the seq mark on disk (0 = none yet)

@@ -1,14 +1,15 @@
 #pragma once
 /// \file
 /// The per-point pipeline between adapters and the queue: keeps the last value of every point
-/// (for `guardian status`), splits batches into messages of at most max_readings_per_message,
-/// encodes them and submits them to the Outbox. What back-pressure refuses is never silently
-/// lost: it is counted per source and reported as a gap message as soon as the queue accepts again.
+/// (for `guardian status`), applies edge processing (EdgeProcessor: deadband, aggregates,
+/// counters), splits what remains into messages of at most max_readings_per_message — alarm
+/// points in messages of their own, at alarm priority — encodes them and submits them to the
+/// Outbox. What back-pressure refuses is counted here and reported by the Outbox as a gap.
 ///
 ///   adapter ─ReadingBatch─▶ Pipeline ─▶ last values
-///                              └──────▶ encode_telemetry ─▶ Outbox::submit ─(refused)─▶ GapTracker
-///                                                                                      │
-///                          next successful submit ◀── gap message (priority alarm) ◀───┘
+///                              └──▶ EdgeProcessor ─▶ encode_telemetry ─▶ Outbox::submit
+///   tick timer (1 s) ─────────────▶ EdgeProcessor::tick ─▶ (window results, counters) ─┘
+///                                   └─▶ counter state ─▶ Outbox::save_state
 ///
 /// Runs on the io_context thread only.
 
@@ -17,8 +18,12 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include "guardian/common/reading.hpp"
 #include "guardian/config/site_config.hpp"
+#include "guardian/gateway/edge_processor.hpp"
 #include "guardian/gateway/outbox.hpp"
 
 namespace guardian::gateway {
@@ -28,43 +33,53 @@ struct PipelineCounters {
   std::uint64_t readings = 0;           ///< readings received
   std::uint64_t records = 0;            ///< records received
   std::uint64_t messages = 0;           ///< messages accepted for commit by the Outbox
-  std::uint64_t readings_refused = 0;   ///< readings refused by back-pressure (reported as gaps)
-  std::uint64_t gaps_reported = 0;      ///< gap messages submitted
-};
-
-/// What was refused for one source, waiting to be reported.
-struct PendingGap {
-  std::uint64_t count = 0;
-  Timestamp from{};
-  Timestamp to{};
-  std::vector<std::string> points;  ///< distinct point names (or record types), capped
+  std::uint64_t readings_refused = 0;   ///< readings (and records) refused by back-pressure
+  /// Refused readings per source: back-pressure reaching the adapters, counted where it bites.
+  std::map<std::string, std::uint64_t> refused_by_source;
 };
 
 class Pipeline {
  public:
-  Pipeline(const config::SiteConfig& site, Outbox& outbox);
+  /// `outbox` must outlive the pipeline. Edge-processing counters continue from the state the
+  /// Outbox loaded (Outbox::saved_state()).
+  Pipeline(boost::asio::io_context& io, const config::SiteConfig& site, Outbox& outbox);
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  /// Starts the edge-processing clock (aggregate windows, counter reports); without it windows
+  /// close only when a reading of a later window arrives. Cancelled by stop() and destruction.
+  void start();
+  void stop();
 
   /// Takes one adapter batch (io_context thread).
   void on_batch(ReadingBatch&& batch);
   /// Takes one record (io_context thread).
   void on_record(Record&& record);
+  /// Runs the edge-processing clock once at `now` (what the timer does every second).
+  void tick(Timestamp now);
 
   /// Last reading of every point, by source then point name.
   using LastValues = std::map<std::string, std::map<std::string, Reading>>;
   [[nodiscard]] const LastValues& last_values() const noexcept { return last_; }
   [[nodiscard]] const PipelineCounters& counters() const noexcept { return counters_; }
+  [[nodiscard]] const EdgeCounters& edge_counters() const noexcept { return edge_.counters(); }
 
  private:
+  void submit_readings(const std::string& source, std::vector<Reading>& readings);
+  void submit_chunks(const std::string& source, std::span<const Reading> readings,
+                     Priority priority);
   bool submit(PendingMessage message);
-  void refuse(const std::string& source, const std::string& what, std::uint64_t count,
-              Timestamp from, Timestamp to);
-  void report_pending_gaps();
+  void arm_tick();
 
   Outbox& outbox_;
   std::size_t max_per_message_;
+  EdgeProcessor edge_;
+  boost::asio::steady_timer tick_timer_;
+  bool ticking_ = false;
   LastValues last_;
-  std::map<std::string, PendingGap> gaps_;
   PipelineCounters counters_;
+  std::vector<Reading> scratch_;
 };
 
 }  // namespace guardian::gateway

@@ -99,7 +99,7 @@ TEST(StoreForwardE2E, NothingIsLostThroughCutsBlackHolesASlowLinkHalfClosesAndBr
   EXPECT_TRUE(gaps_received(collector).empty()) << "nothing was dropped, so no gap";
   const auto valid = validate_against_schema(collector.messages(), dir);
   EXPECT_EQ(valid.exit_code, 0) << valid.output;
-  EXPECT_EQ(gw.stop(), 0);
+  EXPECT_EQ(gw.stop(), 0) << gw.log();
 }
 
 TEST(StoreForwardE2E, OnAFullDiskTheOldestDataGoesAndEveryMissingSeqIsNamedByAGap) {
@@ -246,12 +246,12 @@ TEST(StoreForwardE2E, ACorruptQueueIsMovedAsideReportedAndReplacedWithoutACrashL
       20s));
   ASSERT_TRUE(collector.wait_for_count("/telemetry", 3, 20s)) << "a fresh queue is working";
   // A restart finds a healthy queue: no second quarantine.
-  EXPECT_EQ(gw.stop(), 0);
+  EXPECT_EQ(gw.stop(), 0) << gw.log();
   gw.start();
   EXPECT_FALSE(gw.status().at("queue").contains("quarantine"));
   const auto valid = validate_against_schema(collector.messages(), dir);
   EXPECT_EQ(valid.exit_code, 0) << valid.output;
-  EXPECT_EQ(gw.stop(), 0);
+  EXPECT_EQ(gw.stop(), 0) << gw.log();
 }
 
 TEST(StoreForwardE2E, EdgeProcessingDeclaredInTheFileShapesWhatIsSent) {
@@ -300,7 +300,7 @@ TEST(StoreForwardE2E, EdgeProcessingDeclaredInTheFileShapesWhatIsSent) {
   EXPECT_GT(health.at("windows").get<int>(), 1);
   const auto valid = validate_against_schema(all, dir);
   EXPECT_EQ(valid.exit_code, 0) << valid.output;
-  EXPECT_EQ(gw.stop(), 0);
+  EXPECT_EQ(gw.stop(), 0) << gw.log();
 }
 
 }  // namespace

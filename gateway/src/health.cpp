@@ -70,7 +70,8 @@ nlohmann::json health_json(const GatewayView& v, Timestamp now) {
                       {"connects", uc.connects},
                       {"connect_failures", uc.connect_failures},
                       {"connection_losses", uc.connection_losses},
-                      {"received", uc.received}};
+                      {"received", uc.received},
+                      {"skipped_dropped", uc.skipped_dropped}};
   if (!uc.last_error.empty()) link["last_error"] = uc.last_error;
   if (info.cert_not_after) {
     link["cert_not_after"] = format_rfc3339(*info.cert_not_after);

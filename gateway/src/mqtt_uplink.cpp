@@ -58,6 +58,9 @@ constexpr std::chrono::milliseconds kStopStepTimeout{900};
 constexpr std::uint64_t kFetchAheadBytes = 4u << 20;
 // A fetch error or a publish Paho refused is retried after this long.
 constexpr std::chrono::milliseconds kPumpRetryDelay{100};
+// A message the queue's bounds are dropping in a transaction still committing is looked at again
+// after this long (SendClaims::Verdict::wait; the transaction is one group commit).
+constexpr std::chrono::milliseconds kClaimWaitDelay{2};
 
 void* seq_context(std::uint64_t seq) noexcept {
   return reinterpret_cast<void*>(static_cast<std::uintptr_t>(seq));
@@ -158,8 +161,10 @@ void destroy_connection(std::shared_ptr<Connection> conn) {
 }
 
 // One stream of queued messages to publish: the seqs in (cursor, up_to] not yet fetched, and
-// those fetched ahead of publishing.
+// those fetched ahead of publishing (each held in the Outbox's SendClaims until it leaves here).
 struct Lane {
+  explicit Lane(SendClaims& c) : claims(&c) {}
+  SendClaims* claims;
   std::uint64_t cursor = 0;  // highest seq fetched
   std::uint64_t up_to = 0;   // highest seq this lane carries
   std::deque<StoredMessage> ahead;
@@ -168,9 +173,16 @@ struct Lane {
   std::uint64_t generation = 0;  // a fetch issued before the last reset is stale
   std::uint64_t contended = 0;   // publishes made while the other lane also had some ready
 
+  void pop_front() {
+    ahead_bytes -= ahead.front().body.size();
+    claims->release(ahead.front().seq);
+    ahead.pop_front();
+  }
+
   void reset(std::uint64_t from, std::uint64_t last) {
     cursor = from;
     up_to = last;
+    for (const auto& m : ahead) claims->release(m.seq);
     ahead.clear();
     ahead_bytes = 0;
     fetching = false;
@@ -213,6 +225,8 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
         retry_timer(context),
         pump_timer(context),
         backoff(site.uplink.reconnect_min, site.uplink.reconnect_max),
+        backlog(o.claims()),
+        live(o.claims()),
         live_share(static_cast<std::uint64_t>(std::clamp(site.uplink.live_share_percent, 0, 100))) {
     counters.state_since = now_ms();
   }
@@ -335,13 +349,24 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
       if (lane == nullptr) break;
       const bool contended = !backlog.ahead.empty() && !live.ahead.empty();
       const StoredMessage& m = lane->ahead.front();
+      // The queue's bounds may have dropped it since it was fetched (then a gap reports it), or
+      // be dropping it right now.
+      const auto verdict = outbox.claims().start_sending(m.seq);
+      if (verdict == SendClaims::Verdict::wait) {
+        arm_pump_retry(kClaimWaitDelay);
+        break;
+      }
+      if (verdict == SendClaims::Verdict::skip) {
+        ++counters.skipped_dropped;
+        lane->pop_front();
+        continue;
+      }
       if (!publish_queued(m)) {
         arm_pump_retry();
         break;
       }
       in_flight.insert(m.seq);
-      lane->ahead_bytes -= m.body.size();
-      lane->ahead.pop_front();
+      lane->pop_front();
       if (contended) ++lane->contended;
       ++counters.published;
     }
@@ -369,8 +394,8 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     }
   }
 
-  void arm_pump_retry() {
-    pump_timer.expires_after(kPumpRetryDelay);
+  void arm_pump_retry(std::chrono::milliseconds delay = kPumpRetryDelay) {
+    pump_timer.expires_after(delay);
     pump_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
       if (auto self = weak.lock(); self && !ec) self->pump();
     });
@@ -394,7 +419,11 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
 
   void on_fetched(Lane& lane, std::uint64_t gen, std::uint64_t hint, std::size_t limit,
                   result<std::vector<StoredMessage>> fetched) {
-    if (gen != lane.generation) return;
+    if (gen != lane.generation) {
+      if (fetched)
+        for (const auto& m : fetched.value()) outbox.claims().release(m.seq);
+      return;
+    }
     lane.fetching = false;
     if (!fetched) {
       counters.last_error = fetched.error().describe();
@@ -404,7 +433,10 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     auto& messages = fetched.value();
     for (auto& m : messages) {
       lane.cursor = std::max(lane.cursor, m.seq);
-      if (in_flight.contains(m.seq)) continue;
+      if (in_flight.contains(m.seq)) {
+        outbox.claims().release(m.seq);
+        continue;
+      }
       lane.ahead_bytes += m.body.size();
       lane.ahead.push_back(std::move(m));
     }

@@ -67,6 +67,7 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
         commit_retry(kRetryMin, kRetryMax),
         delete_retry(kRetryMin, kRetryMax) {
     store_stats = store->stats();
+    store->share_claims(claims);
     commit_now_bytes = std::max<std::uint64_t>(config.max_pending_bytes / 4, 1);
     // Before the worker runs anything: the store is still this thread's.
     if (auto state = store->load_state())
@@ -301,10 +302,16 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
                             handler = std::move(handler)]() mutable {
         if (self->closed) return;
         if (fetched) {
+          // What the handler does not get is not held (the store held all it returned).
           auto& messages = fetched.value();
-          std::erase_if(messages,
-                        [&](const StoredMessage& m) { return self->acked.contains(m.seq); });
-          if (messages.size() > limit) messages.resize(limit);
+          const auto unwanted = std::stable_partition(
+              messages.begin(), messages.end(),
+              [&](const StoredMessage& m) { return !self->acked.contains(m.seq); });
+          const auto end =
+              messages.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(
+                                     limit, static_cast<std::size_t>(unwanted - messages.begin())));
+          for (auto it = end; it != messages.end(); ++it) self->claims->release(it->seq);
+          messages.erase(end, messages.end());
         }
         handler(std::move(fetched));
       });
@@ -432,6 +439,7 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
   asio::io_context& io;
   config::QueueConfig config;
   std::optional<OutboxStore> store;        // worker thread only (and the constructor/shutdown)
+  std::shared_ptr<SendClaims> claims = std::make_shared<SendClaims>();  // thread-safe
   std::uint64_t worker_stats_version = 0;  // worker thread only
   asio::thread_pool worker{1};
 
@@ -502,6 +510,8 @@ void Outbox::housekeeping_now() { impl_->housekeeping(true); }
 QueueStats Outbox::stats() const { return impl_->stats(); }
 
 const OutboxCounters& Outbox::counters() const noexcept { return impl_->counters; }
+
+SendClaims& Outbox::claims() noexcept { return *impl_->claims; }
 
 std::uint64_t Outbox::pending_bytes() const noexcept {
   return impl_->queued_bytes + impl_->inflight_bytes;

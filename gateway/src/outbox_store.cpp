@@ -357,11 +357,11 @@ result<OutboxStore> OutboxStore::open_checked(const config::QueueConfig& config,
   BOOST_OUTCOME_TRY(victim_oldest,
                     sqlite::prepare(db, std::string(kVictimColumns) +
                                             " WHERE seq >= ?3 AND priority = ?1 AND source = ?2"
-                                            " ORDER BY seq LIMIT 1"));
+                                            " ORDER BY seq"));
   BOOST_OUTCOME_TRY(victim_newest,
                     sqlite::prepare(db, std::string(kVictimColumns) +
                                             " WHERE seq <= ?3 AND priority = ?1 AND source = ?2"
-                                            " ORDER BY seq DESC LIMIT 1"));
+                                            " ORDER BY seq DESC"));
   BOOST_OUTCOME_TRY(delete_one, sqlite::prepare(db, "DELETE FROM outbox WHERE seq = ?1"));
   BOOST_OUTCOME_TRY(oldest_rows, sqlite::prepare(db, std::string(kVictimColumns) +
                                                          " WHERE seq > ?1 ORDER BY seq LIMIT 64"));
@@ -502,6 +502,12 @@ result<std::vector<StoredMessage>> OutboxStore::fetch_after(std::uint64_t after_
   }
   if (rc != SQLITE_DONE)
     return sqlite::error(db_.get(), rc, "queue " + path_.string() + ": cannot read messages");
+  if (claims_) {
+    std::vector<std::uint64_t> seqs;
+    seqs.reserve(out.size());
+    for (const auto& m : out) seqs.push_back(m.seq);
+    claims_->hold(seqs);
+  }
   return out;
 }
 
@@ -563,6 +569,7 @@ result<void> OutboxStore::remove(std::span<const std::uint64_t> seqs) {
   if (const int rc = txn.commit(); rc != SQLITE_OK)
     return sqlite::error(db, rc, where + ": cannot commit the delete of delivered messages");
   checkpoint_if_wal_over(kCheckpointAfterDeleteFrames);
+  if (claims_) claims_->forget(sorted);
 
   stats_.depth -= std::min(stats_.depth, removed);
   stats_.readings -= std::min(stats_.readings, readings);

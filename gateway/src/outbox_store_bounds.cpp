@@ -150,6 +150,24 @@ class OutboxStore::MirrorGuard {
 class OutboxStore::Evictor {
  public:
   explicit Evictor(OutboxStore& store) : s_(store) {}
+  /// Without settle(true) — the transaction failed — what it claimed goes back as it was.
+  ~Evictor() { settle(false); }
+  Evictor(const Evictor&) = delete;
+  Evictor& operator=(const Evictor&) = delete;
+
+  /// The transaction committed (true) or not: the uplink may go on with what was claimed.
+  void settle(bool committed) {
+    if (s_.claims_) s_.claims_->settle_drops(claimed_, committed);
+    claimed_.clear();
+  }
+
+  /// May `seq` go? Not when the uplink has sent it (send_claims.hpp); otherwise it is claimed.
+  [[nodiscard]] bool may_drop(std::uint64_t seq) {
+    if (!s_.claims_) return true;
+    if (!s_.claims_->claim_for_drop(seq)) return false;
+    claimed_.push_back(seq);
+    return true;
+  }
 
   /// Adds `d` to the ledger; `counts` adds it to stats().dropped (not for a gap message being
   /// folded back: what it reports was counted when it was first dropped).
@@ -181,9 +199,16 @@ class OutboxStore::Evictor {
     const int top = only_source != nullptr ? static_cast<int>(Priority::alarm)
                                            : static_cast<int>(Priority::gap);
     std::uint64_t freed = 0;
+    // Classes holding nothing that may go (everything stored is sent): passed over.
+    std::set<Accounting::ClassKey> exhausted;
     while (freed < need) {
-      const auto chosen = choose(only_source, incoming, incoming_size, top);
-      if (!chosen) return false;  // nothing left that may go
+      const auto chosen = choose(only_source, incoming, incoming_size, top, exhausted);
+      if (!chosen) {
+        // Nothing left that may go: the incoming message is the one refused.
+        if (incoming == nullptr) return false;
+        refuse(*incoming, reason);
+        return true;
+      }
       const auto& [priority, source] = *chosen;
       const bool incoming_class = incoming != nullptr &&
                                   static_cast<int>(incoming->priority) == priority &&
@@ -195,12 +220,17 @@ class OutboxStore::Evictor {
       // reported again, so nothing it said is lost.
       const bool oldest_first = s_.config_.when_full == config::FullPolicy::drop_oldest ||
                                 priority == static_cast<int>(Priority::gap);
-      if (incoming_class && (!oldest_first || stored_messages == 0)) {
+      if (incoming_class &&
+          (!oldest_first || stored_messages == 0 || exhausted.contains(*chosen))) {
         refuse(*incoming, reason);
         return true;
       }
       BOOST_OUTCOME_TRY(size, evict_one(priority, source, oldest_first, reason));
-      freed += size;
+      if (!size) {
+        exhausted.insert(*chosen);
+        continue;
+      }
+      freed += *size;
     }
     return false;
   }
@@ -238,14 +268,23 @@ class OutboxStore::Evictor {
  private:
   // The class to drop from: the lowest priority that has anything (stored, or the incoming
   // message), and within it the source holding the most bytes (counting the incoming message).
-  std::optional<Accounting::ClassKey> choose(const std::string* only_source,
-                                             const PendingMessage* incoming,
-                                             std::uint64_t incoming_size, int top) const {
+  std::optional<Accounting::ClassKey> choose(
+      const std::string* only_source, const PendingMessage* incoming, std::uint64_t incoming_size,
+      int top, const std::set<Accounting::ClassKey>& exhausted) const {
     for (int p = 0; p <= top; ++p) {
       const std::string* best = nullptr;
       std::uint64_t best_usage = 0;
       const auto consider = [&](const std::string& source) {
         if (only_source != nullptr && source != *only_source) return;
+        // A class whose stored messages are all sent is passed over — but the incoming
+        // message's own class stays a candidate: refusing the incoming message then comes
+        // before dropping anything of higher priority.
+        const bool incoming_class = incoming != nullptr &&
+                                    static_cast<int>(incoming->priority) == p &&
+                                    incoming->source == source;
+        if (!incoming_class && !exhausted.empty() &&
+            exhausted.contains(Accounting::ClassKey{p, source}))
+          return;
         const std::uint64_t usage =
             usage_of(p, source) +
             (incoming != nullptr && incoming->source == source ? incoming_size : 0);
@@ -275,44 +314,58 @@ class OutboxStore::Evictor {
     return it == s_.stats_.sources.end() ? 0 : it->second.bytes;
   }
 
-  // Drops the oldest (or newest) message of a class; returns its size (0 when the class turned
-  // out to be empty: the accounting is corrected so the choice moves on).
-  result<std::uint64_t> evict_one(int priority, const std::string& source, bool oldest,
-                                  DropReason reason) {
+  // Drops the oldest (or newest) message of a class that may go; returns its size, 0 when the
+  // class turned out to be empty (the accounting is corrected so the choice moves on), nullopt
+  // when all it holds is sent.
+  result<std::optional<std::uint64_t>> evict_one(int priority, const std::string& source,
+                                                 bool oldest, DropReason reason) {
     const auto cls = s_.acct_->classes.find({priority, source});
-    if (cls == s_.acct_->classes.end()) return std::uint64_t{0};
+    if (cls == s_.acct_->classes.end()) return std::optional<std::uint64_t>{0};
     sqlite3_stmt* stmt = oldest ? s_.stmts_->victim_oldest.get() : s_.stmts_->victim_newest.get();
     Victim v;
+    bool found = false;
+    bool passed_sent = false;
+    std::uint64_t bound = oldest ? cls->second.oldest_at_or_after : cls->second.newest_at_or_before;
     {
       sqlite::StatementReset reset(stmt);
       sqlite3_bind_int(stmt, 1, priority);
       sqlite3_bind_text(stmt, 2, source.data(), static_cast<int>(source.size()), SQLITE_STATIC);
-      sqlite3_bind_int64(
-          stmt, 3,
-          static_cast<std::int64_t>(std::min<std::uint64_t>(
-              oldest ? cls->second.oldest_at_or_after : cls->second.newest_at_or_before,
-              INT64_MAX)));
-      const int rc = sqlite3_step(stmt);
-      if (rc == SQLITE_DONE) {
-        s_.acct_->classes.erase(cls);
-        return std::uint64_t{0};
+      sqlite3_bind_int64(stmt, 3,
+                         static_cast<std::int64_t>(std::min<std::uint64_t>(bound, INT64_MAX)));
+      int rc = SQLITE_OK;
+      while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 0));
+        if (may_drop(seq)) {
+          v = read_victim(stmt, wants_names(source, reason));
+          found = true;
+          break;
+        }
+        // Sent: never dropped, so the walk may pass it for good.
+        passed_sent = true;
+        bound = oldest ? seq + 1 : seq - 1;
       }
-      if (rc != SQLITE_ROW)
+      if (!found && rc != SQLITE_DONE)
         return write_error(s_.db_.get(), rc,
                            "queue " + s_.path_.string() + ": cannot choose what to drop");
-      v = read_victim(stmt, wants_names(source, reason));
     }
-    // The walk ends here next time: nothing of this class is left beyond the victim.
+    (oldest ? cls->second.oldest_at_or_after : cls->second.newest_at_or_before) = bound;
+    if (!found) {
+      if (passed_sent) return std::optional<std::uint64_t>{};
+      s_.acct_->classes.erase(cls);
+      return std::optional<std::uint64_t>{0};
+    }
+    // The walk ends here next time: nothing of this class that may go is left beyond the victim.
     if (oldest)
       cls->second.oldest_at_or_after = v.seq + 1;
     else
       cls->second.newest_at_or_before = v.seq - 1;
     BOOST_OUTCOME_TRY(drop(v, reason));
-    return v.size;
+    return std::optional<std::uint64_t>{v.size};
   }
 
   OutboxStore& s_;
   std::set<Accounting::LedgerKey> touched_;
+  std::vector<std::uint64_t> claimed_;  // claimed for drop in this transaction
   bool oldest_dropped_ = false;
 };
 
@@ -531,6 +584,7 @@ result<std::vector<std::uint64_t>> OutboxStore::commit_once(
     return fail(write_error(
         db, rc,
         where + ": cannot commit (" + std::to_string(batch.size()) + " messages not accepted)"));
+  evictor.settle(true);
   checkpoint_if_wal_over(kCheckpointAfterCommitFrames);
   return seqs;
 }
@@ -575,8 +629,10 @@ result<std::uint64_t> OutboxStore::expire(Timestamp cutoff) {
       if (rc == SQLITE_DONE && rows.size() < 64) more = false;
     }
     for (const auto& v : rows) {
-      if (auto r = evictor.drop(v, DropReason::max_age); !r) return fail(r.error());
       after = v.seq;
+      // A sent message is on its way; it leaves when delivered.
+      if (!evictor.may_drop(v.seq)) continue;
+      if (auto r = evictor.drop(v, DropReason::max_age); !r) return fail(r.error());
       ++expired;
     }
     if (rows.empty()) more = false;
@@ -587,6 +643,7 @@ result<std::uint64_t> OutboxStore::expire(Timestamp cutoff) {
   if (auto r = write_ledger_entries(touched); !r) return fail(r.error());
   if (const int rc = txn.commit(); rc != SQLITE_OK)
     return fail(write_error(db, rc, where + ": cannot commit an expiry"));
+  evictor.settle(true);
   checkpoint_if_wal_over(kCheckpointAfterDeleteFrames);
   return expired;
 }
@@ -671,6 +728,7 @@ result<std::vector<std::uint64_t>> OutboxStore::report_gaps() {
   stats_.gaps_pending = acct_->ledger.size();
   if (const int rc = txn.commit(); rc != SQLITE_OK)
     return fail(write_error(db, rc, where + ": cannot commit the gap messages"));
+  evictor.settle(true);
   checkpoint_if_wal_over(kCheckpointAfterCommitFrames);
   return seqs;
 }

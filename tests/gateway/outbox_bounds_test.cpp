@@ -7,6 +7,7 @@
 
 #include "guardian/gateway/gap_report.hpp"
 #include "guardian/gateway/outbox_store.hpp"
+#include "guardian/gateway/send_claims.hpp"
 #include "guardian/testing/environment.hpp"
 #include "queue_test_support.hpp"
 
@@ -179,6 +180,105 @@ TEST(OutboxBounds, ExpireDropsWhatIsOlderThanTheCutoffAndRecordsIt) {
   commit(store, {message("meter-1", Priority::routine, kT0)});
   EXPECT_EQ(store.expire(now_ms() - std::chrono::hours{1}).value(), 0u);
   EXPECT_EQ(store.stats().depth, 1u);
+}
+
+// A store's claims, as the Outbox shares them; and `n` routine messages committed one by one.
+std::shared_ptr<SendClaims> shared_claims(OutboxStore& store) {
+  auto claims = std::make_shared<SendClaims>();
+  store.share_claims(claims);
+  return claims;
+}
+
+std::vector<std::uint64_t> fill(OutboxStore& store, int n) {
+  std::vector<std::uint64_t> seqs;
+  for (int i = 0; i < n; ++i)
+    seqs.push_back(commit(store, {message("meter-1", Priority::routine, kT0 + i)}).at(0));
+  return seqs;
+}
+
+// The uplink's side is played here by hand, through the same SendClaims the Outbox shares.
+TEST(OutboxBounds, AMessageOnItsWayIsNeverDroppedAndADroppedOneIsNeverSent) {
+  using Verdict = SendClaims::Verdict;
+  TempDir dir;
+  auto store = open_store(bounded(dir, 10));
+  const auto claims = shared_claims(store);
+  const auto s = fill(store, 10);
+
+  // The uplink fetches four and publishes two of them; two wait in its memory.
+  auto fetched = store.fetch_after(0, 4);
+  ASSERT_TRUE(fetched) << fetched.error().describe();
+  ASSERT_EQ(fetched.value().size(), 4u);
+  EXPECT_EQ(claims->start_sending(s[0]), Verdict::send);
+  EXPECT_EQ(claims->start_sending(s[1]), Verdict::send);
+
+  // Three more: the two sent stay; the two only fetched and the next one go.
+  for (int i = 0; i < 3; ++i) commit(store, {message("meter-1", Priority::routine, kT0 + 10 + i)});
+  std::set<std::uint64_t> kept;
+  for (const auto& m : all(store)) {
+    kept.insert(m.seq);
+    claims->release(m.seq);  // a look, not the uplink's: nothing stays held
+  }
+  EXPECT_TRUE(kept.contains(s[0]) && kept.contains(s[1])) << "a sent message was dropped";
+  EXPECT_FALSE(kept.contains(s[2]) || kept.contains(s[3]) || kept.contains(s[4]));
+  EXPECT_EQ(kept.size(), 10u);
+  EXPECT_EQ(ledger(store).at({"meter-1", DropReason::queue_full}).messages, 3u);
+  // The uplink must not send what a gap now reports.
+  EXPECT_EQ(claims->start_sending(s[2]), Verdict::skip);
+  EXPECT_EQ(claims->start_sending(s[3]), Verdict::skip);
+  for (std::size_t i = 0; i < 4; ++i) claims->release(s[i]);
+  EXPECT_EQ(claims->size(), 2u) << "only the two sent remain";
+  EXPECT_EQ(claims->sent(), 2u);
+
+  // max_age passes a sent message over too.
+  auto expired = store.expire(now_ms() + std::chrono::seconds{1});
+  ASSERT_TRUE(expired) << expired.error().describe();
+  EXPECT_EQ(expired.value(), 8u);
+  EXPECT_EQ(store.stats().depth, 2u);
+
+  // Delivered and deleted: forgotten.
+  ASSERT_TRUE(store.remove(std::vector<std::uint64_t>{s[0], s[1]}));
+  EXPECT_EQ(claims->size(), 0u);
+  EXPECT_EQ(claims->sent(), 0u);
+}
+
+TEST(OutboxBounds, WhenEverythingStoredIsOnItsWayTheIncomingMessageIsRefused) {
+  TempDir dir;
+  auto store = open_store(bounded(dir, 5));
+  const auto claims = shared_claims(store);
+  const auto s = fill(store, 5);
+  ASSERT_EQ(store.fetch_after(0, 100).value().size(), 5u);
+  for (const auto seq : s) ASSERT_EQ(claims->start_sending(seq), SendClaims::Verdict::send);
+  // drop_oldest has nothing it may drop: the newcomer is refused and reported, the bound holds.
+  EXPECT_TRUE(commit(store, {message("meter-1", Priority::routine, kT0 + 10)}).empty());
+  EXPECT_EQ(store.stats().depth, 5u);
+  EXPECT_LE(store.stats().bytes, bounded(dir, 5).max_bytes);
+  EXPECT_EQ(ledger(store).at({"meter-1", DropReason::queue_full}).messages, 0u)
+      << "refused, not dropped after acceptance";
+  EXPECT_EQ(ledger(store).at({"meter-1", DropReason::queue_full}).count, 4u);
+  // A newcomer from another source is refused too: all that is stored is on its way.
+  const auto other = commit(store, {message("meter-2", Priority::routine, kT0 + 20)});
+  EXPECT_TRUE(other.empty());
+  // Once one is delivered, there is room again.
+  ASSERT_TRUE(store.remove(std::vector<std::uint64_t>{s[0]}));
+  EXPECT_EQ(commit(store, {message("meter-1", Priority::routine, kT0 + 30)}).size(), 1u);
+}
+
+TEST(SendClaims, AMessageBeingDroppedWaitsForTheTransactionAndComesBackIfItRollsBack) {
+  using Verdict = SendClaims::Verdict;
+  SendClaims claims;
+  const std::vector<std::uint64_t> seqs{7, 8};
+  claims.hold(seqs);
+  ASSERT_TRUE(claims.claim_for_drop(7));
+  EXPECT_EQ(claims.start_sending(7), Verdict::wait) << "the drop is not committed yet";
+  claims.settle_drops(std::vector<std::uint64_t>{7}, /*committed=*/false);
+  EXPECT_EQ(claims.start_sending(7), Verdict::send) << "rolled back: still there, so sent";
+  EXPECT_FALSE(claims.claim_for_drop(7)) << "sent: never dropped";
+  ASSERT_TRUE(claims.claim_for_drop(8));
+  claims.settle_drops(std::vector<std::uint64_t>{8}, /*committed=*/true);
+  EXPECT_EQ(claims.start_sending(8), Verdict::skip);
+  claims.release(seqs);
+  EXPECT_EQ(claims.size(), 1u);
+  EXPECT_EQ(claims.start_sending(99), Verdict::skip) << "never held: not in the queue";
 }
 
 TEST(OutboxBounds, ReportGapsTurnsTheLedgerIntoOneGapMessagePerSourceAndReason) {

@@ -5,12 +5,23 @@
 
 namespace guardian::testing {
 
-SwtpmProcess::SwtpmProcess()
+SwtpmProcess::SwtpmProcess() : dir_("guardian-swtpm") {
+  // Ports found free can be taken by another process before swtpm binds them (tests run in
+  // parallel); swtpm then exits. Other ports are tried before giving up.
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
     // The swtpm TCTI finds the control channel at the server port + 1 (FIELD-NOTES).
-    : dir_("guardian-swtpm"),
-      port_(free_tcp_port_pair()),
-      ctrl_port_(static_cast<std::uint16_t>(port_ + 1)) {
-  start();
+    port_ = free_tcp_port_pair();
+    ctrl_port_ = static_cast<std::uint16_t>(port_ + 1);
+    try {
+      start();
+      return;
+    } catch (const std::runtime_error&) {
+      if (attempt == kAttempts) throw;
+      if (process_) process_->kill_now();
+      process_.reset();
+    }
+  }
 }
 
 SwtpmProcess::~SwtpmProcess() {
@@ -28,9 +39,14 @@ void SwtpmProcess::start() {
       {},
       dir_ / "swtpm.log",
       {}});
-  // The control channel answers once the TPM is initialised; probing it leaves the TPM alone.
-  if (!wait_for_tcp_port(ctrl_port_, std::chrono::seconds{10}))
-    throw std::runtime_error("swtpm did not start on port " + std::to_string(port_) + ": " + log());
+  // The control channel answers once the TPM is initialised; probing it, or opening and closing
+  // a connection to the server port, leaves the TPM alone. Both must answer, and from swtpm:
+  // one it could not bind makes it exit.
+  const auto deadline = std::chrono::seconds{10};
+  if (!wait_for_tcp_port(ctrl_port_, deadline) || !wait_for_tcp_port(port_, deadline) ||
+      !running())
+    throw std::runtime_error("swtpm did not start on ports " + std::to_string(port_) + "/" +
+                             std::to_string(ctrl_port_) + ": " + log());
 }
 
 void SwtpmProcess::stop() {

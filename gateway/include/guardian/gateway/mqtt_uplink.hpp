@@ -56,6 +56,8 @@ struct UplinkCounters {
   std::uint64_t connects = 0;           ///< successful connections
   std::uint64_t connect_failures = 0;   ///< attempts that failed (Link::open(), TCP, TLS, CONNACK)
   std::uint64_t connection_losses = 0;  ///< established connections that dropped
+  std::uint64_t skipped_dropped = 0;    ///< fetched, then dropped by the queue's bounds before
+                                        ///< it was sent (in a gap message, so not sent)
   std::uint64_t received = 0;           ///< messages received on subscribed topics
   std::string last_error;               ///< the latest failure, with the URI (never a secret)
   Timestamp state_since{};              ///< when state() last changed

@@ -89,6 +89,11 @@ class Outbox {
   void async_fetch(std::uint64_t after_seq, std::size_t limit, FetchHandler handler,
                    std::uint64_t up_to = std::numeric_limits<std::uint64_t>::max());
 
+  /// What the uplink holds and has sent (send_claims.hpp). Every message a fetch hands over is
+  /// held once: the uplink releases it when it leaves its memory, and calls start_sending()
+  /// before publishing it — a message the bounds dropped meanwhile is then skipped.
+  [[nodiscard]] SendClaims& claims() noexcept;
+
   /// Marks `seq` as delivered (PUBACK received); deleted in the next batched delete.
   void acknowledge(std::uint64_t seq);
 

@@ -40,6 +40,7 @@
 #include "guardian/config/site_config.hpp"
 #include "guardian/gateway/gap_report.hpp"
 #include "guardian/gateway/outbox_message.hpp"
+#include "guardian/gateway/send_claims.hpp"
 
 struct sqlite3;
 
@@ -142,7 +143,12 @@ class OutboxStore {
   [[nodiscard]] result<std::map<std::string, std::string>> load_state();
   [[nodiscard]] result<void> save_state(const std::map<std::string, std::string>& values);
 
-  /// Up to `limit` messages with after_seq < seq ≤ up_to, in seq order.
+  /// Shares the record of what the uplink holds and has sent (send_claims.hpp): from then on
+  /// fetch_after() holds what it returns, remove() forgets what it deletes, and the bounds never
+  /// drop a message that is sent. Without it (a store used on its own) nothing is ever sent.
+  void share_claims(std::shared_ptr<SendClaims> claims) noexcept { claims_ = std::move(claims); }
+
+  /// Up to `limit` messages with after_seq < seq ≤ up_to, in seq order (held in the claims).
   [[nodiscard]] result<std::vector<StoredMessage>> fetch_after(
       std::uint64_t after_seq, std::size_t limit,
       std::uint64_t up_to = std::numeric_limits<std::uint64_t>::max());
@@ -204,6 +210,7 @@ class OutboxStore {
   std::unique_ptr<sqlite3, SqliteCloser> db_;
   std::unique_ptr<Statements> stmts_;
   std::unique_ptr<Accounting> acct_;  ///< per (priority, source) usage and the gap ledger
+  std::shared_ptr<SendClaims> claims_;  ///< what the uplink holds and has sent (may be null)
   config::QueueConfig config_;
   QueueStats stats_;
   std::filesystem::path path_;

@@ -34,8 +34,8 @@ class SwtpmProcess {
 
  private:
   TempDir dir_;
-  std::uint16_t port_;
-  std::uint16_t ctrl_port_;
+  std::uint16_t port_ = 0;
+  std::uint16_t ctrl_port_ = 0;
   std::unique_ptr<Process> process_;
 };
 

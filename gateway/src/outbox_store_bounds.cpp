@@ -369,6 +369,52 @@ class OutboxStore::Evictor {
   bool oldest_dropped_ = false;
 };
 
+// ───────────────────────────── one bounded write ─────────────────────────────
+
+/// One transaction that may drop messages (a commit, an expiry, a gap report): unless commit()
+/// succeeds, the transaction rolls back, the in-memory mirror is put back (by fail()) and what the
+/// evictor claimed is released.
+class OutboxStore::BoundedWrite {
+ public:
+  explicit BoundedWrite(OutboxStore& store)
+      : store_(store),
+        where_("queue " + store.path_.string()),
+        mirror_(store),
+        txn_(store.db_.get(), store.stmts_->begin.get(), store.stmts_->commit.get(),
+             store.stmts_->rollback.get()),
+        evictor_(store) {}
+
+  /// Whether the transaction began; `doing` names the operation ("a commit").
+  [[nodiscard]] result<void> begun(std::string_view doing) {
+    if (txn_.begin_rc() == SQLITE_OK) return outcome::success();
+    return fail(write_error(store_.db_.get(), txn_.begin_rc(),
+                            where_ + ": cannot begin " + std::string(doing)));
+  }
+  /// Puts the mirror back and returns `e`, for `return w.fail(e)`.
+  [[nodiscard]] Error fail(Error e) { return mirror_.restore(std::move(e)); }
+  /// "queue <path>", for error messages.
+  [[nodiscard]] const std::string& where() const noexcept { return where_; }
+  [[nodiscard]] Evictor& evictor() noexcept { return evictor_; }
+
+  /// Writes the ledger rows the evictor touched and commits; `what` names what a failure loses.
+  [[nodiscard]] result<void> commit(std::string_view what) {
+    const std::vector<Accounting::LedgerKey> touched(evictor_.touched().begin(),
+                                                     evictor_.touched().end());
+    if (auto r = store_.write_ledger_entries(touched); !r) return fail(r.error());
+    if (const int rc = txn_.commit(); rc != SQLITE_OK)
+      return fail(write_error(store_.db_.get(), rc, where_ + ": cannot commit " + std::string(what)));
+    evictor_.settle(true);
+    return outcome::success();
+  }
+
+ private:
+  OutboxStore& store_;
+  std::string where_;
+  MirrorGuard mirror_;
+  WriteTransaction txn_;
+  Evictor evictor_;  // destroyed first: releases its claims before the rollback
+};
+
 // ───────────────────────────── commits ─────────────────────────────
 
 namespace {
@@ -501,16 +547,10 @@ result<std::vector<std::uint64_t>> OutboxStore::commit_once(
   BOOST_OUTCOME_TRY(reserve_seqs_through(stats_.last_seq + batch.size()));
 
   // The in-memory mirror changes as the transaction goes; a failure puts it back.
-  MirrorGuard mirror(*this);
-  const auto fail = [&](Error e) { return mirror.restore(std::move(e)); };
-
-  sqlite3* db = db_.get();
-  const std::string where = "queue " + path_.string();
-  WriteTransaction txn(db, stmts_->begin.get(), stmts_->commit.get(), stmts_->rollback.get());
-  if (txn.begin_rc() != SQLITE_OK)
-    return fail(write_error(db, txn.begin_rc(), where + ": cannot begin a commit"));
-
-  Evictor evictor(*this);
+  BoundedWrite write(*this);
+  BOOST_OUTCOME_TRY(write.begun("a commit"));
+  const auto fail = [&](Error e) { return write.fail(std::move(e)); };
+  Evictor& evictor = write.evictor();
   for (const auto& d : dropped_before) evictor.record(d, true);
 
   const std::int64_t created = to_millis(now_ms());
@@ -577,14 +617,8 @@ result<std::vector<std::uint64_t>> OutboxStore::commit_once(
   if (evictor.oldest_dropped()) {
     if (auto r = refresh_oldest(); !r) return fail(r.error());
   }
-  const std::vector<Accounting::LedgerKey> touched(evictor.touched().begin(),
-                                                   evictor.touched().end());
-  if (auto r = write_ledger_entries(touched); !r) return fail(r.error());
-  if (const int rc = txn.commit(); rc != SQLITE_OK)
-    return fail(write_error(
-        db, rc,
-        where + ": cannot commit (" + std::to_string(batch.size()) + " messages not accepted)"));
-  evictor.settle(true);
+  BOOST_OUTCOME_TRY(
+      write.commit("(" + std::to_string(batch.size()) + " messages not accepted)"));
   checkpoint_if_wal_over(kCheckpointAfterCommitFrames);
   return seqs;
 }
@@ -593,19 +627,15 @@ result<std::vector<std::uint64_t>> OutboxStore::commit_once(
 
 result<std::uint64_t> OutboxStore::expire(Timestamp cutoff) {
   if (!stats_.oldest_created || *stats_.oldest_created >= cutoff) return std::uint64_t{0};
-  // The in-memory mirror changes as the transaction goes; a failure puts it back.
-  MirrorGuard mirror(*this);
-  const auto fail = [&](Error e) { return mirror.restore(std::move(e)); };
-  sqlite3* db = db_.get();
-  const std::string where = "queue " + path_.string();
   // Like a delete, an expiry need not be durable on its own: undone by a power cut, it happens
   // again (its ledger entry is undone with it).
   RelaxedDurability relaxed(stmts_->relaxed_sync.get(), stmts_->configured_sync.get());
-  WriteTransaction txn(db, stmts_->begin.get(), stmts_->commit.get(), stmts_->rollback.get());
-  if (txn.begin_rc() != SQLITE_OK)
-    return fail(write_error(db, txn.begin_rc(), where + ": cannot begin an expiry"));
-
-  Evictor evictor(*this);
+  // The in-memory mirror changes as the transaction goes; a failure puts it back.
+  BoundedWrite write(*this);
+  BOOST_OUTCOME_TRY(write.begun("an expiry"));
+  const auto fail = [&](Error e) { return write.fail(std::move(e)); };
+  Evictor& evictor = write.evictor();
+  sqlite3* db = db_.get();
   std::uint64_t expired = 0;
   std::uint64_t after = 0;
   for (bool more = true; more;) {
@@ -625,7 +655,7 @@ result<std::uint64_t> OutboxStore::expire(Timestamp cutoff) {
         rows.push_back(std::move(v));
       }
       if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fail(write_error(db, rc, where + ": cannot read the oldest messages"));
+        return fail(write_error(db, rc, write.where() + ": cannot read the oldest messages"));
       if (rc == SQLITE_DONE && rows.size() < 64) more = false;
     }
     for (const auto& v : rows) {
@@ -638,12 +668,7 @@ result<std::uint64_t> OutboxStore::expire(Timestamp cutoff) {
     if (rows.empty()) more = false;
   }
   if (auto r = refresh_oldest(); !r) return fail(r.error());
-  const std::vector<Accounting::LedgerKey> touched(evictor.touched().begin(),
-                                                   evictor.touched().end());
-  if (auto r = write_ledger_entries(touched); !r) return fail(r.error());
-  if (const int rc = txn.commit(); rc != SQLITE_OK)
-    return fail(write_error(db, rc, where + ": cannot commit an expiry"));
-  evictor.settle(true);
+  BOOST_OUTCOME_TRY(write.commit("an expiry"));
   checkpoint_if_wal_over(kCheckpointAfterDeleteFrames);
   return expired;
 }
@@ -688,24 +713,20 @@ result<std::vector<std::uint64_t>> OutboxStore::report_gaps() {
   std::vector<std::uint64_t> seqs;
   if (acct_->ledger.empty()) return seqs;
   BOOST_OUTCOME_TRY(reserve_seqs_through(stats_.last_seq + acct_->ledger.size()));
-  // The in-memory mirror changes as the transaction goes; a failure puts it back.
-  MirrorGuard mirror(*this);
-  const auto fail = [&](Error e) { return mirror.restore(std::move(e)); };
-  sqlite3* db = db_.get();
-  const std::string where = "queue " + path_.string();
-  // Durable (as configured): a gap message gets a seq like any accepted message.
-  WriteTransaction txn(db, stmts_->begin.get(), stmts_->commit.get(), stmts_->rollback.get());
-  if (txn.begin_rc() != SQLITE_OK)
-    return fail(write_error(db, txn.begin_rc(), where + ": cannot begin reporting gaps"));
+  // The in-memory mirror changes as the transaction goes; a failure puts it back. Durable (as
+  // configured): a gap message gets a seq like any accepted message.
+  BoundedWrite write(*this);
+  BOOST_OUTCOME_TRY(write.begun("reporting gaps"));
+  const auto fail = [&](Error e) { return write.fail(std::move(e)); };
   {
     sqlite::StatementReset reset(stmts_->ledger_clear.get());
     if (const int rc = sqlite3_step(stmts_->ledger_clear.get()); rc != SQLITE_DONE)
-      return fail(write_error(db, rc, where + ": cannot empty the gap ledger"));
+      return fail(write_error(db_.get(), rc, write.where() + ": cannot empty the gap ledger"));
   }
   auto entries = std::move(acct_->ledger);
   acct_->ledger.clear();
 
-  Evictor evictor(*this);
+  Evictor& evictor = write.evictor();
   const std::int64_t created = to_millis(now_ms());
   for (const auto& [key, d] : entries) {
     const PendingMessage m = encode_gap(d);
@@ -722,13 +743,8 @@ result<std::vector<std::uint64_t>> OutboxStore::report_gaps() {
   if (evictor.oldest_dropped()) {
     if (auto r = refresh_oldest(); !r) return fail(r.error());
   }
-  const std::vector<Accounting::LedgerKey> touched(evictor.touched().begin(),
-                                                   evictor.touched().end());
-  if (auto r = write_ledger_entries(touched); !r) return fail(r.error());
   stats_.gaps_pending = acct_->ledger.size();
-  if (const int rc = txn.commit(); rc != SQLITE_OK)
-    return fail(write_error(db, rc, where + ": cannot commit the gap messages"));
-  evictor.settle(true);
+  BOOST_OUTCOME_TRY(write.commit("the gap messages"));
   checkpoint_if_wal_over(kCheckpointAfterCommitFrames);
   return seqs;
 }

@@ -170,6 +170,7 @@ class OutboxStore {
   struct Accounting;
   class Evictor;
   class MirrorGuard;
+  class BoundedWrite;
   OutboxStore() = default;
   [[nodiscard]] static result<OutboxStore> open_checked(const config::QueueConfig& config,
                                                         std::optional<std::uint64_t> seq_mark,

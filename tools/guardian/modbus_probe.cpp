@@ -45,7 +45,7 @@ constexpr std::array kOrders{WordOrder::ABCD, WordOrder::CDAB, WordOrder::BADC, 
 [[nodiscard]] std::string bits_of(std::uint16_t r) {
   std::string bits;
   for (int b = 15; b >= 0; --b) {
-    bits.push_back(((r >> b) & 1U) != 0 ? '1' : '0');
+    bits.push_back(((static_cast<unsigned>(r) >> b) & 1U) != 0 ? '1' : '0');
     if (b % 4 == 0 && b != 0) bits.push_back(' ');
   }
   return bits;

@@ -54,7 +54,7 @@ using config::RegisterTable;
 [[nodiscard]] bool bit_of(const config::ModbusPoint& p, std::uint16_t wire) {
   std::array<std::uint16_t, 1> big_endian{};
   reorder_registers(std::span<const std::uint16_t>(&wire, 1), p.order, big_endian);
-  return ((big_endian[0] >> p.bit) & 1U) != 0;
+  return ((static_cast<unsigned>(big_endian[0]) >> p.bit) & 1U) != 0;
 }
 
 }  // namespace

@@ -147,7 +147,7 @@ result<void> decode_response(const ModbusRequest& r, std::span<const std::uint8_
     if (is_bit_function(r.function)) {
       if (reply.bits.size() < r.count) return failure(EINVAL, "reply buffer too small");
       for (std::size_t i = 0; i < r.count; ++i)
-        reply.bits[i] = static_cast<std::uint8_t>((data[i / 8] >> (i % 8)) & 1U);
+        reply.bits[i] = static_cast<std::uint8_t>((static_cast<unsigned>(data[i / 8]) >> (i % 8)) & 1U);
     } else {
       if (reply.registers.size() < r.count) return failure(EINVAL, "reply buffer too small");
       for (std::size_t i = 0; i < r.count; ++i) reply.registers[i] = word(data[2 * i], data[2 * i + 1]);

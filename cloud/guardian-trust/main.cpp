@@ -1,7 +1,8 @@
 // guardian-trust — the fleet's trust service and its operator CLI.
 //
 //   guardian-trust serve --registry DB --listen HOST:PORT --cert F --key F --ca-cert F --ca-key F
-//                        [--crl F [--on-crl-update CMD]] [--port-file F]
+//                        --approval-key F [--crl F [--on-crl-update CMD]] [--port-file F]
+//   guardian-trust tpm-ca add|list|remove --registry DB …
 //   guardian-trust enroll --registry DB RECORD.json [--replace]
 //   guardian-trust revoke --registry DB DEVICE [--reason TEXT]
 //   guardian-trust list --registry DB [--json]
@@ -17,6 +18,7 @@
 #include <charconv>
 #include <iostream>
 
+#include "guardian/cloud/approval_signer.hpp"
 #include "guardian/cloud/broker_config.hpp"
 #include "guardian/cloud/certificate_authority.hpp"
 #include "guardian/cloud/evidence.hpp"
@@ -71,16 +73,27 @@ int cmd_enroll(const std::string& registry_path, const std::string& file, bool r
   const auto json = nlohmann::json::parse(text.value(), nullptr, false);
   auto record = secure_link::enrollment_from_json(json);
   if (!record) return fail(make_error(file + ": " + record.error().message));
-  auto device = verify_enrollment(record.value());
+  auto registry = open_registry(registry_path);
+  if (!registry) return fail(registry.error());
+  EnrollmentTrust trust;
+  auto cas = registry.value()->tpm_cas();
+  if (!cas) return fail(cas.error());
+  for (const auto& ca : cas.value()) trust.tpm_manufacturer_cas += ca.pem;
+  auto approval_key = registry.value()->approval_key();
+  if (!approval_key) return fail(approval_key.error());
+  trust.approval_key = std::move(approval_key).value();
+  auto device = verify_enrollment(record.value(), trust);
   if (!device) {
     std::cerr << "guardian-trust: " << file << ": refused: " << device.error().describe() << '\n';
     return kUsage;
   }
-  auto registry = open_registry(registry_path);
-  if (!registry) return fail(registry.error());
   if (auto done = registry.value()->enroll(device.value(), replace); !done) return fail(done.error());
   std::cout << "enrolled " << device.value().id << " ("
             << secure_link::to_string(device.value().backend) << " identity)\n";
+  if (device.value().backend == config::IdentityBackend::tpm)
+    std::cout << "endorsement key certified by " << device.value().ek_issuer
+              << "\ncredential activation at its first attestation will show the attestation key "
+                 "is in that TPM\n";
   if (device.value().backend == config::IdentityBackend::software)
     std::cout << "note: a software identity gets certificates only if the policy allows software "
                  "keys (guardian-trust policy set --allow-software-keys true)\n";
@@ -112,6 +125,8 @@ int cmd_list(const std::string& registry_path, bool json) {
       list.push_back({{"device", d.id},
                       {"backend", secure_link::to_string(d.backend)},
                       {"enrolled", format_rfc3339(d.enrolled)},
+                      {"ek_issuer", d.ek_issuer},
+                      {"activated", d.activated ? nlohmann::json(format_rfc3339(*d.activated)) : nlohmann::json()},
                       {"revoked", d.revoked ? nlohmann::json(format_rfc3339(*d.revoked)) : nlohmann::json()},
                       {"last_attestation", d.last_attestation ? nlohmann::json(format_rfc3339(*d.last_attestation)) : nlohmann::json()},
                       {"last_result", d.last_result}});
@@ -121,6 +136,9 @@ int cmd_list(const std::string& registry_path, bool json) {
   for (const auto& d : devices.value()) {
     std::cout << d.id << "  " << secure_link::to_string(d.backend) << "  enrolled "
               << format_rfc3339(d.enrolled);
+    if (d.backend == config::IdentityBackend::tpm)
+      std::cout << (d.activated ? "  activated " + format_rfc3339(*d.activated)
+                                : std::string("  awaiting credential activation"));
     if (d.revoked) std::cout << "  REVOKED " << format_rfc3339(*d.revoked) << " (" << d.revocation_reason << ")";
     if (d.last_attestation)
       std::cout << "  last attestation " << format_rfc3339(*d.last_attestation) << ": " << d.last_result;
@@ -175,12 +193,63 @@ int cmd_policy(const std::string& registry_path, const std::string& action, cons
     std::cout << (action == "allow" ? "allowed " : "disallowed ") << a.kind << " " << digest << '\n';
   } else if (action == "set") {
     if (!a.allow_software.empty()) p.allow_software_keys = a.allow_software == "true";
-    if (a.pcr >= 0) p.pcr = static_cast<unsigned>(a.pcr);
+    if (a.pcr >= 0) {
+      if (auto usable = valid_measurement_pcr(static_cast<unsigned>(a.pcr)); !usable) {
+        std::cerr << "guardian-trust: --pcr: " << usable.error().message << '\n';
+        return kUsage;
+      }
+      p.pcr = static_cast<unsigned>(a.pcr);
+    }
     if (!a.max_lifetime.empty())
       p.max_lifetime = std::chrono::duration_cast<std::chrono::seconds>(*parse_duration(a.max_lifetime));
   }
   if (auto saved = registry.value()->set_policy(p); !saved) return fail(saved.error());
   if (action == "set") std::cout << policy_to_json(p).dump(2) << '\n';
+  return 0;
+}
+
+int cmd_tpm_ca(const std::string& registry_path, const std::string& action,
+               const std::vector<std::string>& files, const std::string& note) {
+  auto registry = open_registry(registry_path);
+  if (!registry) return fail(registry.error());
+  if (action == "list") {
+    auto cas = registry.value()->tpm_cas();
+    if (!cas) return fail(cas.error());
+    for (const auto& ca : cas.value())
+      std::cout << ca.fingerprint << "  " << ca.subject << (ca.note.empty() ? "" : "  (" + ca.note + ")")
+                << '\n';
+    if (cas.value().empty())
+      std::cout << "no TPM manufacturer CA: every TPM enrollment is refused until one is added\n";
+    return 0;
+  }
+  if (action == "remove") {
+    for (const auto& fingerprint : files) {
+      auto removed = registry.value()->remove_tpm_ca(fingerprint);
+      if (!removed) return fail(removed.error());
+      if (!removed.value()) {
+        std::cerr << "guardian-trust: no TPM manufacturer CA has the fingerprint " << fingerprint << '\n';
+        return kUsage;
+      }
+      std::cout << "removed " << fingerprint << '\n';
+    }
+    return 0;
+  }
+  for (const auto& file : files) {
+    // Every certificate of the file (a root and its intermediates, or a vendor's bundle).
+    auto chain = secure_link::X509Chain::from_file(file);
+    if (!chain) return fail(chain.error());
+    for (const mbedtls_x509_crt* c = chain.value()->get(); c != nullptr && c->raw.len > 0; c = c->next) {
+      TpmCaRecord ca;
+      const secure_link::ByteView der(c->raw.p, c->raw.len);
+      ca.fingerprint = "SHA256:" + secure_link::to_hex(secure_link::sha256(der));
+      ca.subject = secure_link::certificate_subject(*c);
+      ca.pem = secure_link::der_to_pem(der, "CERTIFICATE");
+      ca.note = note;
+      ca.added = now_ms();
+      if (auto added = registry.value()->add_tpm_ca(ca); !added) return fail(added.error());
+      std::cout << "trusted for EK certificates: " << ca.subject << "  " << ca.fingerprint << '\n';
+    }
+  }
   return 0;
 }
 
@@ -210,7 +279,7 @@ int cmd_broker_config(const BrokerConfigOptions& options, const std::string& out
 }
 
 struct ServeArgs {
-  std::string registry, listen = "0.0.0.0:7443", cert, key, ca_cert, ca_key, crl, on_crl_update,
+  std::string registry, listen = "0.0.0.0:7443", cert, key, ca_cert, ca_key, approval_key, crl, on_crl_update,
       port_file, nonce_lifetime = "60s", crl_validity = "7d", crl_refresh = "24h",
       crl_check = "2s";
 };
@@ -235,7 +304,8 @@ int cmd_serve(const ServeArgs& a) {
   ::signal(SIGPIPE, SIG_IGN);
 
   // The fleet CA's key signs every device certificate: refuse to serve with it world-readable.
-  for (const auto& [key, what] : {std::pair{a.ca_key, "--ca-key"}, std::pair{a.key, "--key"}})
+  for (const auto& [key, what] : {std::pair{a.ca_key, "--ca-key"}, std::pair{a.key, "--key"},
+                                  std::pair{a.approval_key, "--approval-key"}})
     if (auto private_ok = secure_link::check_private_file(key, what); !private_ok)
       return fail(private_ok.error());
   auto registry = open_registry(a.registry);
@@ -244,7 +314,24 @@ int cmd_serve(const ServeArgs& a) {
   if (!ca) return fail(ca.error());
   auto tls = secure_link::TlsServerContext::load(a.cert, a.key);
   if (!tls) return fail(tls.error());
-  TrustService service(*registry.value(), *ca.value(),
+  auto approver = ApprovalSigner::load(a.approval_key);
+  if (!approver) return fail(approver.error());
+  // Every enrolled TPM key names the approval key in its policy: one registry, one key, on
+  // every replica.
+  auto registered = registry.value()->approval_key();
+  if (!registered) return fail(registered.error());
+  if (registered.value().empty()) {
+    if (auto set = registry.value()->set_approval_key(approver.value()->key().spki_der); !set)
+      return fail(set.error());
+    log::info("trust", "registry bound to the approval key " + approver.value()->key().fingerprint());
+  } else if (registered.value() != approver.value()->key().spki_der) {
+    auto bound = secure_link::approval_key_from_public(registered.value());
+    return fail(make_error("--approval-key " + a.approval_key + " (" + approver.value()->key().fingerprint() +
+                           ") is not the key this registry's devices are bound to (" +
+                           (bound ? bound.value().fingerprint() : std::string("unreadable")) +
+                           "): every replica must use the same approval key"));
+  }
+  TrustService service(*registry.value(), *ca.value(), *approver.value(),
                        TrustServiceOptions{std::chrono::duration_cast<std::chrono::seconds>(
                            *parse_duration(a.nonce_lifetime))});
   std::unique_ptr<CrlPublisher> crl;
@@ -291,6 +378,10 @@ int main(int argc, char** argv) {
   serve->add_option("--key", serve_args.key, "Its private key (PEM)")->required();
   serve->add_option("--ca-cert", serve_args.ca_cert, "Fleet CA certificate (PEM)")->required();
   serve->add_option("--ca-key", serve_args.ca_key, "Fleet CA private key (PEM)")->required();
+  serve->add_option("--approval-key", serve_args.approval_key,
+                    "The fleet's approval key (ECDSA P-256 private key, PEM, mode 0600): approves "
+                    "the PCR states in which devices' TLS keys may sign")
+      ->required();
   serve->add_option("--crl", serve_args.crl, "Maintain the broker's CRL in this file");
   serve->add_option("--on-crl-update", serve_args.on_crl_update,
                     "Shell command run after each CRL rewrite (make the broker reload it)");
@@ -303,6 +394,18 @@ int main(int argc, char** argv) {
   serve->add_option("--nonce-lifetime", serve_args.nonce_lifetime, "How long a nonce is valid")
       ->check(duration_validator())->capture_default_str();
   serve->add_option("--port-file", serve_args.port_file, "Write the bound port here once listening");
+
+  std::vector<std::string> ca_files;
+  std::string ca_note;
+  auto* tpm_ca = app.add_subcommand("tpm-ca", "Manage the TPM manufacturer CAs EK certificates must chain to");
+  tpm_ca->require_subcommand(1);
+  auto* tpm_ca_add = tpm_ca->add_subcommand("add", "Trust every certificate of these PEM/DER files");
+  auto* tpm_ca_list = tpm_ca->add_subcommand("list", "List the trusted TPM manufacturer CAs");
+  auto* tpm_ca_remove = tpm_ca->add_subcommand("remove", "Stop trusting a CA (by fingerprint)");
+  for (auto* cmd : {tpm_ca_add, tpm_ca_list, tpm_ca_remove}) add_registry(cmd);
+  tpm_ca_add->add_option("files", ca_files, "CA certificate files")->required();
+  tpm_ca_add->add_option("--note", ca_note, "What this is (e.g. the vendor)");
+  tpm_ca_remove->add_option("fingerprint", ca_files, "SHA256:<hex> as tpm-ca list shows it")->required();
 
   std::string record;
   bool replace = false;
@@ -339,8 +442,7 @@ int main(int argc, char** argv) {
   policy_allow->add_option("--note", policy_args.note, "What this is (shown by policy show)");
   policy_set->add_option("--allow-software-keys", policy_args.allow_software, "true or false")
       ->check(CLI::IsMember({"true", "false"}));
-  policy_set->add_option("--pcr", policy_args.pcr, "The PCR devices quote (16 or 23)")
-      ->check(CLI::IsMember({16, 23}));
+  policy_set->add_option("--pcr", policy_args.pcr, "The PCR devices quote (8–15)");
   policy_set->add_option("--max-lifetime", policy_args.max_lifetime, "Longest certificate lifetime")
       ->check(duration_validator());
 
@@ -375,6 +477,9 @@ int main(int argc, char** argv) {
       return cmd_serve(serve_args);
     }
     if (*enroll) return cmd_enroll(registry, record, replace);
+    if (*tpm_ca_add) return cmd_tpm_ca(registry, "add", ca_files, ca_note);
+    if (*tpm_ca_list) return cmd_tpm_ca(registry, "list", ca_files, ca_note);
+    if (*tpm_ca_remove) return cmd_tpm_ca(registry, "remove", ca_files, ca_note);
     if (*revoke) return cmd_revoke(registry, device, reason);
     if (*list) return cmd_list(registry, list_json);
     if (*policy_show) return cmd_policy(registry, "show", policy_args);

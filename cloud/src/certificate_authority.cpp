@@ -1,5 +1,7 @@
 #include "guardian/cloud/certificate_authority.hpp"
 
+#include "guardian/cloud/evidence.hpp"
+
 #include <mbedtls/asn1write.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pem.h>
@@ -159,6 +161,12 @@ result<std::unique_ptr<CertificateAuthority>> CertificateAuthority::load(
 }
 
 result<Certificate> CertificateAuthority::issue(const CertificateRequest& request) {
+  // The id becomes an X.509 subject string: one that could repeat or empty an attribute would
+  // reach mbedtls_asn1_store_named_data's NULL dereference (CVE-2025-48965, unfixed in 2.28), so
+  // it is checked here too, not only at enrollment (docs/security-advisories.md).
+  if (!valid_device_id(request.device_id))
+    return make_error("refusing to issue a certificate for the malformed device id \"" +
+                      request.device_id + "\"");
   std::lock_guard lock(mutex_);
   BOOST_OUTCOME_TRY(subject_key, PkKey::from_public_der(request.subject_public_der));
 

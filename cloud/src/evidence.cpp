@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "guardian/secure_link/endorsement.hpp"
+#include "guardian/secure_link/tpm_policy.hpp"
 #include "guardian/secure_link/tpm_structures.hpp"
 #include "guardian/secure_link/trust_protocol.hpp"
 
@@ -30,7 +32,8 @@ bool valid_device_id(std::string_view id) noexcept {
                      [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
 }
 
-result<DeviceRecord> verify_enrollment(const secure_link::EnrollmentRecord& r) {
+result<DeviceRecord> verify_enrollment(const secure_link::EnrollmentRecord& r,
+                                       const EnrollmentTrust& trust) {
   if (!valid_device_id(r.device_id))
     return make_error("device id \"" + r.device_id +
                       "\" is not usable: it becomes the certificate CN and the MQTT username, so "
@@ -62,6 +65,40 @@ result<DeviceRecord> verify_enrollment(const secure_link::EnrollmentRecord& r) {
                       "(attributes: " + tls.describe_attributes() + ")");
   if (tls.spki_der != r.keys.tls_public_der)
     return make_error("the TLS key's public_der is not the key of its tpm_public");
+  // The TLS key must be usable only through its policy — the state this fleet approves, and
+  // the gateway's secret — never with a bare authorization value (userWithAuth).
+  if (trust.approval_key.empty())
+    return make_error("the registry has no approval key yet, so the TLS key's policy cannot be "
+                      "checked: start `guardian-trust serve --approval-key …` once on this "
+                      "registry before enrolling TPM devices");
+  BOOST_OUTCOME_TRY(approver, secure_link::approval_key_from_public(trust.approval_key));
+  const auto expected_policy = secure_link::tls_key_policy(approver, r.device_id);
+  if (tls.has(attr::kUserWithAuth) ||
+      !std::equal(tls.auth_policy.begin(), tls.auth_policy.end(), expected_policy.begin(),
+                  expected_policy.end()))
+    return make_error(tls.auth_policy.empty()
+                          ? "the TLS key has no policy (any program that reaches the TPM could "
+                            "sign with it): the gateway must run `guardian identity provision "
+                            "--rotate` with this release"
+                          : "the TLS key's policy is not bound to this fleet's approval key (" +
+                                approver.fingerprint() + ") and to device id " + r.device_id +
+                                ": either the record was made for another device id, or the "
+                                "gateway's secure_link.trust_service.approval_key is not this "
+                                "registry's key");
+
+  // Rooted in the manufacturer: the EK certificate chains to a configured TPM CA.
+  if (!r.endorsement)
+    return make_error("a TPM enrollment needs the endorsement key and its certificate");
+  BOOST_OUTCOME_TRY(ek, secure_link::parse_tpm_public(r.endorsement->ek_tpm_public));
+  if (auto template_ok = secure_link::check_ek_template(ek); !template_ok) return template_ok.error();
+  if (r.endorsement->ek_certificate.empty())
+    return make_error("the TPM has no endorsement key certificate (NV index 0x01C00002), so "
+                      "nothing shows it is a genuine TPM; it is refused");
+  auto certified_ek = secure_link::verify_ek_certificate(r.endorsement->ek_certificate, ek.spki_der,
+                                                         trust.tpm_manufacturer_cas);
+  if (!certified_ek)
+    return make_error(certified_ek.error().code,
+                      "the TPM's endorsement is not trusted: " + certified_ek.error().message);
   if (!r.tls_key_certification)
     return make_error("a TPM enrollment needs the attestation key's certification of the TLS key");
   const auto& cert = *r.tls_key_certification;
@@ -79,11 +116,14 @@ result<DeviceRecord> verify_enrollment(const secure_link::EnrollmentRecord& r) {
     return make_error("the certification was made for another device id than " + r.device_id);
   d.tls_public_der = tls.spki_der;
   d.ak_public_der = ak.spki_der;
+  d.ak_tpm_public = r.keys.ak_tpm_public;
+  d.ek_public = r.endorsement->ek_tpm_public;
+  d.ek_issuer = certified_ek.value().issuer;
   return d;
 }
 
-result<void> verify_evidence(const DeviceRecord& device, const Policy& policy,
-                             const Evidence& evidence) {
+result<secure_link::QuoteAttestation> verify_evidence(const DeviceRecord& device,
+                                                      const Policy& policy, const Evidence& evidence) {
   if (device.backend == config::IdentityBackend::software && !policy.allow_software_keys)
     return refuse(TrustRefusal::software_key_refused,
                   device.id + " has a software identity (keys in files, quotes made by software); "
@@ -108,6 +148,9 @@ result<void> verify_evidence(const DeviceRecord& device, const Policy& policy,
   if (quote.extra_data != evidence.nonce)
     return refuse(TrustRefusal::bad_nonce,
                   "the quote was made for another nonce (a replayed quote?)");
+  if (auto usable = valid_measurement_pcr(policy.pcr); !usable)
+    return refuse(TrustRefusal::pcr_mismatch, "the policy's " + usable.error().message +
+                                                  " (guardian-trust policy set --pcr)");
   if (quote.pcr_bank != kAlgSha256 || quote.pcrs != std::vector<unsigned>{policy.pcr})
     return refuse(TrustRefusal::pcr_mismatch,
                   "the quote must cover exactly SHA-256 PCR " + std::to_string(policy.pcr));
@@ -119,9 +162,14 @@ result<void> verify_evidence(const DeviceRecord& device, const Policy& policy,
                   "the event log does not reproduce the quoted PCR " + std::to_string(policy.pcr) +
                       " (an event is missing, altered, or was extended by someone else)");
 
-  std::map<MeasurementKind, int> seen;
+  // The whole log of the boot: every start of the gateway since the PCR was last reset, each
+  // beginning with its binary. Everything that ran since boot must be allowed (a binary
+  // disallowed since it ran leaves its mark until the device reboots), and the last start —
+  // what runs now — must have measured all it measures.
+  if (evidence.event_log.empty() || evidence.event_log.front().kind != MeasurementKind::gateway)
+    return refuse(TrustRefusal::measurement_refused,
+                  "the event log must begin with a gateway measurement");
   for (const auto& event : evidence.event_log) {
-    ++seen[event.kind];
     const auto digest = secure_link::to_hex(event.file_sha256);
     const auto list = policy.allowed.find(event.kind);
     if (list == policy.allowed.end() || !list->second.contains(digest))
@@ -129,19 +177,24 @@ result<void> verify_evidence(const DeviceRecord& device, const Policy& policy,
                     std::string(to_string(event.kind)) + " " + event.path + " has SHA-256 " +
                         digest + ", which the policy does not allow");
   }
-  for (const auto kind : {MeasurementKind::gateway, MeasurementKind::config}) {
-    if (seen[kind] != 1)
+  std::map<MeasurementKind, int> start;  // the kinds measured since the last gateway event
+  for (const auto& event : evidence.event_log) {
+    if (event.kind == MeasurementKind::gateway) start.clear();
+    if (++start[event.kind] > 1)
       return refuse(TrustRefusal::measurement_refused,
-                    "the event log must measure the " + std::string(to_string(kind)) +
-                        " exactly once (found " + std::to_string(seen[kind]) + ")");
+                    "a gateway start measured its " + std::string(to_string(event.kind)) +
+                        " more than once");
   }
+  if (start[MeasurementKind::config] != 1)
+    return refuse(TrustRefusal::measurement_refused,
+                  "the last gateway start did not measure its configuration");
   const auto firmware = policy.allowed.find(MeasurementKind::firmware);
   if (firmware != policy.allowed.end() && !firmware->second.empty() &&
-      seen[MeasurementKind::firmware] != 1)
+      start[MeasurementKind::firmware] != 1)
     return refuse(TrustRefusal::measurement_refused,
-                  "the policy requires a measured firmware image exactly once (found " +
-                      std::to_string(seen[MeasurementKind::firmware]) + ")");
-  return outcome::success();
+                  "the policy requires a measured firmware image, and the last gateway start "
+                  "measured none");
+  return quote;
 }
 
 }  // namespace guardian::cloud

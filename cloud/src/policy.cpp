@@ -7,6 +7,19 @@ namespace guardian::cloud {
 using nlohmann::json;
 using secure_link::MeasurementKind;
 
+result<void> valid_measurement_pcr(unsigned pcr) {
+  if (pcr == 16 || pcr == 23)
+    return make_error("PCR " + std::to_string(pcr) +
+                      " can be reset by any program that reaches the TPM, which could then rebuild "
+                      "an allowed state; use a PCR from 8 to 15 (Guardian's default is " +
+                      std::to_string(config::kDefaultMeasurementPcr) + ")");
+  if (pcr < 8 || pcr > 15)
+    return make_error("PCR " + std::to_string(pcr) +
+                      (pcr < 8 ? " holds the firmware's measurements" : " belongs to dynamic launch") +
+                      "; use a PCR from 8 to 15");
+  return outcome::success();
+}
+
 json policy_to_json(const Policy& p) {
   json allowed = json::object();
   for (const auto kind : {MeasurementKind::gateway, MeasurementKind::firmware, MeasurementKind::config}) {
@@ -48,7 +61,9 @@ result<Policy> policy_from_json(const json& j) {
       for (const auto& entry : list) {
         if (!entry.is_object() || !entry.contains("sha256") || !entry["sha256"].is_string())
           return make_error("policy: allowed." + name + " entries need a sha256");
-        entries[entry["sha256"].get<std::string>()] = entry.value("note", std::string{});
+        const auto note = entry.find("note");
+        entries[entry["sha256"].get<std::string>()] =
+            note != entry.end() && note->is_string() ? note->get<std::string>() : std::string{};
       }
     }
   }

@@ -29,7 +29,8 @@ Error db_error(sqlite3* db, int rc, const std::string& what) {
 std::int64_t ms(Timestamp t) { return t.time_since_epoch().count(); }
 Timestamp from_ms(std::int64_t v) { return Timestamp{std::chrono::milliseconds{v}}; }
 
-constexpr int kSchemaVersion = 1;
+// Version 2: endorsement (EK public, issuer, activation) per device, TPM manufacturer CAs.
+constexpr int kSchemaVersion = 2;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS devices(
   id TEXT PRIMARY KEY,
@@ -40,7 +41,17 @@ CREATE TABLE IF NOT EXISTS devices(
   revoked_ms INTEGER,
   revocation_reason TEXT NOT NULL DEFAULT '',
   last_attestation_ms INTEGER,
-  last_result TEXT NOT NULL DEFAULT '');
+  last_result TEXT NOT NULL DEFAULT '',
+  ak_tpm_public BLOB,
+  ek_public BLOB,
+  ek_issuer TEXT NOT NULL DEFAULT '',
+  activated_ms INTEGER);
+CREATE TABLE IF NOT EXISTS tpm_cas(
+  fingerprint TEXT PRIMARY KEY,
+  subject TEXT NOT NULL,
+  pem TEXT NOT NULL,
+  note TEXT NOT NULL DEFAULT '',
+  added_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS nonces(
   nonce BLOB PRIMARY KEY,
   device TEXT NOT NULL,
@@ -55,6 +66,14 @@ CREATE INDEX IF NOT EXISTS certificates_by_device ON certificates(device, not_af
 CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS attestations(device TEXT NOT NULL, at_ms INTEGER NOT NULL,
                                         outcome TEXT NOT NULL);
+)sql";
+// Version 1 → 2. Devices enrolled under version 1 have no endorsement: their keys have no
+// policy either, and they must be rotated and enrolled again (docs/secure-link.md).
+constexpr const char* kMigrateFrom1 = R"sql(
+ALTER TABLE devices ADD COLUMN ak_tpm_public BLOB;
+ALTER TABLE devices ADD COLUMN ek_public BLOB;
+ALTER TABLE devices ADD COLUMN ek_issuer TEXT NOT NULL DEFAULT '';
+ALTER TABLE devices ADD COLUMN activated_ms INTEGER;
 )sql";
 
 // A prepared statement, finalized on destruction; binds by 1-based index.
@@ -135,12 +154,17 @@ DeviceRecord read_device(const Statement& s) {
   d.revocation_reason = s.text(6);
   if (!s.is_null(7)) d.last_attestation = from_ms(s.integer(7));
   d.last_result = s.text(8);
+  d.ak_tpm_public = s.blob(9);
+  d.ek_public = s.blob(10);
+  d.ek_issuer = s.text(11);
+  if (!s.is_null(12)) d.activated = from_ms(s.integer(12));
   return d;
 }
 
 constexpr const char* kDeviceColumns =
     "SELECT id, backend, tls_public, ak_public, enrolled_ms, revoked_ms, revocation_reason, "
-    "last_attestation_ms, last_result FROM devices";
+    "last_attestation_ms, last_result, ak_tpm_public, ek_public, ek_issuer, activated_ms "
+    "FROM devices";
 
 // Reads an integer setting (0 when absent); caller holds the mutex.
 result<std::int64_t> setting_integer(sqlite3* db, const char* key) {
@@ -210,14 +234,33 @@ result<std::unique_ptr<Registry>> Registry::open(const std::filesystem::path& pa
   // WAL lets replicas read while one writes; synchronous=FULL makes an enrollment or a
   // revocation durable once the command returns.
   BOOST_OUTCOME_TRY(exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", "configuring"));
+  // CREATE … IF NOT EXISTS leaves an existing (older) table as it is: the migration adds to it.
   BOOST_OUTCOME_TRY(exec(db, kSchema, "creating the schema"));
   BOOST_OUTCOME_TRY(version, setting_integer(db, "schema_version"));
+  const bool migrated = version == 1;
+  if (version == 1) {
+    Transaction tx(db);
+    BOOST_OUTCOME_TRY(tx.begun());
+    BOOST_OUTCOME_TRY(exec(db, kMigrateFrom1, "migrating the registry from schema version 1"));
+    BOOST_OUTCOME_TRY(set_setting(db, "schema_version", std::to_string(kSchemaVersion)));
+    BOOST_OUTCOME_TRY(tx.commit());
+    version = kSchemaVersion;
+  }
   if (version == 0) {
     BOOST_OUTCOME_TRY(set_setting(db, "schema_version", std::to_string(kSchemaVersion)));
   } else if (version != kSchemaVersion) {
     return make_error("device registry " + path.string() + " has schema version " +
                       std::to_string(version) + "; this guardian-trust understands version " +
                       std::to_string(kSchemaVersion));
+  }
+  if (migrated) {
+    // Version 1 policies named PCR 23 (resettable by anyone); devices of this release measure
+    // into kDefaultMeasurementPcr, and must be re-provisioned anyway.
+    BOOST_OUTCOME_TRY(policy, registry->policy());
+    if (!valid_measurement_pcr(policy.pcr)) {
+      policy.pcr = config::kDefaultMeasurementPcr;
+      BOOST_OUTCOME_TRY(registry->set_policy(policy));
+    }
   }
   return registry;
 }
@@ -226,19 +269,27 @@ Registry::~Registry() { sqlite3_close_v2(db_); }
 
 result<void> Registry::enroll(const DeviceRecord& d, bool replace) {
   std::lock_guard lock(mutex_);
+  // A replaced enrollment starts unactivated: the new AK must prove itself again.
   Statement s(db_, replace
-                       ? "INSERT INTO devices(id, backend, tls_public, ak_public, enrolled_ms) "
-                         "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET "
+                       ? "INSERT INTO devices(id, backend, tls_public, ak_public, enrolled_ms, "
+                         "ak_tpm_public, ek_public, ek_issuer) "
+                         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO UPDATE SET "
                          "backend = excluded.backend, tls_public = excluded.tls_public, "
                          "ak_public = excluded.ak_public, enrolled_ms = excluded.enrolled_ms, "
+                         "ak_tpm_public = excluded.ak_tpm_public, ek_public = excluded.ek_public, "
+                         "ek_issuer = excluded.ek_issuer, activated_ms = NULL, "
                          "revoked_ms = NULL, revocation_reason = ''"
-                       : "INSERT INTO devices(id, backend, tls_public, ak_public, enrolled_ms) "
-                         "VALUES(?1, ?2, ?3, ?4, ?5)");
+                       : "INSERT INTO devices(id, backend, tls_public, ak_public, enrolled_ms, "
+                         "ak_tpm_public, ek_public, ek_issuer) "
+                         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   s.bind(1, d.id)
       .bind(2, std::string(d.backend == config::IdentityBackend::tpm ? "tpm" : "software"))
       .bind(3, d.tls_public_der)
       .bind(4, d.ak_public_der)
-      .bind(5, ms(d.enrolled));
+      .bind(5, ms(d.enrolled))
+      .bind(6, d.ak_tpm_public)
+      .bind(7, d.ek_public)
+      .bind(8, d.ek_issuer);
   if (!s.prepared()) return db_error(db_, s.prepare_rc(), "enrolling " + d.id);
   const int rc = s.step();
   if ((rc & 0xff) == SQLITE_CONSTRAINT)
@@ -376,6 +427,59 @@ result<Policy> Registry::policy() {
 result<void> Registry::set_policy(const Policy& policy) {
   std::lock_guard lock(mutex_);
   return set_setting(db_, "policy", policy_to_json(policy).dump());
+}
+
+result<void> Registry::mark_activated(const std::string& id, Timestamp at) {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, "UPDATE devices SET activated_ms = ?2 WHERE id = ?1 AND activated_ms IS NULL");
+  s.bind(1, id).bind(2, ms(at));
+  return run(db_, s, "recording an activation");
+}
+
+result<void> Registry::add_tpm_ca(const TpmCaRecord& ca) {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, "INSERT INTO tpm_cas(fingerprint, subject, pem, note, added_ms) "
+                   "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(fingerprint) DO UPDATE SET "
+                   "note = excluded.note");
+  s.bind(1, ca.fingerprint).bind(2, ca.subject).bind(3, ca.pem).bind(4, ca.note).bind(5, ms(ca.added));
+  return run(db_, s, "adding a TPM manufacturer CA");
+}
+
+result<std::vector<TpmCaRecord>> Registry::tpm_cas() {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, "SELECT fingerprint, subject, pem, note, added_ms FROM tpm_cas ORDER BY subject");
+  if (!s.prepared()) return db_error(db_, s.prepare_rc(), "listing TPM manufacturer CAs");
+  std::vector<TpmCaRecord> out;
+  int rc = SQLITE_ROW;
+  while ((rc = s.step()) == SQLITE_ROW)
+    out.push_back({s.text(0), s.text(1), s.text(2), s.text(3), from_ms(s.integer(4))});
+  if (rc != SQLITE_DONE) return db_error(db_, rc, "listing TPM manufacturer CAs");
+  return out;
+}
+
+result<bool> Registry::remove_tpm_ca(const std::string& fingerprint) {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, "DELETE FROM tpm_cas WHERE fingerprint = ?1");
+  s.bind(1, fingerprint);
+  BOOST_OUTCOME_TRY(run(db_, s, "removing a TPM manufacturer CA"));
+  return sqlite3_changes(db_) > 0;
+}
+
+result<Bytes> Registry::approval_key() {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, "SELECT value FROM settings WHERE key = 'approval_key'");
+  if (!s.prepared()) return db_error(db_, s.prepare_rc(), "reading the approval key");
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return Bytes{};
+  if (rc != SQLITE_ROW) return db_error(db_, rc, "reading the approval key");
+  auto der = secure_link::from_hex(s.text(0));
+  if (!der) return make_error("device registry: the stored approval key is not hexadecimal");
+  return der;
+}
+
+result<void> Registry::set_approval_key(const Bytes& spki_der) {
+  std::lock_guard lock(mutex_);
+  return set_setting(db_, "approval_key", secure_link::to_hex(spki_der));
 }
 
 result<void> Registry::record_attestation(const std::string& device, Timestamp at,

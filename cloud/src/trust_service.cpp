@@ -42,34 +42,28 @@ Error refusal(TrustRefusal why, std::string message) {
   return make_error(make_error_code(why), std::move(message));
 }
 
-std::string text(const json& j, const char* key) {
-  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string{};
-}
-
 }  // namespace
 
 // ───────────────────────────── TrustService ─────────────────────────────
 
-TrustService::TrustService(Registry& registry, CertificateAuthority& ca, TrustServiceOptions options)
-    : registry_(registry), ca_(ca), options_(options) {}
+TrustService::TrustService(Registry& registry, CertificateAuthority& ca, ApprovalSigner& approver,
+                           TrustServiceOptions options)
+    : registry_(registry), ca_(ca), approver_(approver), options_(options) {}
 
-json TrustService::handle(const json& request) {
-  if (!request.is_object())
-    return refuse({}, refusal(TrustRefusal::malformed_request, "a request is one JSON object per line"));
-  const auto op = text(request, "op");
-  if (op == "nonce") return nonce(request);
-  if (op == "attest") return attest(request);
-  if (op == "ping") return {{"ok", true}};
-  return refuse(text(request, "device"),
-                refusal(TrustRefusal::malformed_request,
-                        "unknown op \"" + op + "\" (known: nonce, attest, ping)"));
+json TrustService::handle(std::string_view line) {
+  auto request = secure_link::parse_trust_request(line);
+  if (!request) return refuse({}, request.error());
+  if (const auto* n = std::get_if<secure_link::NonceRequest>(&request.value())) return nonce(*n);
+  if (const auto* a = std::get_if<secure_link::AttestRequest>(&request.value())) return attest(*a);
+  return {{"ok", true}};
 }
 
 json TrustService::refuse(const std::string& device, const Error& why) {
   ++counters_.refusals;
-  const auto reason = why.code.category() == secure_link::trust_category()
-                          ? std::string(secure_link::to_string(static_cast<TrustRefusal>(why.code.value())))
-                          : std::string("unavailable");
+  const auto refusal = why.code.category() == secure_link::trust_category()
+                           ? static_cast<TrustRefusal>(why.code.value())
+                           : TrustRefusal::unavailable;
+  const std::string reason(secure_link::to_string(refusal));
   log::warn(kLog, (device.empty() ? std::string("request") : device) + " refused: " + reason +
                       ": " + why.message);
   if (!device.empty()) {
@@ -77,52 +71,66 @@ json TrustService::refuse(const std::string& device, const Error& why) {
         !recorded)
       log::error(kLog, recorded.error().describe());
   }
-  return {{"ok", false}, {"error", reason}, {"message", why.message}};
+  return secure_link::refusal_json(refusal, why.message);
 }
 
-json TrustService::nonce(const json& request) {
-  const auto device_id = text(request, "device");
-  auto device = registry_.device(device_id);
-  if (!device) return refuse({}, refusal(TrustRefusal::unavailable, device.error().describe()));
+// The enrolled device `id`, or the refusal to answer with.
+namespace {
+result<DeviceRecord> enrolled_device(Registry& registry, const std::string& id) {
+  auto device = registry.device(id);
+  if (!device) return refusal(TrustRefusal::unavailable, device.error().describe());
   if (!device.value())
-    return refuse({}, refusal(TrustRefusal::unknown_device, "no device \"" + device_id + "\" is enrolled"));
+    return refusal(TrustRefusal::unknown_device, "no device \"" + id + "\" is enrolled");
   if (device.value()->revoked)
-    return refuse(device_id, refusal(TrustRefusal::revoked,
-                                     device_id + " was revoked: " + device.value()->revocation_reason));
-  const auto nonce = secure_link::random_generator().bytes(secure_link::kNonceSize);
-  const auto expires = now_ms() + options_.nonce_lifetime;
-  if (auto stored = registry_.add_nonce(nonce, device_id, expires); !stored)
+    return refusal(TrustRefusal::revoked, id + " was revoked: " + device.value()->revocation_reason);
+  if (device.value()->backend == config::IdentityBackend::tpm && device.value()->ek_public.empty())
+    return refusal(TrustRefusal::enrollment_outdated,
+                   id + " was enrolled before endorsement checks: its keys have no policy. Run "
+                        "`guardian identity provision --rotate` on it and enroll the new record "
+                        "with --replace");
+  return std::move(*device.value());
+}
+}  // namespace
+
+json TrustService::nonce(const secure_link::NonceRequest& request) {
+  auto device = enrolled_device(registry_, request.device);
+  if (!device) {
+    const bool known = device.error().code != make_error_code(TrustRefusal::unknown_device);
+    return refuse(known ? request.device : std::string{}, device.error());
+  }
+  const DeviceRecord& d = device.value();
+  secure_link::NonceResponse response;
+  response.nonce = secure_link::random_generator().bytes(secure_link::kNonceSize);
+  response.expires = now_ms() + options_.nonce_lifetime;
+  if (auto stored = registry_.add_nonce(response.nonce, d.id, response.expires); !stored)
     return refuse({}, refusal(TrustRefusal::unavailable, stored.error().describe()));
+  if (d.backend == config::IdentityBackend::tpm && !d.activated) {
+    // Until this TPM has shown that the enrolled AK lives beside the certified EK, the nonce
+    // travels only inside a credential for that pair (TPM 2.0 Part 1 §24): without it, no quote.
+    auto ak = secure_link::parse_tpm_public(d.ak_tpm_public);
+    if (!ak) return refuse({}, refusal(TrustRefusal::unavailable, ak.error().describe()));
+    auto credential = secure_link::make_credential(d.ek_public, ak.value().name, response.nonce);
+    if (!credential) return refuse({}, refusal(TrustRefusal::unavailable, credential.error().describe()));
+    response.credential = std::move(credential).value();
+    ++counters_.credentials;
+  }
   ++counters_.nonces;
-  return {{"ok", true}, {"nonce", secure_link::to_hex(nonce)}, {"expires", format_rfc3339(expires)}};
+  return secure_link::to_json(response);
 }
 
-json TrustService::attest(const json& request) {
-  const auto device_id = text(request, "device");
-  const auto nonce = secure_link::from_hex(text(request, "nonce"));
-  const auto& quote = request.contains("quote") ? request["quote"] : json();
-  const auto attest_bytes = secure_link::from_base64(text(quote, "attest"));
-  const auto signature = secure_link::from_base64(text(quote, "signature"));
-  if (!nonce || nonce.value().size() != secure_link::kNonceSize || !quote.is_object() ||
-      !attest_bytes || !signature || !request.contains("event_log"))
-    return refuse({}, refusal(TrustRefusal::malformed_request,
-                              "attest needs device, nonce (64 hex digits), quote.attest and "
-                              "quote.signature (base64) and event_log"));
-  auto log = secure_link::event_log_from_json(request["event_log"]);
-  if (!log) return refuse({}, refusal(TrustRefusal::malformed_request, log.error().message));
-
-  auto device = registry_.device(device_id);
-  if (!device) return refuse({}, refusal(TrustRefusal::unavailable, device.error().describe()));
-  if (!device.value())
-    return refuse({}, refusal(TrustRefusal::unknown_device, "no device \"" + device_id + "\" is enrolled"));
-  const DeviceRecord& d = *device.value();
-  if (d.revoked)
-    return refuse(device_id, refusal(TrustRefusal::revoked, device_id + " was revoked: " + d.revocation_reason));
+json TrustService::attest(const secure_link::AttestRequest& request) {
+  const auto& device_id = request.device;
+  auto device = enrolled_device(registry_, device_id);
+  if (!device) {
+    const bool known = device.error().code != make_error_code(TrustRefusal::unknown_device);
+    return refuse(known ? device_id : std::string{}, device.error());
+  }
+  const DeviceRecord& d = device.value();
 
   // The nonce is spent before the evidence is judged, so a refused quote cannot be retried
   // with the same nonce either.
   const auto now = now_ms();
-  auto check = registry_.consume_nonce(nonce.value(), device_id, now);
+  auto check = registry_.consume_nonce(request.nonce, device_id, now);
   if (!check) return refuse({}, refusal(TrustRefusal::unavailable, check.error().describe()));
   switch (check.value()) {
     case NonceCheck::ok: break;
@@ -138,17 +146,31 @@ json TrustService::attest(const json& request) {
 
   auto policy = registry_.policy();
   if (!policy) return refuse({}, refusal(TrustRefusal::unavailable, policy.error().describe()));
-  Evidence evidence{nonce.value(), {attest_bytes.value(), signature.value()}, std::move(log).value()};
-  if (auto verified = verify_evidence(d, policy.value(), evidence); !verified)
-    return refuse(device_id, verified.error());
+  Evidence evidence{request.nonce, request.quote, request.event_log};
+  auto quote = verify_evidence(d, policy.value(), evidence);
+  if (!quote) return refuse(device_id, quote.error());
+  if (d.backend == config::IdentityBackend::tpm && !d.activated) {
+    // A quote over a nonce that only a credential carried: the AK is in the EK's TPM.
+    if (auto marked = registry_.mark_activated(device_id, now); !marked)
+      return refuse({}, refusal(TrustRefusal::unavailable, marked.error().describe()));
+    ++counters_.activations;
+    log::info(kLog, device_id + ": credential activated — its attestation key is in the TPM "
+                                "certified by " + d.ek_issuer);
+  }
 
   std::chrono::seconds lifetime = policy.value().max_lifetime;
-  if (request.contains("lifetime_s") && request["lifetime_s"].is_number_unsigned())
-    lifetime = std::clamp(std::chrono::seconds{request["lifetime_s"].get<std::int64_t>()},
-                          std::chrono::seconds{1}, policy.value().max_lifetime);
+  if (request.lifetime)
+    lifetime = std::clamp(*request.lifetime, std::chrono::seconds{1}, policy.value().max_lifetime);
   const auto backdate = std::min<std::chrono::milliseconds>(kMaxBackdate, lifetime / 10);
   CertificateRequest cr{device_id, d.tls_public_der, now - backdate, now + lifetime,
                         d.backend == config::IdentityBackend::software};
+  secure_link::AttestResponse response;
+  if (d.backend == config::IdentityBackend::tpm) {
+    // The TLS key signs only in a state this key approved: the one the quote just showed.
+    auto approval = approver_.approve(policy.value().pcr, quote.value().pcr_digest, device_id);
+    if (!approval) return refuse({}, refusal(TrustRefusal::unavailable, approval.error().describe()));
+    response.approval = std::move(approval).value();
+  }
   auto issued = ca_.issue(cr);
   if (!issued) return refuse({}, refusal(TrustRefusal::unavailable, issued.error().describe()));
   if (auto recorded = registry_.add_certificate({issued.value().serial, device_id, cr.not_before, cr.not_after});
@@ -159,13 +181,14 @@ json TrustService::attest(const json& request) {
   ++counters_.certificates;
   log::info(kLog, device_id + ": attested, certificate " + issued.value().serial + " until " +
                       format_rfc3339(cr.not_after));
+  response.certificate_pem = issued.value().pem;
+  response.ca_pem = ca_.certificate_pem();
+  response.serial = issued.value().serial;
+  auto out = secure_link::to_json(response);
   // Whole seconds: the certificate's validity has second resolution.
-  return {{"ok", true},
-          {"certificate", issued.value().pem},
-          {"ca", ca_.certificate_pem()},
-          {"serial", issued.value().serial},
-          {"not_before", format_rfc3339(std::chrono::floor<std::chrono::seconds>(cr.not_before))},
-          {"not_after", format_rfc3339(std::chrono::floor<std::chrono::seconds>(cr.not_after))}};
+  out["not_before"] = format_rfc3339(std::chrono::floor<std::chrono::seconds>(cr.not_before));
+  out["not_after"] = format_rfc3339(std::chrono::floor<std::chrono::seconds>(cr.not_after));
+  return out;
 }
 
 // ───────────────────────────── TrustServer ─────────────────────────────
@@ -239,8 +262,7 @@ void TrustServer::serve(secure_link::Socket socket) {
   for (int i = 0; i < kMaxRequestsPerConnection; ++i) {
     auto line = session.value()->read_line(secure_link::kMaxTrustLine, steady_clock::now() + kRequestTimeout);
     if (!line) return;  // the client is done (or gone)
-    const auto request = json::parse(line.value(), nullptr, /*allow_exceptions=*/false);
-    const auto response = service_.handle(request);
+    const auto response = service_.handle(line.value());
     if (!session.value()->write_all(response.dump() + "\n", steady_clock::now() + kRequestTimeout)) return;
   }
   session.value()->close_notify();

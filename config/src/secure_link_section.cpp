@@ -20,9 +20,27 @@ constexpr std::array<Choice<IdentityBackend>, 2> kBackends{
 constexpr std::int64_t kPersistentFirst = 0x81000000;
 constexpr std::int64_t kPersistentLast = 0x817FFFFF;
 
-// PC Client Platform TPM Profile: PCR 16 (debug) and 23 (application) are the only PCRs that
-// software at locality 0 may reset, and the measurement protocol starts with a reset.
-constexpr std::array<Choice<int>, 2> kResettablePcrs{{{"16", 16}, {"23", 23}}};
+// PC Client Platform TPM Profile: PCRs 0–7 hold the firmware's measurements (never zero when
+// the gateway starts), 16 and 23 can be reset by any program at locality 0 (which would let it
+// rewind the gateway's measurements), 17–22 are for dynamic launch. 8–15 remain (see
+// kDefaultMeasurementPcr for which of them a boot chain may use).
+ScalarParser<int> measurement_pcr() {
+  static const std::string kExpected = "a PCR from 8 to 15 (e.g. 13)";
+  return {kExpected, [](std::string_view text) -> result<int> {
+            const auto value = integer_between(0, 23).parse(text);
+            if (!value) return expected_but_got(kExpected, text);
+            if (value.value() == 16 || value.value() == 23)
+              return expected_but_got(kExpected, text,
+                                      "any program can reset PCR " + std::string(text) +
+                                          " and rewind the measurements");
+            if (value.value() < 8 || value.value() > 15)
+              return expected_but_got(kExpected, text,
+                                      value.value() < 8
+                                          ? "PCRs 0-7 hold the firmware's measurements"
+                                          : "PCRs 17-22 belong to dynamic launch (locality 4)");
+            return value.value();
+          }};
+}
 
 // The TCTI modules tpm2-tss 3.2 ships (Tss2_TctiLdr_Initialize "name:configuration").
 constexpr std::array<std::string_view, 7> kTctis{"device", "swtpm", "mssim", "tabrmd",
@@ -88,7 +106,7 @@ void read_identity(ObjectReader& r, IdentityConfig& id) {
                      "secure_link.state_dir)");
 }
 
-void read_trust_service(ObjectReader& r, TrustServiceConfig& t) {
+void read_trust_service(ObjectReader& r, TrustServiceConfig& t, IdentityBackend backend) {
   if (auto address = r.required("address", host_port())) {
     t.host = std::move(address->host);
     t.port = address->port;
@@ -96,6 +114,10 @@ void read_trust_service(ObjectReader& r, TrustServiceConfig& t) {
   if (auto ca = r.required("ca_file", file_path())) t.ca_file = std::move(*ca);
   r.read("server_name", t.server_name, text());
   r.read("timeout", t.timeout, duration_in(1s, 5min));
+  // The TPM keys' policy names the approval key: a TPM identity cannot be made without it.
+  auto key = backend == IdentityBackend::tpm ? r.required("approval_key", file_path())
+                                             : r.optional("approval_key", file_path());
+  if (key) t.approval_key = std::move(*key);
 }
 
 void read_broker(ObjectReader& r, TunnelBrokerConfig& b) {
@@ -104,8 +126,9 @@ void read_broker(ObjectReader& r, TunnelBrokerConfig& b) {
 }
 
 void read_attestation(ObjectReader& r, AttestationConfig& a) {
-  r.read("pcr", a.pcr, one_of(kResettablePcrs));
+  r.read("pcr", a.pcr, measurement_pcr());
   if (auto image = r.optional("firmware_image", file_path())) a.firmware_image = std::move(*image);
+  r.read("event_log", a.event_log, file_path());
 }
 
 void read_certificate(ObjectReader& r, CertificateConfig& c) {
@@ -126,7 +149,7 @@ void read_secure_link(ObjectReader& r, SecureLinkConfig& s) {
   r.section("identity", Presence::optional, [&](ObjectReader& i) { read_identity(i, s.identity); });
   r.read("state_dir", s.state_dir, file_path());
   r.section("trust_service", Presence::required,
-            [&](ObjectReader& t) { read_trust_service(t, s.trust_service); });
+            [&](ObjectReader& t) { read_trust_service(t, s.trust_service, s.identity.backend); });
   r.section("broker", Presence::required, [&](ObjectReader& b) { read_broker(b, s.broker); });
   r.section("attestation", Presence::optional,
             [&](ObjectReader& a) { read_attestation(a, s.attestation); });

@@ -13,55 +13,14 @@ using nlohmann::json;
 using std::chrono::steady_clock;
 
 // One request line, one response line; a refusal becomes an Error with its TrustRefusal code.
-result<json> exchange(TlsSession& session, const json& request, SteadyDeadline deadline,
+result<json> exchange(TlsSession& session, const TrustRequest& request, SteadyDeadline deadline,
                       const std::string& service) {
-  BOOST_OUTCOME_TRY(session.write_all(request.dump() + "\n", deadline));
+  BOOST_OUTCOME_TRY(session.write_all(to_line(request) + "\n", deadline));
   BOOST_OUTCOME_TRY(line, session.read_line(kMaxTrustLine, deadline));
-  json response = json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (!response.is_object() || !response.contains("ok") || !response["ok"].is_boolean())
-    return make_error("the trust service " + service + " sent a malformed response");
-  if (response["ok"].get<bool>()) return response;
-  const auto reason = response.value("error", std::string("unavailable"));
-  const auto refusal = trust_refusal_from(reason).value_or(TrustRefusal::unavailable);
-  return make_error(make_error_code(refusal), "the trust service " + service + " refused: " +
-                                                  reason + ": " +
-                                                  response.value("message", std::string{}));
-}
-
-std::string string_field(const json& j, const char* key) {
-  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string{};
+  return parse_trust_response(line, service);
 }
 
 }  // namespace
-
-std::vector<MeasurementTarget> measurement_targets(const config::SecureLinkConfig& cfg) {
-  std::vector<MeasurementTarget> targets;
-  // Hashed through /proc/self/exe: the image actually running, even if its file was replaced
-  // since; measure() logs its real path for humans.
-  targets.push_back({MeasurementKind::gateway, "/proc/self/exe"});
-  if (cfg.attestation.firmware_image)
-    targets.push_back({MeasurementKind::firmware, *cfg.attestation.firmware_image});
-  if (!cfg.config_file.empty()) targets.push_back({MeasurementKind::config, cfg.config_file});
-  return targets;
-}
-
-result<std::vector<Measurement>> measure(Identity& identity, unsigned pcr,
-                                         std::span<const MeasurementTarget> targets) {
-  BOOST_OUTCOME_TRY(identity.reset_pcr(pcr));
-  std::vector<Measurement> log;
-  for (const auto& target : targets) {
-    BOOST_OUTCOME_TRY(digest, sha256_file(target.path));
-    Measurement m{target.kind, target.path.string(), digest};
-    if (target.path == "/proc/self/exe") {
-      std::error_code ec;
-      const auto real = std::filesystem::read_symlink(target.path, ec);
-      if (!ec) m.path = real.string();
-    }
-    BOOST_OUTCOME_TRY(identity.extend_pcr(pcr, extend_digest(m)));
-    log.push_back(std::move(m));
-  }
-  return log;
-}
 
 result<IssuedCertificate> parse_issued_certificate(std::string certificate_pem) {
   BOOST_OUTCOME_TRY(chain, X509Chain::from_pem(certificate_pem));
@@ -91,28 +50,33 @@ result<IssuedCertificate> AttestationClient::attest(Identity& identity,
   options.timeout = service_.timeout;
   BOOST_OUTCOME_TRY(session, TlsSession::connect(options));
 
-  BOOST_OUTCOME_TRY(nonce_response,
-                    exchange(*session, {{"op", "nonce"}, {"device", device_id_}}, deadline, service));
-  const std::string nonce_hex = string_field(nonce_response, "nonce");
-  auto nonce = from_hex(nonce_hex);
-  if (!nonce || nonce.value().size() != kNonceSize)
-    return make_error("the trust service " + service + " sent a malformed nonce");
+  BOOST_OUTCOME_TRY(nonce_json, exchange(*session, NonceRequest{device_id_}, deadline, service));
+  BOOST_OUTCOME_TRY(nonce_response, nonce_response_from(nonce_json));
+  Bytes nonce = std::move(nonce_response.nonce);
+  if (nonce_response.credential) {
+    // The service has not yet seen this TPM prove that the AK and the certified EK are its own:
+    // the nonce comes encrypted to the EK, for the AK's Name.
+    BOOST_OUTCOME_TRY(opened, identity.activate_credential(*nonce_response.credential));
+    if (opened.size() != kNonceSize)
+      return make_error("the credential from the trust service " + service +
+                        " does not hold a nonce");
+    nonce = std::move(opened);
+  }
 
-  BOOST_OUTCOME_TRY(quote, identity.quote(pcr, nonce.value()));
-  const json request{{"op", "attest"},
-                     {"device", device_id_},
-                     {"nonce", nonce_hex},
-                     {"quote", {{"attest", to_base64(quote.attest)},
-                                {"signature", to_base64(quote.signature)}}},
-                     {"event_log", event_log_to_json(event_log)},
-                     {"lifetime_s", lifetime.count()}};
-  BOOST_OUTCOME_TRY(response, exchange(*session, request, deadline, service));
+  BOOST_OUTCOME_TRY(quote, identity.quote(pcr, nonce));
+  AttestRequest request;
+  request.device = device_id_;
+  request.nonce = std::move(nonce);
+  request.quote = std::move(quote);
+  request.event_log.assign(event_log.begin(), event_log.end());
+  request.lifetime = lifetime;
+  BOOST_OUTCOME_TRY(response_json, exchange(*session, request, deadline, service));
+  BOOST_OUTCOME_TRY(response, attest_response_from(response_json));
   session->close_notify();
 
   // Trust, but check: the certificate must name this device and certify this device's key —
   // a certificate for anything else would be useless at the broker, and confusing in health.
-  auto pem = string_field(response, "certificate");
-  BOOST_OUTCOME_TRY(chain, X509Chain::from_pem(pem));
+  BOOST_OUTCOME_TRY(chain, X509Chain::from_pem(response.certificate_pem));
   if (certificate_common_name(*chain->get()) != device_id_)
     return make_error("the trust service issued a certificate for \"" +
                       certificate_common_name(*chain->get()) + "\", not for " + device_id_);
@@ -120,8 +84,9 @@ result<IssuedCertificate> AttestationClient::attest(Identity& identity,
   const int n = mbedtls_pk_write_pubkey_der(&chain->get()->pk, subject_key.data(), subject_key.size());
   if (n < 0 || Bytes(subject_key.end() - n, subject_key.end()) != tls_public_der)
     return make_error("the trust service issued a certificate for another key");
-  BOOST_OUTCOME_TRY(issued, parse_issued_certificate(std::move(pem)));
-  issued.ca_pem = string_field(response, "ca");
+  BOOST_OUTCOME_TRY(issued, parse_issued_certificate(std::move(response.certificate_pem)));
+  issued.ca_pem = std::move(response.ca_pem);
+  issued.approval = std::move(response.approval);
   return issued;
 }
 

@@ -4,9 +4,13 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "guardian/common/log.hpp"
 #include "guardian/common/time_format.hpp"
 #include "guardian/secure_link/crypto.hpp"
+#include "guardian/secure_link/measurement_log.hpp"
+#include "guardian/secure_link/tpm_structures.hpp"
 
 namespace guardian::secure_link {
 namespace {
@@ -15,6 +19,7 @@ using std::chrono::system_clock;
 namespace fs = std::filesystem;
 
 constexpr const char* kCertificateFile = "certificate.pem";
+constexpr const char* kApprovalFile = "approval.json";
 constexpr const char* kLog = "secure-link";
 // The renewal thread re-evaluates at least this often, so a wall-clock jump (NTP at boot) does
 // not leave it asleep past a renewal.
@@ -28,6 +33,27 @@ std::chrono::milliseconds expiry_margin(const IssuedCertificate& c) {
 }
 
 bool usable(const IssuedCertificate& c) { return now_ms() + expiry_margin(c) < c.not_after; }
+
+nlohmann::json approval_json(const IssuedCertificate& c) {
+  return {{"certificate_serial", c.serial},
+          {"pcr", c.approval->pcr},
+          {"pcr_digest", to_hex(c.approval->pcr_digest)},
+          {"signature", to_base64(c.approval->signature)}};
+}
+
+// The approval stored with the certificate `serial`, if it is there and well-formed.
+std::optional<PolicyApproval> read_approval(const fs::path& file, const std::string& serial) {
+  auto text = read_text_file(file);
+  if (!text) return std::nullopt;
+  const auto j = nlohmann::json::parse(text.value(), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || j.value("certificate_serial", std::string{}) != serial ||
+      !j.contains("pcr") || !j["pcr"].is_number_unsigned())
+    return std::nullopt;
+  auto digest = from_hex(j.value("pcr_digest", std::string{}));
+  auto signature = from_base64(j.value("signature", std::string{}));
+  if (!digest || digest.value().size() != 32 || !signature) return std::nullopt;
+  return PolicyApproval{j["pcr"].get<unsigned>(), std::move(digest).value(), std::move(signature).value()};
+}
 
 }  // namespace
 
@@ -63,24 +89,60 @@ std::string CertificateKeeper::last_error() const {
   return last_error_;
 }
 
+bool CertificateKeeper::usable_now(const IssuedCertificate& c) {
+  if (!usable(c)) return false;
+  if (identity_.backend() == config::IdentityBackend::software) return true;
+  if (!c.approval) return false;
+  // One TPM2_PCR_Read: the TLS key will sign only if the PCR still holds the approved state.
+  auto value = identity_.read_pcr(c.approval->pcr);
+  if (!value) return false;
+  const auto digest = quote_pcr_digest(value.value());
+  return std::equal(digest.begin(), digest.end(), c.approval->pcr_digest.begin(),
+                    c.approval->pcr_digest.end());
+}
+
 result<IssuedCertificate> CertificateKeeper::current() {
+  // Without attest_mutex_: a renewal in progress (which may wait seconds for an absent trust
+  // service) must not hold up a tunnel that still has a good certificate.
+  std::optional<IssuedCertificate> candidate;
   {
     std::lock_guard lock(mutex_);
-    if (current_ && usable(*current_)) return *current_;
+    candidate = current_;
   }
+  if (candidate && usable_now(*candidate)) return *candidate;
   std::lock_guard attest_lock(attest_mutex_);
   load_stored_certificate();
   {
     // Someone else may have attested while this call waited for the mutex.
     std::lock_guard lock(mutex_);
-    if (current_ && usable(*current_)) return *current_;
+    candidate = current_;
   }
+  if (candidate && usable_now(*candidate)) return *candidate;
   return attest_locked();
+}
+
+// Caller holds attest_mutex_. Once per process: what runs is measured into the PCR (appended
+// to this boot's log unless the last start measured the same); afterwards only checked.
+result<void> CertificateKeeper::ensure_measured() {
+  const auto pcr = static_cast<unsigned>(cfg_.attestation.pcr);
+  if (measured_) return check_measurements(identity_, pcr, event_log_);
+  const auto targets = measurement_targets(cfg_);
+  BOOST_OUTCOME_TRY(log, measure(identity_, pcr, targets, cfg_.attestation.event_log));
+  event_log_ = std::move(log);
+  measured_ = true;
+  ++counters_.measurements;
+  return outcome::success();
 }
 
 // Caller holds attest_mutex_. Idempotent: only the first call reads the file.
 void CertificateKeeper::load_stored_certificate() {
   if (tls_public_der_) return;  // already looked (the keys are read on the way)
+  // Measured first: a start with another binary or configuration changes the PCR, and the
+  // stored approval (and with it the certificate) no longer applies.
+  if (auto measured = ensure_measured(); !measured) {
+    std::lock_guard lock(mutex_);
+    last_error_ = measured.error().describe();
+  }
   auto keys = identity_.find_keys();
   if (!keys || !keys.value()) return;  // attest_locked() will report it
   tls_public_der_ = keys.value()->tls_public_der;
@@ -96,6 +158,10 @@ void CertificateKeeper::load_stored_certificate() {
     return;  // left by another identity: ignore it, a new one replaces it
   auto issued = parse_issued_certificate(std::move(pem).value());
   if (!issued || !usable(issued.value())) return;
+  if (identity_.backend() == config::IdentityBackend::tpm) {
+    issued.value().approval = read_approval(cfg_.state_dir / kApprovalFile, issued.value().serial);
+    if (!issued.value().approval || !identity_.use_approval(*issued.value().approval)) return;
+  }
   log::info(kLog, "using the stored certificate " + issued.value().serial + ", valid until " +
                       format_rfc3339(issued.value().not_after));
   std::lock_guard lock(mutex_);
@@ -113,30 +179,28 @@ result<IssuedCertificate> CertificateKeeper::attest_locked() {
       tls_public_der_ = keys->tls_public_der;
     }
     const auto pcr = static_cast<unsigned>(cfg_.attestation.pcr);
-    bool measure_now = event_log_.empty();
-    if (!measure_now) {
-      // Someone else reset or extended our PCR since we measured: the log no longer describes
-      // it, and a quote would be refused. Measure again rather than fail forever.
-      BOOST_OUTCOME_TRY(value, identity_.read_pcr(pcr));
-      if (value != replay_event_log(event_log_)) {
-        log::warn(kLog, "PCR " + std::to_string(pcr) +
-                            " changed since it was measured (another program used it?); "
-                            "measuring again");
-        measure_now = true;
-      }
-    }
-    if (measure_now) {
-      const auto targets = measurement_targets(cfg_);
-      BOOST_OUTCOME_TRY(log, measure(identity_, pcr, targets));
-      event_log_ = std::move(log);
-      ++counters_.measurements;
-    }
+    BOOST_OUTCOME_TRY(ensure_measured());
     BOOST_OUTCOME_TRY(issued, client_.attest(identity_, *tls_public_der_, pcr, event_log_,
                                              std::chrono::duration_cast<std::chrono::seconds>(
                                                  cfg_.certificate.lifetime)));
+    if (identity_.backend() == config::IdentityBackend::tpm) {
+      if (!issued.approval)
+        return make_error("the trust service sent no approval of this PCR state with the "
+                          "certificate (is it older than this gateway?): the TPM key cannot "
+                          "sign without one");
+      BOOST_OUTCOME_TRY(identity_.use_approval(*issued.approval));
+    }
     std::error_code ec;
     if (fs::create_directories(cfg_.state_dir, ec)) ::chmod(cfg_.state_dir.c_str(), 0700);
-    // A certificate is public; storing it lets a restart reuse it while the service is away.
+    // The approval first: a certificate stored without its approval is ignored at the next
+    // start, never used with a stale one. Both are public; storing them lets a restart reuse
+    // them while the service is away.
+    if (issued.approval) {
+      if (auto stored = write_file_atomically(cfg_.state_dir / kApprovalFile,
+                                              approval_json(issued).dump(), 0600);
+          !stored)
+        log::warn(kLog, "cannot store the approval: " + stored.error().describe());
+    }
     if (auto stored = write_file_atomically(cfg_.state_dir / kCertificateFile,
                                             issued.certificate_pem, 0644);
         !stored)

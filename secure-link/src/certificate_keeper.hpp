@@ -1,8 +1,10 @@
 #pragma once
 /// \file
-/// Keeps the device's short-lived certificate valid: measures once, attests at start, renews at
-/// `renew_at` of the lifetime with back-off while the trust service is away, and keeps the old
-/// certificate for as long as it is still valid. Private to secure-link.
+/// Keeps the device's short-lived certificate valid: measures once per process (into the log of
+/// this boot, measurement_log.hpp), attests at start, renews at `renew_at` of the lifetime with
+/// back-off while the trust service is away, and keeps the old certificate for as long as it is
+/// still valid — and, for a TPM identity, for as long as the PCR still holds the state the
+/// fleet approved with it (the TLS key signs nothing otherwise). Private to secure-link.
 ///
 ///   renewal thread                              callers (the tunnel's open())
 ///   ──────────────                              ─────────────────────────────
@@ -34,7 +36,7 @@ namespace guardian::secure_link {
 struct KeeperCounters {
   std::atomic<std::uint64_t> attestations{0};         ///< certificates received
   std::atomic<std::uint64_t> attestation_failures{0};
-  std::atomic<std::uint64_t> measurements{0};         ///< times the PCR was (re)measured
+  std::atomic<std::uint64_t> measurements{0};         ///< times this process measured
 };
 
 class CertificateKeeper {
@@ -65,6 +67,9 @@ class CertificateKeeper {
   void run();
   result<IssuedCertificate> attest_locked();
   void load_stored_certificate();
+  result<void> ensure_measured();
+  /// `c` valid now, and the PCR in the state its approval covers (TPM identities).
+  [[nodiscard]] bool usable_now(const IssuedCertificate& c);
   [[nodiscard]] std::chrono::system_clock::time_point renewal_due(const IssuedCertificate& c) const;
 
   const config::SecureLinkConfig cfg_;
@@ -80,6 +85,7 @@ class CertificateKeeper {
   std::mutex attest_mutex_;  // one attestation at a time; guards the fields below
   std::optional<Bytes> tls_public_der_;
   std::vector<Measurement> event_log_;
+  bool measured_ = false;
   Backoff backoff_;
 
   KeeperCounters counters_;

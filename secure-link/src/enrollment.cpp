@@ -21,6 +21,12 @@ result<Bytes> binary_field(const json& object, const char* key, bool required) {
   return bytes;
 }
 
+// A string field or "" — never an exception, whatever the record holds (it comes from outside).
+std::string text_or_empty(const json& object, const char* key) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
 }  // namespace
 
 std::string_view to_string(config::IdentityBackend backend) noexcept {
@@ -46,6 +52,8 @@ result<EnrollmentRecord> provision_identity(Identity& identity, const std::strin
     BOOST_OUTCOME_TRY(certification,
                       identity.certify_tls_key(enrollment_qualifying_data(device_id)));
     record.tls_key_certification = std::move(certification);
+    BOOST_OUTCOME_TRY(endorsement, identity.endorsement());
+    record.endorsement = std::move(endorsement);
   }
   return record;
 }
@@ -67,26 +75,40 @@ json enrollment_to_json(const EnrollmentRecord& r) {
                                   {"signature", to_base64(r.tls_key_certification->signature)}};
   else
     j["tls_key_certification"] = nullptr;
+  if (r.endorsement)
+    j["endorsement"] = {{"ek_public", to_base64(r.endorsement->ek_tpm_public)},
+                        {"ek_certificate", r.endorsement->ek_certificate.empty()
+                                               ? json()
+                                               : json(to_base64(r.endorsement->ek_certificate))}};
+  else
+    j["endorsement"] = nullptr;
   return j;
 }
 
 result<EnrollmentRecord> enrollment_from_json(const json& j) {
-  if (!j.is_object() || j.value("format", std::string{}) != kEnrollmentFormat)
+  if (!j.is_object()) return make_error("not an enrollment record: a JSON object is expected");
+  const auto format = text_or_empty(j, "format");
+  if (format == "guardian-enrollment-v1")
+    return make_error("this enrollment record was made by an earlier Guardian, whose TPM keys "
+                      "have no policy and whose record has no endorsement key: run `guardian "
+                      "identity provision --rotate` on the gateway and enroll the new record "
+                      "with --replace");
+  if (format != kEnrollmentFormat)
     return make_error(std::string("not an enrollment record: \"format\" must be \"") +
                       kEnrollmentFormat + "\"");
   EnrollmentRecord r;
   if (!j.contains("device_id") || !j["device_id"].is_string())
     return make_error("enrollment record: \"device_id\" is missing");
   r.device_id = j["device_id"].get<std::string>();
-  const auto backend = j.value("backend", std::string{});
+  const auto backend = text_or_empty(j, "backend");
   if (backend == "tpm")
     r.backend = config::IdentityBackend::tpm;
   else if (backend == "software")
     r.backend = config::IdentityBackend::software;
   else
     return make_error("enrollment record: \"backend\" must be \"tpm\" or \"software\"");
-  r.location = j.value("location", std::string{});
-  if (auto created = parse_rfc3339(j.value("created", std::string{}))) r.created = *created;
+  r.location = text_or_empty(j, "location");
+  if (auto created = parse_rfc3339(text_or_empty(j, "created"))) r.created = *created;
   for (const char* key : {"tls_key", "attestation_key"})
     if (!j.contains(key) || !j[key].is_object())
       return make_error(std::string("enrollment record: \"") + key + "\" is missing");
@@ -103,6 +125,14 @@ result<EnrollmentRecord> enrollment_from_json(const json& j) {
     r.tls_key_certification = SignedAttestation{std::move(attest), std::move(signature)};
   } else if (tpm) {
     return make_error("enrollment record: a TPM identity needs \"tls_key_certification\"");
+  }
+  if (j.contains("endorsement") && j["endorsement"].is_object()) {
+    const auto& e = j["endorsement"];
+    BOOST_OUTCOME_TRY(ek, binary_field(e, "ek_public", true));
+    BOOST_OUTCOME_TRY(certificate, binary_field(e, "ek_certificate", false));
+    r.endorsement = Endorsement{std::move(ek), std::move(certificate)};
+  } else if (tpm) {
+    return make_error("enrollment record: a TPM identity needs \"endorsement\"");
   }
   return r;
 }

@@ -1,5 +1,6 @@
 // The development identity (identity.hpp): key files in the state directory and a PCR kept in
-// memory. It speaks the same protocol as the TPM backend so the whole chain can be exercised
+// memory (so each process starts from a "reset" PCR, and its measurement log starts anew). It
+// speaks the same protocol as the TPM backend so the whole chain can be exercised
 // without a TPM, but nothing it produces is evidence of anything: the keys are ordinary files
 // and the "quote" is a structure this process fills in and signs itself. Its enrollment record
 // says "software", and the trust service refuses it unless its policy says otherwise.
@@ -88,6 +89,30 @@ class SoftwareIdentity final : public Identity {
     return std::move(*keys);
   }
 
+  result<int> remove_keys() override {
+    std::lock_guard lock(mutex_);
+    tls_key_.reset();
+    ak_.reset();
+    int removed = 0;
+    for (const char* file : {kTlsKeyFile, kAkFile}) {
+      std::error_code ec;
+      if (fs::remove(dir_ / file, ec)) ++removed;
+      if (ec) return make_error(ec, "cannot remove " + (dir_ / file).string());
+    }
+    return removed;
+  }
+
+  result<Endorsement> endorsement() override {
+    return make_error("a software identity has no TPM, hence no endorsement key");
+  }
+
+  result<Bytes> activate_credential(const Credential&) override {
+    return make_error("a software identity has no TPM to activate a credential with");
+  }
+
+  // Its TLS key has no policy: there is nothing for an approval to unlock.
+  result<void> use_approval(const PolicyApproval&) override { return outcome::success(); }
+
   result<SignedAttestation> certify_tls_key(ByteView) override {
     return make_error("a software identity has no TPM to certify its TLS key");
   }
@@ -104,13 +129,6 @@ class SoftwareIdentity final : public Identity {
     if (rc != 0) return mbedtls_error(rc, "signing with the software TLS key failed");
     signature.resize(length);
     return signature;
-  }
-
-  result<void> reset_pcr(unsigned pcr) override {
-    std::lock_guard lock(mutex_);
-    BOOST_OUTCOME_TRY(check_pcr(pcr));
-    pcrs_.at(pcr) = Sha256Digest{};
-    return outcome::success();
   }
 
   result<void> extend_pcr(unsigned pcr, const Sha256Digest& digest) override {
@@ -205,11 +223,10 @@ class SoftwareIdentity final : public Identity {
 
 }  // namespace
 
-std::unique_ptr<Identity> open_identity(const config::IdentityConfig& identity,
-                                        const std::filesystem::path& state_dir) {
-  if (identity.backend == config::IdentityBackend::software)
-    return std::make_unique<SoftwareIdentity>(state_dir);
-  return std::make_unique<TpmIdentity>(identity);
+std::unique_ptr<Identity> open_identity(const config::SecureLinkConfig& cfg) {
+  if (cfg.identity.backend == config::IdentityBackend::software)
+    return std::make_unique<SoftwareIdentity>(cfg.state_dir);
+  return std::make_unique<TpmIdentity>(cfg);
 }
 
 }  // namespace guardian::secure_link

@@ -42,6 +42,18 @@ constexpr int kCipherSuites[] = {
 constexpr mbedtls_ecp_group_id kCurves[] = {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
                                             MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_NONE};
 
+// What a peer's certificate chain may be signed with (the handshake's own signatures are
+// limited by the suites): SHA-2, RSA of 2048 bits or more, P-256 or P-384. The 2.28 default
+// profile also accepts every curve Debian compiles in (secp192r1, brainpool …), and
+// conf_sig_hashes does not reach the chain (CVE-2026-54441, docs/security-advisories.md).
+const mbedtls_x509_crt_profile kCertificateProfile{
+    MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA256) | MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA384) |
+        MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA512),
+    MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_RSA) | MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_ECKEY) |
+        MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_ECDSA),
+    MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP256R1) | MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP384R1),
+    2048};
+
 // Guardian's one TLS policy, for both ends: TLS 1.2 exactly, the suites and groups above.
 result<void> configure_tls12(mbedtls_ssl_config& conf, int endpoint) {
   const int rc = mbedtls_ssl_config_defaults(&conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
@@ -51,6 +63,7 @@ result<void> configure_tls12(mbedtls_ssl_config& conf, int endpoint) {
   mbedtls_ssl_conf_max_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
   mbedtls_ssl_conf_ciphersuites(&conf, kCipherSuites);
   mbedtls_ssl_conf_curves(&conf, kCurves);
+  mbedtls_ssl_conf_cert_profile(&conf, &kCertificateProfile);
   mbedtls_ssl_conf_rng(&conf, RandomGenerator::callback, random_generator().state());
   return outcome::success();
 }
@@ -60,11 +73,53 @@ int set_nonblocking(int fd) {
   return ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+// Follows the TLS record layer (RFC 5246 §6.2.1) in the bytes mbedTLS reads, to name a fatal
+// alert the peer sent in the clear — how a server refuses a handshake — without reading
+// mbedTLS's private state. After the peer's ChangeCipherSpec its records are protected, and an
+// alert there stays unnamed.
+class RecordWatcher {
+ public:
+  void feed(const unsigned char* p, std::size_t n) {
+    while (n > 0) {
+      if (body_left_ == 0) {
+        header_[header_len_++] = *p++;
+        --n;
+        if (header_len_ < header_.size()) continue;
+        header_len_ = 0;
+        body_left_ = (std::size_t{header_[3]} << 8) | header_[4];
+        in_alert_ = header_[0] == kAlert && !protected_ && body_left_ == 2;
+        alert_offset_ = 0;
+        if (header_[0] == kChangeCipherSpec) protected_ = true;
+        continue;
+      }
+      const std::size_t take = std::min(n, body_left_);
+      for (std::size_t i = 0; in_alert_ && i < take; ++i, ++alert_offset_)
+        if (alert_offset_ == 1) last_alert_ = p[i];  // AlertLevel, then AlertDescription
+      p += take;
+      n -= take;
+      body_left_ -= take;
+    }
+  }
+  [[nodiscard]] std::optional<unsigned char> last_alert() const noexcept { return last_alert_; }
+
+ private:
+  static constexpr unsigned char kChangeCipherSpec = 20;  // ContentType change_cipher_spec
+  static constexpr unsigned char kAlert = 21;             // ContentType alert
+  std::array<unsigned char, 5> header_{};
+  std::size_t header_len_ = 0;
+  std::size_t body_left_ = 0;
+  bool in_alert_ = false;
+  bool protected_ = false;
+  std::size_t alert_offset_ = 0;
+  std::optional<unsigned char> last_alert_;
+};
+
 // The BIO under mbedTLS: the socket, and — once the handshake is done — a read-ahead buffer.
 // mbedTLS asks for a record's 5-byte header and then its body, two recv() calls per record; with
 // read-ahead one recv() brings in every record that has arrived (a burst of PUBACKs, say).
 struct SocketBio {
   int fd = -1;
+  RecordWatcher records;  // everything handed to mbedTLS passes through it
   bool read_ahead = false;  // off during the handshake: pending_alert() peeks at the socket
   std::array<unsigned char, 17 * 1024> rx{};
   std::size_t rx_off = 0;
@@ -91,12 +146,16 @@ int bio_recv(void* ctx, unsigned char* buf, std::size_t len) {
       if (errno == ECONNRESET) return MBEDTLS_ERR_NET_CONN_RESET;
       return MBEDTLS_ERR_NET_RECV_FAILED;
     }
-    if (direct || n == 0) return static_cast<int>(n);  // 0: the peer closed (mbedTLS: CONN_EOF)
+    if (direct || n == 0) {  // 0: the peer closed (mbedTLS: CONN_EOF)
+      bio.records.feed(buf, static_cast<std::size_t>(n));
+      return static_cast<int>(n);
+    }
     bio.rx_off = 0;
     bio.rx_len = static_cast<std::size_t>(n);
   }
   const std::size_t n = std::min(len, bio.buffered());
   std::memcpy(buf, bio.rx.data() + bio.rx_off, n);
+  bio.records.feed(buf, n);
   bio.rx_off += n;
   return static_cast<int>(n);
 }
@@ -330,8 +389,8 @@ struct TlsSession::Impl {
       for (auto& c : text)
         if (c == '\n') c = ';';
       message += ": the peer's certificate is not trusted: " + text;
-    } else if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && ssl.in_msg != nullptr) {
-      message += ": " + describe_alert(ssl.in_msg[1]);
+    } else if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && bio.records.last_alert()) {
+      message += ": " + describe_alert(*bio.records.last_alert());
     }
     return mbedtls_error(rc, message);
   }

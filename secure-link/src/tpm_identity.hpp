@@ -14,7 +14,7 @@ class OwnerThread;
 /// thread. Thread-safe.
 class TpmIdentity final : public Identity {
  public:
-  explicit TpmIdentity(config::IdentityConfig cfg);
+  explicit TpmIdentity(const config::SecureLinkConfig& cfg);
   ~TpmIdentity() override;
 
   [[nodiscard]] config::IdentityBackend backend() const noexcept override {
@@ -23,9 +23,12 @@ class TpmIdentity final : public Identity {
   [[nodiscard]] std::string location() const override;
   [[nodiscard]] result<std::optional<IdentityKeys>> find_keys() override;
   [[nodiscard]] result<IdentityKeys> create_keys() override;
+  [[nodiscard]] result<int> remove_keys() override;
+  [[nodiscard]] result<Endorsement> endorsement() override;
+  [[nodiscard]] result<Bytes> activate_credential(const Credential& credential) override;
+  [[nodiscard]] result<void> use_approval(const PolicyApproval& approval) override;
   [[nodiscard]] result<SignedAttestation> certify_tls_key(ByteView qualifying_data) override;
   [[nodiscard]] result<Bytes> sign(HashAlgorithm hash, ByteView digest) override;
-  [[nodiscard]] result<void> reset_pcr(unsigned pcr) override;
   [[nodiscard]] result<void> extend_pcr(unsigned pcr, const Sha256Digest& digest) override;
   [[nodiscard]] result<Sha256Digest> read_pcr(unsigned pcr) override;
   [[nodiscard]] result<SignedAttestation> quote(unsigned pcr, ByteView nonce) override;

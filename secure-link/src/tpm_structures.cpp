@@ -113,11 +113,13 @@ Error tss2_error(std::uint32_t rc, std::string what) {
 }
 
 std::string TpmPublicKey::describe_attributes() const {
-  static constexpr std::array<std::pair<std::uint32_t, const char*>, 7> kNames{{
+  static constexpr std::array<std::pair<std::uint32_t, const char*>, 9> kNames{{
       {object_attribute::kFixedTpm, "fixedtpm"},
       {object_attribute::kFixedParent, "fixedparent"},
       {object_attribute::kSensitiveDataOrigin, "sensitivedataorigin"},
       {object_attribute::kUserWithAuth, "userwithauth"},
+      {object_attribute::kAdminWithPolicy, "adminwithpolicy"},
+      {object_attribute::kNoDa, "noda"},
       {object_attribute::kRestricted, "restricted"},
       {object_attribute::kDecrypt, "decrypt"},
       {object_attribute::kSign, "sign"},
@@ -145,6 +147,7 @@ result<TpmPublicKey> parse_tpm_public(ByteView tpm2b_public) {
   TpmPublicKey out;
   out.type = area.type;
   out.attributes = area.objectAttributes;
+  out.auth_policy.assign(area.authPolicy.buffer, area.authPolicy.buffer + area.authPolicy.size);
   // Part 1 §16: Name = nameAlg (big endian) ‖ H_nameAlg(marshalled TPMT_PUBLIC).
   BOOST_OUTCOME_TRY(marshalled, tss_marshal(area, Tss2_MU_TPMT_PUBLIC_Marshal, "TPMT_PUBLIC"));
   const auto digest = sha256(ByteView(marshalled));
@@ -155,9 +158,16 @@ result<TpmPublicKey> parse_tpm_public(ByteView tpm2b_public) {
   if (area.type == TPM2_ALG_RSA) {
     BOOST_OUTCOME_TRY(der, rsa_spki(area));
     out.spki_der = std::move(der);
+    out.key_bits = area.parameters.rsaDetail.keyBits;
+    out.symmetric = area.parameters.rsaDetail.symmetric.algorithm;
+    if (out.symmetric == TPM2_ALG_AES) {
+      out.symmetric_bits = area.parameters.rsaDetail.symmetric.keyBits.aes;
+      out.symmetric_mode = area.parameters.rsaDetail.symmetric.mode.aes;
+    }
   } else if (area.type == TPM2_ALG_ECC) {
     BOOST_OUTCOME_TRY(der, ecc_spki(area));
     out.spki_der = std::move(der);
+    out.symmetric = area.parameters.eccDetail.symmetric.algorithm;
   } else {
     return make_error("only RSA and ECC keys are supported");
   }
@@ -196,13 +206,18 @@ result<CertifyAttestation> parse_certify(ByteView attest) {
 
 result<void> verify_attestation_signature(ByteView attest, ByteView tpmt_signature,
                                           ByteView signer_spki_der) {
+  return verify_digest_signature(sha256(attest), tpmt_signature, signer_spki_der);
+}
+
+result<void> verify_digest_signature(const Sha256Digest& digest, ByteView tpmt_signature,
+                                     ByteView signer_spki_der) {
   TPMT_SIGNATURE sig{};
   std::size_t offset = 0;
   const TSS2_RC rc =
       Tss2_MU_TPMT_SIGNATURE_Unmarshal(tpmt_signature.data(), tpmt_signature.size(), &offset, &sig);
   if (rc != TSS2_RC_SUCCESS) return tss2_error(rc, "malformed TPMT_SIGNATURE");
+  if (offset != tpmt_signature.size()) return make_error("TPMT_SIGNATURE has trailing bytes");
   BOOST_OUTCOME_TRY(key, PkKey::from_public_der(signer_spki_der));
-  const auto digest = sha256(attest);
 
   if (sig.sigAlg == TPM2_ALG_ECDSA) {
     if (sig.signature.ecdsa.hash != TPM2_ALG_SHA256)
@@ -218,16 +233,18 @@ result<void> verify_attestation_signature(ByteView attest, ByteView tpmt_signatu
     mbedtls_ecp_keypair* ec = mbedtls_pk_ec(*key->get());
     const int vrc = mbedtls_ecdsa_verify(&ec->grp, digest.data(), digest.size(), &ec->Q, r.get(),
                                          s.get());
-    if (vrc != 0) return mbedtls_error(vrc, "the signature does not verify with the enrolled key");
+    if (vrc != 0) return mbedtls_error(vrc, "the signature does not verify with the expected key");
     return outcome::success();
   }
   if (sig.sigAlg == TPM2_ALG_RSASSA) {
     if (sig.signature.rsassa.hash != TPM2_ALG_SHA256)
       return make_error("the signature must use SHA-256");
+    if (mbedtls_pk_get_type(key->get()) != MBEDTLS_PK_RSA)
+      return make_error("an RSA signature from a key that is not an RSA key");
     const int vrc =
         mbedtls_pk_verify(key->get(), MBEDTLS_MD_SHA256, digest.data(), digest.size(),
                           sig.signature.rsassa.sig.buffer, sig.signature.rsassa.sig.size);
-    if (vrc != 0) return mbedtls_error(vrc, "the signature does not verify with the enrolled key");
+    if (vrc != 0) return mbedtls_error(vrc, "the signature does not verify with the expected key");
     return outcome::success();
   }
   return make_error("unsupported signature scheme (expected ECDSA or RSASSA)");

@@ -55,7 +55,7 @@ TunnelLink::TunnelLink(std::string broker_uri, const config::SecureLinkConfig& c
       cfg_(cfg),
       broker_host_(uri_host(broker_uri_)),
       broker_port_(uri_port(broker_uri_)),
-      identity_(open_identity(cfg.identity, cfg.state_dir)),
+      identity_(open_identity(cfg)),
       keeper_(std::make_unique<CertificateKeeper>(cfg_, *identity_)),
       stop_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   keeper_->start();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "guardian/cloud/broker_config.hpp"
 #include "guardian/cloud/evidence.hpp"
@@ -115,6 +116,75 @@ TEST(Registry, ThePolicyDefaultsToRefusingEverythingAndSurvivesReopening) {
   EXPECT_EQ(p.allowed.at(MeasurementKind::gateway).at(std::string(64, 'a')), "0.1.0");
 }
 
+TEST(Registry, AVersionOneRegistryIsMigratedItsDevicesMustRotateAndItsResettablePcrIsReplaced) {
+  testing::TempDir dir;
+  {
+    // The registry of the previous release, as its schema wrote it (a fixture made in place).
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir / "registry.db").c_str(), &db), SQLITE_OK);
+    const char* v1 = R"sql(
+      CREATE TABLE devices(id TEXT PRIMARY KEY, backend TEXT NOT NULL, tls_public BLOB NOT NULL,
+        ak_public BLOB NOT NULL, enrolled_ms INTEGER NOT NULL, revoked_ms INTEGER,
+        revocation_reason TEXT NOT NULL DEFAULT '', last_attestation_ms INTEGER,
+        last_result TEXT NOT NULL DEFAULT '');
+      CREATE TABLE nonces(nonce BLOB PRIMARY KEY, device TEXT NOT NULL, expires_ms INTEGER NOT NULL, used_ms INTEGER);
+      CREATE TABLE certificates(serial TEXT PRIMARY KEY, device TEXT NOT NULL, not_before_ms INTEGER NOT NULL,
+        not_after_ms INTEGER NOT NULL);
+      CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE attestations(device TEXT NOT NULL, at_ms INTEGER NOT NULL, outcome TEXT NOT NULL);
+      INSERT INTO devices(id, backend, tls_public, ak_public, enrolled_ms) VALUES('store-old', 'tpm', x'01', x'02', 1);
+      INSERT INTO settings VALUES('schema_version', '1');
+      INSERT INTO settings VALUES('policy', '{"pcr":23,"allow_software_keys":false,"max_lifetime_s":86400,"allowed":{}}');
+    )sql";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  auto registry = open(dir);
+  const auto old = registry->device("store-old").value();
+  ASSERT_TRUE(old);
+  EXPECT_TRUE(old->ek_public.empty());  // the trust service answers it enrollment_outdated
+  EXPECT_FALSE(old->activated);
+  EXPECT_EQ(registry->policy().value().pcr, static_cast<unsigned>(config::kDefaultMeasurementPcr));
+  // Opening again is a no-op.
+  registry.reset();
+  EXPECT_TRUE(open(dir)->device("store-old").value());
+}
+
+TEST(Registry, KeepsTheTpmManufacturerCasAndTheApprovalKeyForEveryReplica) {
+  testing::TempDir dir;
+  auto registry = open(dir);
+  EXPECT_TRUE(registry->approval_key().value().empty());
+  ASSERT_TRUE(registry->set_approval_key({0x30, 0x59, 0x01}));
+  ASSERT_TRUE(registry->add_tpm_ca({"SHA256:aa", "CN=Root", "-----BEGIN CERTIFICATE-----\n", "vendor", kNow}));
+  ASSERT_TRUE(registry->add_tpm_ca({"SHA256:aa", "CN=Root", "-----BEGIN CERTIFICATE-----\n", "again", kNow}));
+  auto reopened = open(dir);
+  EXPECT_EQ(reopened->approval_key().value(), (Bytes{0x30, 0x59, 0x01}));
+  const auto cas = reopened->tpm_cas().value();
+  ASSERT_EQ(cas.size(), 1u);
+  EXPECT_EQ(cas[0].note, "again");
+  EXPECT_TRUE(reopened->remove_tpm_ca("SHA256:aa").value());
+  EXPECT_FALSE(reopened->remove_tpm_ca("SHA256:aa").value());
+  EXPECT_TRUE(reopened->tpm_cas().value().empty());
+}
+
+TEST(Registry, AnActivationIsRecordedOnceAndAReplacedEnrollmentMustActivateAgain) {
+  testing::TempDir dir;
+  auto registry = open(dir);
+  ASSERT_TRUE(registry->enroll(device("store-a"), false));
+  EXPECT_FALSE(registry->device("store-a").value()->activated);
+  ASSERT_TRUE(registry->mark_activated("store-a", kNow));
+  ASSERT_TRUE(registry->mark_activated("store-a", kNow + 1h));
+  EXPECT_EQ(*registry->device("store-a").value()->activated, kNow);
+  ASSERT_TRUE(registry->enroll(device("store-a"), true));
+  EXPECT_FALSE(registry->device("store-a").value()->activated);
+}
+
+TEST(Policy, RefusesAPcrAnyProgramCouldResetOrThatTheFirmwareOwns) {
+  EXPECT_TRUE(valid_measurement_pcr(13));
+  for (unsigned pcr : {0u, 7u, 16u, 17u, 23u}) EXPECT_FALSE(valid_measurement_pcr(pcr)) << pcr;
+  EXPECT_NE(valid_measurement_pcr(23).error().message.find("reset"), std::string::npos);
+}
+
 TEST(Policy, RefusesMalformedJsonNamingTheField) {
   EXPECT_NE(policy_from_json({{"pcr", 99}}).error().message.find("pcr"), std::string::npos);
   EXPECT_NE(policy_from_json({{"allowed", {{"kernel", nlohmann::json::array()}}}}).error().message.find(
@@ -187,10 +257,7 @@ TEST(DeviceIds, AreUsableAsCertificateNamesAndMqttUsernames) {
 class SoftwareEvidence : public ::testing::Test {
  protected:
   void SetUp() override {
-    config::IdentityConfig c;
-    c.backend = config::IdentityBackend::software;
-    identity_ = secure_link::open_identity(c, dir_.path());
-    auto keys = identity_->create_keys();
+    auto keys = open()->create_keys();
     ASSERT_TRUE(keys) << keys.error().describe();
     record_.id = "dev-laptop";
     record_.backend = config::IdentityBackend::software;
@@ -203,17 +270,25 @@ class SoftwareEvidence : public ::testing::Test {
     policy_.allowed[MeasurementKind::config][secure_link::to_hex(config_.file_sha256)] = "";
   }
 
+  // A software identity's PCRs live in the process: each instance starts from a "reboot".
+  std::unique_ptr<secure_link::Identity> open() const {
+    config::SecureLinkConfig c;
+    c.identity.backend = config::IdentityBackend::software;
+    c.state_dir = dir_.path();
+    return secure_link::open_identity(c);
+  }
+
   Evidence evidence(const std::vector<secure_link::Measurement>& log) {
-    EXPECT_TRUE(identity_->reset_pcr(23));
-    for (const auto& m : log) EXPECT_TRUE(identity_->extend_pcr(23, secure_link::extend_digest(m)));
+    auto identity = open();
+    const unsigned pcr = policy_.pcr;
+    for (const auto& m : log) EXPECT_TRUE(identity->extend_pcr(pcr, secure_link::extend_digest(m)));
     const Bytes nonce(32, 0x5a);
-    auto quote = identity_->quote(23, nonce);
+    auto quote = identity->quote(pcr, nonce);
     EXPECT_TRUE(quote);
     return {nonce, quote.value(), log};
   }
 
   testing::TempDir dir_;
-  std::unique_ptr<secure_link::Identity> identity_;
   DeviceRecord record_;
   Policy policy_;
   secure_link::Measurement gateway_, config_;
@@ -239,13 +314,43 @@ TEST_F(SoftwareEvidence, CannotPassForATpmIdentity) {
       << refused.error().message;
 }
 
-TEST_F(SoftwareEvidence, IsRefusedWithoutTheConfigurationOrWithAGatewayMeasuredTwice) {
+TEST_F(SoftwareEvidence, IsRefusedWhenTheLastStartDidNotMeasureItsConfigurationOrMeasuredItTwice) {
   auto refused = verify_evidence(record_, policy_, evidence({gateway_}));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::measurement_refused));
-  refused = verify_evidence(record_, policy_, evidence({gateway_, gateway_, config_}));
+  EXPECT_NE(refused.error().message.find("did not measure its configuration"), std::string::npos)
+      << refused.error().message;
+  refused = verify_evidence(record_, policy_, evidence({gateway_, config_, config_}));
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().message.find("exactly once"), std::string::npos);
+  EXPECT_NE(refused.error().message.find("more than once"), std::string::npos);
+}
+
+TEST_F(SoftwareEvidence, PassesForEveryStartOfTheGatewaySinceBootIncludingOneThatCrashed) {
+  // The PCR cannot be reset: the log holds each start of this boot, a crashed one included.
+  EXPECT_TRUE(verify_evidence(record_, policy_, evidence({gateway_, config_, gateway_, gateway_, config_})));
+}
+
+TEST_F(SoftwareEvidence, IsRefusedWhenAnEarlierStartOfThisBootRanSomethingThePolicyDoesNotAllow) {
+  const secure_link::Measurement old_gateway{MeasurementKind::gateway, "/usr/bin/guardian",
+                                             secure_link::sha256("gateway 0.9 (withdrawn)")};
+  const auto refused = verify_evidence(record_, policy_, evidence({old_gateway, config_, gateway_, config_}));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::measurement_refused));
+  EXPECT_NE(refused.error().message.find(secure_link::to_hex(old_gateway.file_sha256)), std::string::npos);
+}
+
+TEST_F(SoftwareEvidence, IsRefusedForALogThatDoesNotBeginWithTheGateway) {
+  const auto refused = verify_evidence(record_, policy_, evidence({config_, gateway_, config_}));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::measurement_refused));
+}
+
+TEST_F(SoftwareEvidence, IsRefusedWhileThePolicyNamesAPcrAnyProgramCanReset) {
+  policy_.pcr = 23;
+  const auto refused = verify_evidence(record_, policy_, evidence({gateway_, config_}));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::pcr_mismatch));
+  EXPECT_NE(refused.error().message.find("can be reset"), std::string::npos) << refused.error().message;
 }
 
 TEST_F(SoftwareEvidence, IsRefusedWhenTheFirmwareListIsSetAndNoFirmwareWasMeasured) {

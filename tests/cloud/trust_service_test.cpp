@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 
 #include "guardian/common/time_format.hpp"
 #include "guardian/secure_link/attestation_client.hpp"
+#include "guardian/secure_link/measurement_log.hpp"
 #include "guardian/secure_link/tls_session.hpp"
 #include "guardian/secure_link/tpm_structures.hpp"
 #include "guardian/secure_link/trust_protocol.hpp"
@@ -76,22 +78,25 @@ json attest_request(const std::string& device, const std::string& nonce_hex,
           {"lifetime_s", 3600}};
 }
 
-/// A provisioned, enrolled device whose measurements the policy allows, with its identity open
-/// and its PCR measured — ready to attest.
+/// A provisioned, enrolled device whose measurements the policy allows, with its identity open,
+/// its PCR measured and — a TPM device — its credential activated by a first attestation, so
+/// that the service answers it plain nonces: ready to attest (or to replay).
 struct AttestingDevice {
   AttestingDevice(SecureFleet& fleet, const std::string& id,
                   config::IdentityBackend backend = config::IdentityBackend::tpm)
       : rig(fleet, id, backend) {
     rig.enroll();
     rig.allow_this_process();
-    identity = secure_link::open_identity(rig.cfg.identity, rig.cfg.state_dir);
+    identity = secure_link::open_identity(rig.cfg);
     auto keys = identity->find_keys();
     if (!keys || !keys.value()) throw std::runtime_error("the identity has no keys");
     tls_public_der = keys.value()->tls_public_der;
     measure(secure_link::measurement_targets(rig.cfg));
+    if (auto first = attest(); !first)
+      throw std::runtime_error("the first attestation failed: " + first.error().describe());
   }
   void measure(const std::vector<MeasurementTarget>& targets) {
-    auto measured = secure_link::measure(*identity, kPcr, targets);
+    auto measured = secure_link::measure(*identity, kPcr, targets, rig.cfg.attestation.event_log);
     if (!measured) throw std::runtime_error(measured.error().describe());
     log = std::move(measured).value();
   }
@@ -105,12 +110,23 @@ struct AttestingDevice {
     return client.attest(*identity, tls_public_der, kPcr, log, lifetime);
   }
 
-  static constexpr unsigned kPcr = 23;
+  static constexpr unsigned kPcr = config::kDefaultMeasurementPcr;
   DeviceRig rig;
   std::unique_ptr<secure_link::Identity> identity;
   secure_link::Bytes tls_public_der;
   std::vector<Measurement> log;
 };
+
+/// `guardian-trust enroll` of the device's record after `edit` (a forgery, an old format).
+testing::CommandResult enroll_edited_record(SecureFleet& fleet, DeviceRig& rig,
+                                            const std::function<void(json&)>& edit) {
+  rig.provision();
+  auto record = json::parse(testing::read_file(rig.record_path()));
+  edit(record);
+  const auto edited = rig.dir / "edited.json";
+  testing::write_file(edited, record.dump());
+  return fleet.cli({"enroll", edited.string()}, /*may_fail=*/true);
+}
 
 TEST(TrustService, IssuesADayLongClientCertificateThatOpensslVerifiesAgainstTheFleetCa) {
   SecureFleet fleet(without_broker());
@@ -293,11 +309,12 @@ TEST(TrustService, RefusesASoftwareKeyUnderTheDefaultPolicy) {
   const auto enrolled = fleet.cli({"enroll", rig.record_path().string()});
   EXPECT_NE(enrolled.output.find("software identity"), std::string::npos) << enrolled.output;
   rig.allow_this_process();
-  auto identity = secure_link::open_identity(rig.cfg.identity, rig.cfg.state_dir);
-  auto log = secure_link::measure(*identity, 23, secure_link::measurement_targets(rig.cfg));
+  auto identity = secure_link::open_identity(rig.cfg);
+  auto log = secure_link::measure(*identity, AttestingDevice::kPcr, secure_link::measurement_targets(rig.cfg),
+                                  rig.cfg.attestation.event_log);
   ASSERT_TRUE(log) << log.error().describe();
   secure_link::AttestationClient client(rig.cfg.trust_service, rig.cfg.device_id);
-  auto refused = client.attest(*identity, identity->find_keys().value()->tls_public_der, 23,
+  auto refused = client.attest(*identity, identity->find_keys().value()->tls_public_der, AttestingDevice::kPcr,
                                log.value(), 1h);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::software_key_refused))
@@ -311,16 +328,17 @@ TEST(TrustService, AcceptsASoftwareKeyOnlyWhenThePolicySaysSoAndMarksItsCertific
   DeviceRig rig(fleet, "dev-laptop", config::IdentityBackend::software);
   rig.enroll();
   rig.allow_this_process();
-  auto identity = secure_link::open_identity(rig.cfg.identity, rig.cfg.state_dir);
-  auto log = secure_link::measure(*identity, 23, secure_link::measurement_targets(rig.cfg));
+  auto identity = secure_link::open_identity(rig.cfg);
+  auto log = secure_link::measure(*identity, AttestingDevice::kPcr, secure_link::measurement_targets(rig.cfg),
+                                  rig.cfg.attestation.event_log);
   ASSERT_TRUE(log) << log.error().describe();
   // The evidence itself says it was not made by a TPM.
-  auto quote = identity->quote(23, secure_link::Bytes(32, 0x42));
+  auto quote = identity->quote(AttestingDevice::kPcr, secure_link::Bytes(32, 0x42));
   ASSERT_TRUE(quote);
   EXPECT_TRUE(secure_link::parse_quote(quote.value().attest).value().software_generated);
 
   secure_link::AttestationClient client(rig.cfg.trust_service, rig.cfg.device_id);
-  auto issued = client.attest(*identity, identity->find_keys().value()->tls_public_der, 23,
+  auto issued = client.attest(*identity, identity->find_keys().value()->tls_public_der, AttestingDevice::kPcr,
                               log.value(), 1h);
   ASSERT_TRUE(issued) << issued.error().describe();
   EXPECT_NE(issued.value().subject.find("OU=software-key"), std::string::npos)
@@ -337,6 +355,111 @@ TEST(TrustService, AcceptsASoftwareKeyOnlyWhenThePolicySaysSoAndMarksItsCertific
   EXPECT_EQ(key_files, 2);
 }
 
+TEST(TrustService, AFirstAttestationActivatesACredentialAndIssuesTheApprovalTheTpmKeyNeeds) {
+  SecureFleet fleet(without_broker());
+  DeviceRig rig(fleet, "store-042");
+  rig.enroll();
+  rig.allow_this_process();
+  EXPECT_NE(fleet.cli({"list"}).output.find("awaiting credential activation"), std::string::npos);
+  // Until activation the service hands out no plain nonce: only a credential for this TPM's EK.
+  RawTrustSession raw(fleet);
+  const auto first = raw.call({{"op", "nonce"}, {"device", "store-042"}});
+  EXPECT_TRUE(first.contains("credential")) << first.dump();
+  EXPECT_FALSE(first.contains("nonce")) << first.dump();
+
+  auto identity = secure_link::open_identity(rig.cfg);
+  auto log = secure_link::measure(*identity, AttestingDevice::kPcr, secure_link::measurement_targets(rig.cfg),
+                                  rig.cfg.attestation.event_log);
+  ASSERT_TRUE(log) << log.error().describe();
+  secure_link::AttestationClient client(rig.cfg.trust_service, rig.cfg.device_id);
+  const auto keys = identity->find_keys().value().value();
+  auto issued = client.attest(*identity, keys.tls_public_der, AttestingDevice::kPcr, log.value(), 1h);
+  ASSERT_TRUE(issued) << issued.error().describe() << "\n" << fleet.trust_log();
+  ASSERT_TRUE(issued.value().approval);
+  // The approval unlocks the TLS key in the TPM: the device can now sign a handshake.
+  ASSERT_TRUE(identity->use_approval(*issued.value().approval));
+  EXPECT_TRUE(identity->sign(secure_link::HashAlgorithm::sha256, secure_link::Bytes(32, 1)));
+  EXPECT_NE(fleet.cli({"list"}).output.find("activated 20"), std::string::npos);
+  EXPECT_NE(fleet.trust_log().find("credential activated"), std::string::npos);
+  const auto later = raw.call({{"op", "nonce"}, {"device", "store-042"}});
+  EXPECT_TRUE(later.contains("nonce")) << later.dump();
+}
+
+TEST(TrustService, AnAttestationKeyFromAnotherTpmThanTheCertifiedEkNeverGetsACertificate) {
+  SecureFleet fleet(without_broker());
+  DeviceRig genuine(fleet, "store-a");   // a genuine TPM whose EK certificate is borrowed
+  DeviceRig intruder(fleet, "store-b");  // the TPM whose keys want a certificate
+  const auto a = genuine.provision();
+  intruder.provision();
+  auto forged = json::parse(testing::read_file(intruder.record_path()));
+  forged["endorsement"] = json::parse(testing::read_file(genuine.record_path()))["endorsement"];
+  testing::write_file(intruder.record_path(), forged.dump());
+  // Everything in the record checks out on paper: a certified EK, an AK that certified the
+  // TLS key for this id. Only the TPM can tell that the AK is not beside that EK.
+  fleet.enroll(intruder.record_path());
+  intruder.allow_this_process();
+  auto identity = secure_link::open_identity(intruder.cfg);
+  auto log = secure_link::measure(*identity, AttestingDevice::kPcr, secure_link::measurement_targets(intruder.cfg),
+                                  intruder.cfg.attestation.event_log);
+  ASSERT_TRUE(log);
+  secure_link::AttestationClient client(intruder.cfg.trust_service, intruder.cfg.device_id);
+  auto refused = client.attest(*identity, identity->find_keys().value()->tls_public_der,
+                               AttestingDevice::kPcr, log.value(), 1h);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("TPM2_ActivateCredential"), std::string::npos)
+      << refused.error().describe();
+  EXPECT_NE(fleet.cli({"list"}).output.find("store-b  tpm  enrolled"), std::string::npos);
+  EXPECT_NE(fleet.cli({"list"}).output.find("awaiting credential activation"), std::string::npos);
+  EXPECT_EQ(fleet.trust_log().find("store-b: attested"), std::string::npos) << fleet.trust_log();
+  (void)a;
+}
+
+TEST(TrustServiceCli, RefusesATpmWhoseEkCertificateChainsToNoConfiguredManufacturer) {
+  SecureFleet fleet(without_broker());
+  DeviceRig foreign(fleet, "store-f", config::IdentityBackend::tpm,
+                    testing::SwtpmProcess::Endorsement::other_manufacturer);
+  foreign.provision();
+  auto refused = fleet.cli({"enroll", foreign.record_path().string()}, /*may_fail=*/true);
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("does not chain to a configured TPM manufacturer CA"), std::string::npos)
+      << refused.output;
+
+  DeviceRig bare(fleet, "store-n", config::IdentityBackend::tpm, testing::SwtpmProcess::Endorsement::none);
+  bare.provision();
+  refused = fleet.cli({"enroll", bare.record_path().string()}, /*may_fail=*/true);
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("no endorsement key certificate"), std::string::npos) << refused.output;
+  EXPECT_EQ(json::parse(fleet.cli({"list", "--json"}).output).size(), 0u);
+
+  // Trusting that manufacturer (its CA, as a vendor publishes it) is the operator's decision.
+  DeviceRig trusted_now(fleet, "store-t", config::IdentityBackend::tpm,
+                        testing::SwtpmProcess::Endorsement::test_manufacturer);
+  trusted_now.provision();
+  EXPECT_EQ(fleet.cli({"enroll", trusted_now.record_path().string()}).exit_code, 0);
+  const auto cas = fleet.cli({"tpm-ca", "list"});
+  EXPECT_NE(cas.output.find("SHA256:"), std::string::npos) << cas.output;
+}
+
+TEST(TrustServiceCli, RefusesATlsKeyBoundToAnotherFleetsApprovalKey) {
+  SecureFleet fleet(without_broker());
+  SecureFleet other(without_broker());
+  DeviceRig rig(fleet, "store-042");
+  rig.cfg.trust_service.approval_key = other.approval_key();
+  rig.provision();
+  const auto refused = fleet.cli({"enroll", rig.record_path().string()}, /*may_fail=*/true);
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("not bound to this fleet's approval key"), std::string::npos)
+      << refused.output;
+}
+
+TEST(TrustServiceCli, RefusesARecordOfAnEarlierReleaseWithTheWayOut) {
+  SecureFleet fleet(without_broker());
+  DeviceRig rig(fleet, "store-042");
+  const auto refused = enroll_edited_record(fleet, rig, [](json& r) { r["format"] = "guardian-enrollment-v1"; });
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("guardian identity provision --rotate"), std::string::npos) << refused.output;
+}
+
 TEST(TrustService, RefusesAnUnknownDevice) {
   SecureFleet fleet(without_broker());
   RawTrustSession raw(fleet);
@@ -347,12 +470,7 @@ TEST(TrustService, RefusesAnUnknownDevice) {
 TEST(TrustServiceCli, RefusesAnEnrollmentRecordCopiedToClaimAnotherDeviceId) {
   SecureFleet fleet(without_broker());
   DeviceRig rig(fleet, "store-042");
-  rig.provision();
-  auto record = json::parse(testing::read_file(rig.record_path()));
-  record["device_id"] = "store-001";
-  const auto forged = rig.dir / "forged.json";
-  testing::write_file(forged, record.dump());
-  const auto refused = fleet.cli({"enroll", forged.string()}, /*may_fail=*/true);
+  const auto refused = enroll_edited_record(fleet, rig, [](json& r) { r["device_id"] = "store-001"; });
   EXPECT_EQ(refused.exit_code, 1) << refused.output;
   EXPECT_NE(refused.output.find("made for another device id"), std::string::npos) << refused.output;
   EXPECT_EQ(json::parse(fleet.cli({"list", "--json"}).output).size(), 0u);
@@ -370,7 +488,7 @@ TEST(TrustServiceCli, RefusesToServeWithAFleetCaKeyOthersCanRead) {
       {testing::binary_path("guardian-trust").string(), "serve", "--registry",
        (dir / "r.db").string(), "--listen", "127.0.0.1:0", "--cert", fleet.pki().pem("trust"),
        "--key", fleet.pki().key("trust"), "--ca-cert", fleet.ca_file().string(), "--ca-key",
-       loose.string()},
+       loose.string(), "--approval-key", fleet.approval_private_key().string()},
       20s);
   EXPECT_EQ(refused.exit_code, 2) << refused.output;
   EXPECT_NE(refused.output.find("--ca-key " + loose.string() + " has mode 0604"), std::string::npos)

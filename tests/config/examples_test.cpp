@@ -34,7 +34,10 @@ TEST(ExampleConfigs, DemoConfigLoadsWithoutErrors) {
   // The demo runs with the secure link: a TPM identity (swtpm), attested by the trust service.
   ASSERT_TRUE(c.uplink.secure_link);
   EXPECT_EQ(c.uplink.secure_link->identity.backend, IdentityBackend::tpm);
-  EXPECT_EQ(c.uplink.secure_link->identity.tcti, "swtpm:host=127.0.0.1,port=2321");
+  // swtpm on an owner-only Unix socket: a TCP port would let any local user reach the TPM.
+  EXPECT_EQ(c.uplink.secure_link->identity.tcti, "swtpm:path=./guardian-demo/swtpm.sock");
+  EXPECT_EQ(c.uplink.secure_link->trust_service.approval_key, "./guardian-demo/pki/fleet-approval.pem");
+  EXPECT_EQ(c.uplink.secure_link->attestation.pcr, 13);
   EXPECT_EQ(c.uplink.secure_link->trust_service.port, 7443);
   EXPECT_EQ(c.uplink.secure_link->broker.ca_file, "./guardian-demo/pki/fleet-ca.pem");
   EXPECT_EQ(c.control.socket, "./guardian-demo/control.sock");

@@ -19,7 +19,8 @@ constexpr std::string_view kHead =
     "uplink: {broker: 'ssl://mqtt.example.net:8883'}\n"
     "secure_link:\n";
 constexpr std::string_view kMinimal =
-    "  trust_service: {address: 'trust.example.net:7443', ca_file: /etc/guardian/fleet-ca.pem}\n"
+    "  trust_service: {address: 'trust.example.net:7443', ca_file: /etc/guardian/fleet-ca.pem, "
+    "approval_key: /etc/guardian/fleet-approval.pem}\n"
     "  broker: {ca_file: /etc/guardian/fleet-ca.pem}\n";
 
 /// A site whose secure_link section holds `lines` (indented by two spaces), from line 4.
@@ -27,7 +28,7 @@ LoadResult with_secure_link(std::string_view lines) {
   return parse(std::string(kHead) + std::string(lines));
 }
 
-TEST(SecureLinkSection, TwoAddressesAndTwoCaFilesAreEnoughAndTheRestDefaults) {
+TEST(SecureLinkSection, TwoAddressesTwoCaFilesAndTheApprovalKeyAreEnoughAndTheRestDefaults) {
   const auto result = with_secure_link(kMinimal);
   ASSERT_TRUE(loads(result));
   ASSERT_TRUE(result.config->uplink.secure_link);
@@ -39,7 +40,9 @@ TEST(SecureLinkSection, TwoAddressesAndTwoCaFilesAreEnoughAndTheRestDefaults) {
   EXPECT_EQ(s.state_dir, "/var/lib/guardian/identity");
   EXPECT_EQ(s.trust_service.host, "trust.example.net");
   EXPECT_EQ(s.trust_service.port, 7443);
-  EXPECT_EQ(s.attestation.pcr, 23);
+  EXPECT_EQ(s.trust_service.approval_key, "/etc/guardian/fleet-approval.pem");
+  EXPECT_EQ(s.attestation.pcr, 13);
+  EXPECT_EQ(s.attestation.event_log, "/run/guardian/measurements.json");
   EXPECT_FALSE(s.attestation.firmware_image);
   EXPECT_EQ(s.certificate.lifetime, 24h);
   EXPECT_NEAR(s.certificate.renew_at, 2.0 / 3.0, 1e-9);
@@ -61,8 +64,9 @@ TEST(SecureLinkSection, ReadsEveryKey) {
       "    ca_file: /ca.pem\n"
       "    server_name: trust.internal\n"
       "    timeout: 5s\n"
+      "    approval_key: /approval.pem\n"
       "  broker: {ca_file: /broker-ca.pem, server_name: mqtt.internal}\n"
-      "  attestation: {pcr: 16, firmware_image: /boot/firmware.img}\n"
+      "  attestation: {pcr: 14, firmware_image: /boot/firmware.img, event_log: /run/gw/m.json}\n"
       "  certificate: {lifetime: 8h, renew_at: 0.5, retry: {min: 1s, max: 5m}}\n");
   ASSERT_TRUE(loads(result));
   const auto& s = *result.config->uplink.secure_link;
@@ -75,8 +79,10 @@ TEST(SecureLinkSection, ReadsEveryKey) {
   EXPECT_EQ(s.trust_service.timeout, 5s);
   EXPECT_EQ(s.broker.ca_file, "/broker-ca.pem");
   EXPECT_EQ(s.broker.server_name, "mqtt.internal");
-  EXPECT_EQ(s.attestation.pcr, 16);
+  EXPECT_EQ(s.trust_service.approval_key, "/approval.pem");
+  EXPECT_EQ(s.attestation.pcr, 14);
   EXPECT_EQ(s.attestation.firmware_image, "/boot/firmware.img");
+  EXPECT_EQ(s.attestation.event_log, "/run/gw/m.json");
   EXPECT_EQ(s.certificate.lifetime, 8h);
   EXPECT_DOUBLE_EQ(s.certificate.renew_at, 0.5);
   EXPECT_EQ(s.certificate.retry_min, 1s);
@@ -105,9 +111,24 @@ TEST(SecureLinkSection, TheSoftwareBackendRefusesTpmSettings) {
   EXPECT_TRUE(loads(with_secure_link("  identity: {backend: software}\n" + std::string(kMinimal))));
 }
 
-TEST(SecureLinkSection, OnlyTheResettablePcrsCanBeUsed) {
+TEST(SecureLinkSection, MeasurementsGoToAPcrThatNoProgramCanReset) {
   EXPECT_TRUE(has_error(
-      with_secure_link(std::string(kMinimal) + "  attestation: {pcr: 7}\n"), 6, 22, "pcr"));
+      with_secure_link(std::string(kMinimal) + "  attestation: {pcr: 23}\n"), 6, 22,
+      "any program can reset PCR 23"));
+  EXPECT_TRUE(has_error(
+      with_secure_link(std::string(kMinimal) + "  attestation: {pcr: 16}\n"), 6, 22, "reset"));
+  EXPECT_TRUE(has_error(
+      with_secure_link(std::string(kMinimal) + "  attestation: {pcr: 7}\n"), 6, 22,
+      "firmware's measurements"));
+  EXPECT_TRUE(loads(with_secure_link(std::string(kMinimal) + "  attestation: {pcr: 8}\n")));
+}
+
+TEST(SecureLinkSection, ATpmIdentityNeedsTheFleetsApprovalKey) {
+  const std::string without =
+      "  trust_service: {address: 't:1', ca_file: /ca.pem}\n"
+      "  broker: {ca_file: /ca.pem}\n";
+  EXPECT_TRUE(has_error(with_secure_link(without), 4, 18, "missing required key 'approval_key'"));
+  EXPECT_TRUE(loads(with_secure_link("  identity: {backend: software}\n" + without)));
 }
 
 TEST(SecureLinkSection, TheRenewalPointIsAFractionThatLeavesRoomForRetries) {
@@ -120,10 +141,11 @@ TEST(SecureLinkSection, TheRenewalPointIsAFractionThatLeavesRoomForRetries) {
 }
 
 TEST(SecureLinkSection, TheTrustServiceNeedsAnAddressWithAPortAndItsCa) {
-  EXPECT_TRUE(has_error(with_secure_link("  trust_service: {address: trust.example.net, ca_file: /ca.pem}\n"
+  EXPECT_TRUE(has_error(with_secure_link("  trust_service: {address: trust.example.net, ca_file: /ca.pem, "
+                                         "approval_key: /a.pem}\n"
                                          "  broker: {ca_file: /ca.pem}\n"),
                         4, 28, "the port is required"));
-  EXPECT_TRUE(has_error(with_secure_link("  trust_service: {address: 't:1'}\n"
+  EXPECT_TRUE(has_error(with_secure_link("  trust_service: {address: 't:1', approval_key: /a.pem}\n"
                                          "  broker: {ca_file: /ca.pem}\n"),
                         4, 18, "missing required key 'ca_file'"));
 }

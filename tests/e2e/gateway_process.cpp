@@ -26,7 +26,7 @@ GatewayProcess::GatewayProcess(const TempDir& dir, const std::string& device_id,
 
 void GatewayProcess::start() {
   process_ = std::make_unique<Process>(Process::Options{
-      {binary_path("guardian").string(), "run", "-c", config_.string(), "--log-level", "debug"},
+      {binary_.string(), "run", "-c", config_.string(), "--log-level", "debug"},
       {},
       dir_ / "guardian.log",
       {}});

@@ -25,6 +25,8 @@ class GatewayProcess {
 
   /// Starts `guardian run` and waits until its control socket answers.
   void start();
+  /// Runs another build of the gateway from the next start() on (default: the one built here).
+  void set_binary(std::filesystem::path binary) { binary_ = std::move(binary); }
   /// SIGTERM and wait for a clean exit; returns the exit status.
   int stop();
   /// SIGKILL.
@@ -43,6 +45,7 @@ class GatewayProcess {
   std::filesystem::path dir_;
   std::filesystem::path config_;
   std::filesystem::path queue_;
+  std::filesystem::path binary_ = binary_path("guardian");
   std::unique_ptr<Process> process_;
 };
 

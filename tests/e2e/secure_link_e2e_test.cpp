@@ -4,6 +4,8 @@
 // through the TPM tunnel, with Paho unchanged (publishing, and receiving cloud commands).
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "e2e_common.hpp"
 #include "gateway_process.hpp"
 #include "guardian/testing/pymodbus.hpp"
@@ -43,7 +45,9 @@ std::string secure_link_yaml(const SecureFleet& fleet, const SwtpmProcess& tpm, 
          "    address: 127.0.0.1:" + std::to_string(fleet.trust_port()) + "\n"
          "    ca_file: " + fleet.ca_file().string() + "\n"
          "    server_name: localhost\n"
+         "    approval_key: " + fleet.approval_key().string() + "\n"
          "  broker: {ca_file: " + fleet.ca_file().string() + ", server_name: localhost}\n"
+         "  attestation: {event_log: " + (dir / "run" / "measurements.json").string() + "}\n"
          "  certificate: {" + certificate + "}\n";
 }
 
@@ -68,6 +72,18 @@ struct SecureSite {
     return run_command(args, 60s);
   }
   std::filesystem::path record() const { return dir / "enrollment.json"; }
+  /// The running gateway's link_error once it names `reason` (fails the test after 20 s).
+  std::string wait_for_link_error(const std::string& reason) const {
+    std::string link_error;
+    EXPECT_TRUE(wait_until(
+        [&] {
+          link_error = gw.status().at("link").value("link_error", "");
+          return link_error.find(reason) != std::string::npos;
+        },
+        20s))
+        << link_error << "\n" << gw.log();
+    return link_error;
+  }
   /// Telemetry of this gateway has reached the fleet's reader.
   static bool telemetry_arrived(MqttCollector& reader) {
     return reader.wait_for(
@@ -170,14 +186,7 @@ TEST(SecureLinkE2E, AGatewayBinaryThePolicyDoesNotKnowGetsNoCertificateUntilTheO
   auto reader = site.fleet.reader("guardian/v1/#");
   site.gw.start();
   // The gateway runs, says why it is offline, and nothing of it reaches the broker.
-  std::string link_error;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        link_error = site.gw.status().at("link").value("link_error", "");
-        return link_error.find("measurement_refused") != std::string::npos;
-      },
-      20s))
-      << link_error << "\n" << site.gw.log();
+  const auto link_error = site.wait_for_link_error("measurement_refused");
   EXPECT_NE(link_error.find("gateway"), std::string::npos) << link_error;
   EXPECT_NE(site.gw.status().at("link")["state"], "connected");
   const auto list = json::parse(site.fleet.cli({"list", "--json"}).output);
@@ -187,6 +196,46 @@ TEST(SecureLinkE2E, AGatewayBinaryThePolicyDoesNotKnowGetsNoCertificateUntilTheO
   // The operator allows this build: the next retry attests, and telemetry flows.
   site.fleet.allow("gateway", binary_path("guardian"));
   ASSERT_TRUE(site.telemetry_arrived(*reader)) << site.gw.log();
+  EXPECT_EQ(site.gw.stop(), 0);
+}
+
+TEST(SecureLinkE2E, AGatewayWhoseBinaryChangedCannotUseItsKeyUntilTheNewBuildIsAllowed) {
+  SecureSite site;
+  site.enroll();
+  auto reader = site.fleet.reader("guardian/v1/#");
+  site.gw.start();
+  ASSERT_TRUE(site.telemetry_arrived(*reader)) << site.gw.log();
+  ASSERT_EQ(site.gw.stop(), 0);
+
+  // An update (or an intruder) replaces the binary: another build, same boot, and a certificate
+  // from the last run that is still valid for hours. The new process measures what it is, the
+  // PCR leaves the approved state, and the TPM key will not sign with the old approval.
+  const auto build = site.dir / "guardian-1.1";
+  std::filesystem::copy_file(binary_path("guardian"), build);
+  {
+    std::ofstream out(build, std::ios::app | std::ios::binary);
+    out << "another build";
+  }
+  std::filesystem::permissions(build, std::filesystem::perms::owner_all);
+  site.gw.set_binary(build);
+  const auto telemetry_before = on_topic(reader->messages(), "/telemetry").size();
+  site.gw.start();
+  const auto link_error = site.wait_for_link_error("measurement_refused");
+  EXPECT_NE(link_error.find(build.string()), std::string::npos) << link_error;
+  EXPECT_NE(site.gw.status().at("link")["state"], "connected");
+  const auto shown = json::parse(site.guardian({"identity", "show", "-c", site.gw.config_path().string(),
+                                                "--json"}).output);
+  EXPECT_EQ(shown["measurements"]["events"].size(), 4u) << shown.dump(2);  // both starts of this boot
+  EXPECT_EQ(on_topic(reader->messages(), "/telemetry").size(), telemetry_before);
+
+  // Once the operator allows the new build, the next retry attests, the fleet approves the new
+  // state, and the key signs again.
+  site.fleet.allow("gateway", build);
+  ASSERT_TRUE(reader->wait_for(
+      [&](const auto& all) { return on_topic(all, "/telemetry").size() > telemetry_before; },
+      20s))
+      << site.gw.log();
+  EXPECT_EQ(site.gw.status().at("link")["state"], "connected");
   EXPECT_EQ(site.gw.stop(), 0);
 }
 

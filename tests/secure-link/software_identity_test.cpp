@@ -11,9 +11,10 @@ namespace guardian::secure_link {
 namespace {
 
 std::unique_ptr<Identity> software_identity(const testing::TempDir& dir) {
-  config::IdentityConfig c;
-  c.backend = config::IdentityBackend::software;
-  return open_identity(c, dir.path());
+  config::SecureLinkConfig c;
+  c.identity.backend = config::IdentityBackend::software;
+  c.state_dir = dir.path();
+  return open_identity(c);
 }
 
 TEST(SoftwareIdentity, WritesKeyFilesOnlyItsOwnerCanRead) {

@@ -7,6 +7,7 @@
 #include "guardian/cloud/certificate_authority.hpp"
 #include "guardian/common/time_format.hpp"
 #include "guardian/secure_link/attestation_client.hpp"
+#include "guardian/secure_link/measurement_log.hpp"
 #include "guardian/secure_link/link.hpp"
 #include "guardian/secure_link/tls_session.hpp"
 #include "guardian/secure_link/trust_protocol.hpp"
@@ -36,16 +37,31 @@ bool received(const testing::MqttCollector& reader, const std::string& topic, co
   return false;
 }
 
+// The device's identity, attested once: its TLS key then holds the fleet's approval of the
+// measured state, without which the TPM would not sign a handshake.
+std::unique_ptr<Identity> attested_identity(const DeviceRig& rig) {
+  auto identity = open_identity(rig.cfg);
+  const auto pcr = static_cast<unsigned>(rig.cfg.attestation.pcr);
+  auto log = measure(*identity, pcr, measurement_targets(rig.cfg), rig.cfg.attestation.event_log);
+  if (!log) throw std::runtime_error(log.error().describe());
+  auto keys = identity->find_keys();
+  if (!keys || !keys.value()) throw std::runtime_error("not provisioned");
+  AttestationClient client(rig.cfg.trust_service, rig.cfg.device_id);
+  auto issued = client.attest(*identity, keys.value()->tls_public_der, pcr, log.value(), 1h);
+  if (!issued || !issued.value().approval) throw std::runtime_error("no approval");
+  if (!identity->use_approval(*issued.value().approval)) throw std::runtime_error("approval refused");
+  return identity;
+}
+
 // A TLS session to the broker authenticated with `certificate_pem` and the device's TPM key.
-result<std::unique_ptr<TlsSession>> broker_session(const SecureFleet& fleet, const DeviceRig& rig,
+result<std::unique_ptr<TlsSession>> broker_session(const SecureFleet& fleet, Identity& identity,
                                                    const std::string& certificate_pem) {
-  auto identity = open_identity(rig.cfg.identity, rig.cfg.state_dir);
   TlsClientOptions o;
   o.host = "127.0.0.1";
   o.port = fleet.broker_port();
   o.ca_file = fleet.ca_file();
   o.server_name = "localhost";
-  o.credential = ClientCredential{certificate_pem, identity.get()};
+  o.credential = ClientCredential{certificate_pem, &identity};
   // The identity outlives the handshake: connect() completes it before returning.
   return TlsSession::connect(o);
 }
@@ -246,15 +262,14 @@ TEST(TunnelLink, AnExpiredCertificateIsRejectedByTheBrokerAndTheDeviceRenews) {
   // A certificate for the device's own TPM key, from the fleet CA, that expired an hour ago.
   auto ca = cloud::CertificateAuthority::load(fleet.ca_file(), fleet.ca_key());
   ASSERT_TRUE(ca) << ca.error().describe();
-  auto identity = open_identity(rig.cfg.identity, rig.cfg.state_dir);
+  auto identity = attested_identity(rig);
   auto keys = identity->find_keys();
   ASSERT_TRUE(keys && keys.value());
   auto expired = ca.value()->issue(
       {"store-042", keys.value()->tls_public_der, now_ms() - 2h, now_ms() - 1h, false});
   ASSERT_TRUE(expired) << expired.error().describe();
-  identity.reset();
 
-  auto refused = broker_session(fleet, rig, expired.value().pem);
+  auto refused = broker_session(fleet, *identity, expired.value().pem);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("certificate expired"), std::string::npos)
       << refused.error().describe();
@@ -432,7 +447,8 @@ TEST(TunnelLink, ARevokedDevicesCertificateIsRefusedByTheBrokerOnceTheCrlIsPubli
   const auto pem = testing::read_file(rig.cfg.state_dir / "certificate.pem");
   auto issued = parse_issued_certificate(pem);
   ASSERT_TRUE(issued);
-  ASSERT_TRUE(broker_session(fleet, rig, pem));  // accepted before the revocation
+  auto identity = attested_identity(rig);
+  ASSERT_TRUE(broker_session(fleet, *identity, pem));  // accepted before the revocation
 
   fleet.cli({"revoke", "store-042", "--reason", "stolen"});
   // The trust service rewrites the CRL and tells the broker to reload it (SIGHUP).
@@ -448,7 +464,7 @@ TEST(TunnelLink, ARevokedDevicesCertificateIsRefusedByTheBrokerOnceTheCrlIsPubli
   result<std::unique_ptr<TlsSession>> refused = make_error("not tried");
   ASSERT_TRUE(testing::wait_until(
       [&] {
-        refused = broker_session(fleet, rig, pem);
+        refused = broker_session(fleet, *identity, pem);
         return !refused;
       },
       10s, 100ms))

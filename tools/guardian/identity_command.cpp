@@ -10,6 +10,7 @@
 #include "guardian/secure_link/attestation_client.hpp"
 #include "guardian/secure_link/enrollment.hpp"
 #include "guardian/secure_link/identity.hpp"
+#include "guardian/secure_link/measurement_log.hpp"
 #include "guardian/secure_link/tpm_structures.hpp"
 
 namespace guardian::tools {
@@ -21,6 +22,7 @@ using namespace guardian::secure_link;
 
 constexpr const char* kRecordFile = "enrollment.json";
 constexpr const char* kCertificateFile = "certificate.pem";
+constexpr const char* kApprovalFile = "approval.json";
 
 std::optional<config::SecureLinkConfig> load(const std::string& file) {
   const auto loaded = config::load_site_config(file);
@@ -43,6 +45,7 @@ json key_json(const Bytes& spki, const Bytes& tpm_public) {
       k["type"] = parsed.value().type == 0x0001 ? "rsa" : "ecc";
       k["attributes"] = parsed.value().describe_attributes();
       k["name"] = to_hex(parsed.value().name);
+      k["policy"] = parsed.value().auth_policy.empty() ? json() : json(to_hex(parsed.value().auth_policy));
     }
   }
   return k;
@@ -51,7 +54,19 @@ json key_json(const Bytes& spki, const Bytes& tpm_public) {
 int provision(const IdentityCommand& c) {
   const auto cfg = load(c.config);
   if (!cfg) return 1;
-  auto identity = open_identity(cfg->identity, cfg->state_dir);
+  auto identity = open_identity(*cfg);
+  if (c.rotate) {
+    // New keys replace the old ones (and their authorization value); what was issued for the
+    // old TLS key is of no use to the new one.
+    auto removed = identity->remove_keys();
+    if (!removed) {
+      std::cerr << "guardian identity provision --rotate: " << removed.error().describe() << '\n';
+      return 2;
+    }
+    std::error_code ec;
+    for (const char* stale : {kCertificateFile, kApprovalFile}) fs::remove(cfg->state_dir / stale, ec);
+    std::cout << "rotate: removed " << removed.value() << " key(s) of the previous identity\n";
+  }
   auto before = identity->find_keys();
   if (!before) {
     std::cerr << "guardian identity provision: " << before.error().describe() << '\n';
@@ -81,16 +96,25 @@ int provision(const IdentityCommand& c) {
   const auto& k = record.value().keys;
   std::cout << "TLS key:         " << key_json(k.tls_public_der, k.tls_tpm_public).dump() << '\n';
   std::cout << "attestation key: " << key_json(k.ak_public_der, k.ak_tpm_public).dump() << '\n';
+  if (const auto& e = record.value().endorsement) {
+    if (e->ek_certificate.empty()) {
+      std::cout << "endorsement:     WARNING: this TPM has no EK certificate (NV 0x01C00002); "
+                   "a trust service that checks the manufacturer (the default) will refuse it\n";
+    } else if (auto info = describe_ek_certificate(e->ek_certificate)) {
+      std::cout << "endorsement:     EK certificate issued by " << info.value().issuer << '\n';
+    }
+  }
   std::cout << "enrollment record: " << (c.out.empty() ? path.string() : c.out) << '\n';
   std::cout << "next: the fleet operator imports it with `guardian-trust enroll --registry "
-               "<registry.db> <record>`\n";
+               "<registry.db> <record>`"
+            << (c.rotate ? " --replace" : "") << "\n";
   return 0;
 }
 
 int show(const IdentityCommand& c) {
   const auto cfg = load(c.config);
   if (!cfg) return 1;
-  auto identity = open_identity(cfg->identity, cfg->state_dir);
+  auto identity = open_identity(*cfg);
   json j{{"device", cfg->device_id},
          {"backend", to_string(cfg->identity.backend)},
          {"location", identity->location()},
@@ -107,8 +131,19 @@ int show(const IdentityCommand& c) {
     j["state"] = "provisioned";
     j["tls_key"] = key_json(keys.value()->tls_public_der, keys.value()->tls_tpm_public);
     j["attestation_key"] = key_json(keys.value()->ak_public_der, keys.value()->ak_tpm_public);
-    if (auto pcr = identity->read_pcr(static_cast<unsigned>(cfg->attestation.pcr)))
+    const auto pcr_index = static_cast<unsigned>(cfg->attestation.pcr);
+    if (auto pcr = identity->read_pcr(pcr_index)) {
       j["pcr"] = {{"index", cfg->attestation.pcr}, {"sha256", to_hex(pcr.value())}};
+      // Does this boot's measurement log still explain the PCR?
+      if (auto log = read_measurement_log(*identity, pcr_index, cfg->attestation.event_log))
+        j["measurements"] = {{"log", cfg->attestation.event_log.string()},
+                             {"events", event_log_to_json(log.value())},
+                             {"consistent", true}};
+      else
+        j["measurements"] = {{"log", cfg->attestation.event_log.string()},
+                             {"consistent", false},
+                             {"error", log.error().message}};
+    }
   }
   j["enrollment_record"] = fs::exists(cfg->state_dir / kRecordFile)
                                ? json((cfg->state_dir / kRecordFile).string())
@@ -139,8 +174,19 @@ int show(const IdentityCommand& c) {
     std::cout << "attest. key:  " << j["attestation_key"].value("attributes", std::string("(software)"))
               << "  sha256:" << j["attestation_key"]["sha256"].get<std::string>() << '\n';
   }
+  if (j.contains("tls_key") && j["tls_key"].contains("policy") && !j["tls_key"]["policy"].is_null())
+    std::cout << "TLS policy:   PolicyAuthorize(approval key) + PolicyAuthValue  "
+              << j["tls_key"]["policy"].get<std::string>() << '\n';
   if (j.contains("pcr"))
     std::cout << "PCR " << cfg->attestation.pcr << ":       " << j["pcr"]["sha256"].get<std::string>() << '\n';
+  if (j.contains("measurements")) {
+    const auto& m = j["measurements"];
+    if (m["consistent"].get<bool>())
+      std::cout << "measured:     " << m["events"].size() << " event(s) since boot in "
+                << m["log"].get<std::string>() << '\n';
+    else
+      std::cout << "measured:     INCONSISTENT: " << m["error"].get<std::string>() << '\n';
+  }
   std::cout << "enrollment:   "
             << (j["enrollment_record"].is_null() ? std::string("no record (run `guardian identity provision`)")
                                                  : j["enrollment_record"].get<std::string>())
@@ -168,6 +214,9 @@ void add_identity_command(CLI::App& app, IdentityCommand& c, const std::string& 
   c.provision->add_option("-c,--config", c.config, "Configuration file (secure_link section)")
       ->capture_default_str();
   c.provision->add_option("--out", c.out, "Also write the enrollment record here");
+  c.provision->add_flag("--rotate", c.rotate,
+                        "Replace the existing keys (e.g. keys made by an earlier release without a "
+                        "policy) with new ones; the operator enrolls the new record with --replace");
   c.show = identity->add_subcommand("show", "Show the identity, its keys and its certificate");
   c.show->add_option("-c,--config", c.config, "Configuration file (secure_link section)")
       ->capture_default_str();

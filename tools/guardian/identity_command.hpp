@@ -15,6 +15,7 @@ struct IdentityCommand {
   std::string config;
   std::string out;   ///< provision: also write the enrollment record here
   bool json = false; ///< show: machine-readable output
+  bool rotate = false; ///< provision: replace existing keys
 };
 
 /// Adds the `identity` subcommand (with provision and show) to `app`.

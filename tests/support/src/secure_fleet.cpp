@@ -1,6 +1,10 @@
 #include "guardian/testing/secure_fleet.hpp"
 
+#include <sys/stat.h>
+
 #include <stdexcept>
+
+#include "guardian/testing/swtpm.hpp"
 
 namespace guardian::testing {
 
@@ -16,6 +20,17 @@ SecureFleet::SecureFleet(Options options)
   pki_.make_leaf("broker", options_.broker_issuer, "localhost", "DNS:localhost,IP:127.0.0.1");
   pki_.make_leaf("reader", "fleet-ca", "reader@test");
   pki_.make_leaf("operator", "fleet-ca", "operator@test");
+  // The approval key, made as docs/secure-link.md says (openssl, ECDSA P-256).
+  for (const auto& argv : std::vector<std::vector<std::string>>{
+           {"openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out",
+            approval_private_key().string()},
+           {"openssl", "ec", "-in", approval_private_key().string(), "-pubout", "-out",
+            approval_key().string()}}) {
+    const auto made = run_command(argv, 30s);
+    if (made.exit_code != 0) throw std::runtime_error("openssl: " + made.output);
+  }
+  ::chmod(approval_private_key().c_str(), 0600);
+  cli({"tpm-ca", "add", SwtpmProcess::manufacturer_ca_file().string(), "--note", "test TPM manufacturer"});
   start_trust_service();
   if (!options_.broker) return;
   // The broker's listener and ACL exactly as an operator would generate them.
@@ -45,7 +60,8 @@ void SecureFleet::start_trust_service() {
   trust_ = std::make_unique<Process>(Process::Options{
       {binary_path("guardian-trust").string(), "serve", "--registry", registry().string(),
        "--listen", "127.0.0.1:" + std::to_string(trust_port_), "--cert", pki_.pem("trust"), "--key",
-       pki_.key("trust"), "--ca-cert", ca_file().string(), "--ca-key", ca_key().string(), "--crl",
+       pki_.key("trust"), "--ca-cert", ca_file().string(), "--ca-key", ca_key().string(),
+       "--approval-key", approval_private_key().string(), "--crl",
        crl().string(), "--crl-check", "100ms", "--on-crl-update", reload, "--nonce-lifetime",
        options_.nonce_lifetime, "--port-file", port_file.string()},
       {},

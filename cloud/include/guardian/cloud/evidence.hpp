@@ -1,13 +1,17 @@
 #pragma once
 /// \file
 /// The trust service's two judgements, pure functions of their inputs (thread-safe):
-///   - verify_enrollment(): may this record enter the registry? For a TPM identity, the
-///     attestation key must be a restricted, fixedTPM signing key, and it must have certified
-///     (TPM2_Certify) a TLS key that is fixedTPM, fixedParent, generated in the TPM, and the same
-///     key as the record's SubjectPublicKeyInfo.
+///   - verify_enrollment(): may this record enter the registry? For a TPM identity: the EK
+///     certificate chains to a configured TPM manufacturer CA and certifies the record's EK; the
+///     attestation key is a restricted, fixedTPM signing key; it certified (TPM2_Certify) a TLS
+///     key that is fixedTPM, fixedParent, generated in the TPM, the same key as the record's
+///     SubjectPublicKeyInfo, and usable only through the policy bound to this fleet's approval
+///     key and this device id (userWithAuth clear). Whether the AK is in the EK's TPM is proven
+///     later, online, by credential activation (trust_service.cpp).
 ///   - verify_evidence(): does this quote prove an allowed state? Signature by the enrolled
 ///     attestation key, the nonce as qualifying data, the policy's PCR and bank, a PCR digest
-///     recomputed from the event log, and every measurement allowed by the policy.
+///     recomputed from the whole event log of the boot, every measurement in it allowed by the
+///     policy, and the last gateway start complete.
 /// Refusals carry a secure_link::TrustRefusal code and say exactly what did not match.
 
 #include <span>
@@ -18,6 +22,7 @@
 #include "guardian/cloud/registry.hpp"
 #include "guardian/secure_link/enrollment.hpp"
 #include "guardian/secure_link/measurement.hpp"
+#include "guardian/secure_link/tpm_structures.hpp"
 
 namespace guardian::cloud {
 
@@ -25,8 +30,15 @@ namespace guardian::cloud {
 /// A–Z a–z 0–9 . _ -, starting with a letter or digit (so never '/', '+', '#' or '@').
 [[nodiscard]] bool valid_device_id(std::string_view id) noexcept;
 
+/// What the registry holds that enrollment is checked against.
+struct EnrollmentTrust {
+  std::string tpm_manufacturer_cas;  ///< PEM bundle (Registry::tpm_cas)
+  secure_link::Bytes approval_key;   ///< SubjectPublicKeyInfo (Registry::approval_key); may be empty
+};
+
 /// See the file comment. Returns the registry entry to store.
-[[nodiscard]] result<DeviceRecord> verify_enrollment(const secure_link::EnrollmentRecord& record);
+[[nodiscard]] result<DeviceRecord> verify_enrollment(const secure_link::EnrollmentRecord& record,
+                                                     const EnrollmentTrust& trust);
 
 /// What an "attest" request carries.
 struct Evidence {
@@ -35,8 +47,9 @@ struct Evidence {
   std::vector<secure_link::Measurement> event_log;
 };
 
-/// See the file comment.
-[[nodiscard]] result<void> verify_evidence(const DeviceRecord& device, const Policy& policy,
-                                           const Evidence& evidence);
+/// See the file comment. Returns the verified quote.
+[[nodiscard]] result<secure_link::QuoteAttestation> verify_evidence(const DeviceRecord& device,
+                                                                    const Policy& policy,
+                                                                    const Evidence& evidence);
 
 }  // namespace guardian::cloud

@@ -11,6 +11,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "guardian/common/result.hpp"
+#include "guardian/config/secure_link_config.hpp"
 #include "guardian/secure_link/measurement.hpp"
 
 namespace guardian::cloud {
@@ -23,9 +24,15 @@ struct Policy {
   /// allowed; the firmware must be measured and allowed as soon as its list is not empty.
   std::map<secure_link::MeasurementKind, std::map<std::string, std::string>> allowed;
   bool allow_software_keys = false;  ///< development fleets only
-  unsigned pcr = 23;                 ///< the PCR devices quote (their secure_link.attestation.pcr)
+  /// The PCR devices quote (their secure_link.attestation.pcr): 8–15, which no program can
+  /// reset without a reboot (see valid_measurement_pcr()).
+  unsigned pcr = config::kDefaultMeasurementPcr;
   std::chrono::seconds max_lifetime{std::chrono::hours{24}};
 };
+
+/// An error unless `pcr` can carry measurements that cannot be rewound: PCRs 0–7 are the
+/// firmware's, 16 and 23 can be reset by any program at locality 0, 17–22 need locality 4.
+[[nodiscard]] result<void> valid_measurement_pcr(unsigned pcr);
 
 [[nodiscard]] nlohmann::json policy_to_json(const Policy& policy);
 /// Errors name the malformed field.

@@ -32,6 +32,12 @@ struct DeviceRecord {
   config::IdentityBackend backend = config::IdentityBackend::tpm;
   secure_link::Bytes tls_public_der;  ///< the key certificates are issued for
   secure_link::Bytes ak_public_der;   ///< the key quotes must be signed with
+  secure_link::Bytes ak_tpm_public;   ///< its TPM2B_PUBLIC: its Name binds the credential (TPM)
+  secure_link::Bytes ek_public;       ///< the endorsement key's TPM2B_PUBLIC (TPM)
+  std::string ek_issuer;              ///< who certified the EK (the TPM's manufacturer CA)
+  /// When the device proved its AK and EK share a TPM (credential activation); unset until its
+  /// first attestation. A TPM device gets credentials instead of plain nonces until then.
+  std::optional<Timestamp> activated;
   Timestamp enrolled{};
   std::optional<Timestamp> revoked;
   std::string revocation_reason;
@@ -45,6 +51,15 @@ struct CertificateRecord {
   std::string device;
   Timestamp not_before{};
   Timestamp not_after{};
+};
+
+/// A TPM manufacturer's CA that EK certificates must chain to.
+struct TpmCaRecord {
+  std::string fingerprint;  ///< "SHA256:<hex>" of the DER certificate
+  std::string subject;
+  std::string pem;
+  std::string note;
+  Timestamp added{};
 };
 
 /// What consuming a nonce found.
@@ -83,6 +98,22 @@ class Registry {
 
   [[nodiscard]] result<Policy> policy();
   [[nodiscard]] result<void> set_policy(const Policy& policy);
+
+  /// Records that `id` activated its credential (its first successful attestation).
+  [[nodiscard]] result<void> mark_activated(const std::string& id, Timestamp at);
+
+  /// TPM manufacturer CAs (every certificate is a trust anchor for EK certificates).
+  /// add_tpm_ca is idempotent per certificate.
+  [[nodiscard]] result<void> add_tpm_ca(const TpmCaRecord& ca);
+  [[nodiscard]] result<std::vector<TpmCaRecord>> tpm_cas();
+  /// False when no CA has that fingerprint.
+  [[nodiscard]] result<bool> remove_tpm_ca(const std::string& fingerprint);
+
+  /// The public key (DER SubjectPublicKeyInfo) of the fleet's approval key, which the TLS keys
+  /// of enrolled TPM devices are bound to; empty until `guardian-trust serve --approval-key`
+  /// first ran on this registry.
+  [[nodiscard]] result<secure_link::Bytes> approval_key();
+  [[nodiscard]] result<void> set_approval_key(const secure_link::Bytes& spki_der);
 
   /// Audit: the outcome of an attestation ("ok" or the refusal and its reason).
   [[nodiscard]] result<void> record_attestation(const std::string& device, Timestamp at,

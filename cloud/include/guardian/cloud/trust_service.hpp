@@ -5,7 +5,7 @@
 /// the Registry, so any number of replicas may serve the same registry.
 ///
 ///   accept thread ──▶ worker pool (4): TLS handshake, then per line:
-///                       JSON request ──▶ TrustService::handle() ──▶ JSON response
+///                       request line ──▶ TrustService::handle() ──▶ JSON response
 ///   CrlPublisher thread: every check_interval, if a revocation happened or the CRL is due for
 ///                        refresh: write it atomically, then run the on-update command
 ///                        (e.g. restart or signal the broker)
@@ -22,9 +22,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "guardian/cloud/approval_signer.hpp"
 #include "guardian/cloud/certificate_authority.hpp"
 #include "guardian/cloud/registry.hpp"
 #include "guardian/secure_link/tls_session.hpp"
+#include "guardian/secure_link/trust_protocol.hpp"
 
 namespace boost::asio {
 class thread_pool;
@@ -39,6 +41,8 @@ struct TrustServiceOptions {
 /// What the service has done since it started (for its log and for tests).
 struct TrustCounters {
   std::atomic<std::uint64_t> nonces{0};
+  std::atomic<std::uint64_t> credentials{0};  ///< nonces sent as credentials to activate
+  std::atomic<std::uint64_t> activations{0};  ///< devices that activated theirs
   std::atomic<std::uint64_t> certificates{0};
   std::atomic<std::uint64_t> refusals{0};
 };
@@ -47,19 +51,21 @@ struct TrustCounters {
 /// Thread-safe.
 class TrustService {
  public:
-  TrustService(Registry& registry, CertificateAuthority& ca, TrustServiceOptions options);
-  /// One request object in, one response object out ({"ok":true,…} or
+  TrustService(Registry& registry, CertificateAuthority& ca, ApprovalSigner& approver,
+               TrustServiceOptions options);
+  /// One request line in, one response object out ({"ok":true,…} or
   /// {"ok":false,"error":<TrustRefusal>,"message":…}). Never throws.
-  [[nodiscard]] nlohmann::json handle(const nlohmann::json& request);
+  [[nodiscard]] nlohmann::json handle(std::string_view line);
   [[nodiscard]] const TrustCounters& counters() const noexcept { return counters_; }
 
  private:
-  nlohmann::json nonce(const nlohmann::json& request);
-  nlohmann::json attest(const nlohmann::json& request);
+  nlohmann::json nonce(const secure_link::NonceRequest& request);
+  nlohmann::json attest(const secure_link::AttestRequest& request);
   nlohmann::json refuse(const std::string& device, const Error& why);
 
   Registry& registry_;
   CertificateAuthority& ca_;
+  ApprovalSigner& approver_;
   TrustServiceOptions options_;
   TrustCounters counters_;
 };

@@ -36,6 +36,9 @@ struct TrustServiceConfig {
   std::filesystem::path ca_file;   ///< CA that issued the trust service's TLS certificate
   std::string server_name;         ///< expected name in its certificate; default: host
   std::chrono::milliseconds timeout{10000};
+  /// The fleet's approval key (ECDSA P-256 public key, PEM): the TPM backend's TLS key signs
+  /// only in PCR states this key approved (tpm_policy.hpp). Required with backend tpm.
+  std::filesystem::path approval_key;
 };
 
 /// The broker end of the tunnel (the broker's address is uplink.broker).
@@ -44,10 +47,19 @@ struct TunnelBrokerConfig {
   std::string server_name;         ///< expected name in its certificate; default: the URI host
 };
 
+/// The PCR measurements go to: one that software cannot reset (PC Client Platform TPM Profile:
+/// only 16 and 23 are resettable at locality 0), and that the boot chain leaves alone on a
+/// typical gateway (8–9 GRUB, 10 IMA, 11–12 systemd-stub, 14 shim; 13 only for the initrd
+/// system extensions of a unified kernel image). 8–15 are allowed.
+inline constexpr int kDefaultMeasurementPcr = 13;
+
 /// What the device measures into its PCR before it quotes.
 struct AttestationConfig {
-  int pcr = 23;                                   ///< 16 or 23: resettable from locality 0
+  int pcr = kDefaultMeasurementPcr;
   std::optional<std::filesystem::path> firmware_image;  ///< measured when set
+  /// The measurement log of this boot: kept across gateway restarts (so the PCR, which only a
+  /// reboot resets, still replays) and lost at reboot with the PCR (/run is a tmpfs).
+  std::filesystem::path event_log = "/run/guardian/measurements.json";
 };
 
 /// How long certificates live and when they are renewed.

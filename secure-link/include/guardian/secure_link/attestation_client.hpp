@@ -1,18 +1,22 @@
 #pragma once
 /// \file
-/// The device side of attestation: measure what runs into the attestation PCR (with an event
-/// log), then prove it to the trust service with a TPM quote over a fresh nonce and receive a
-/// short-lived client certificate for the TLS key.
+/// The device side of attestation: prove what runs (measurement_log.hpp) to the trust service
+/// with a TPM quote over a fresh nonce, and receive a short-lived client certificate for the TLS
+/// key together with the fleet's approval of the quoted PCR state (which the TLS key's policy
+/// needs before it signs anything, tpm_policy.hpp).
 ///
-///   measure():  TPM2_PCR_Reset(pcr); for each file: SHA-256 → TPM2_PCR_Extend, log it
-///   attest():   TLS to the trust service ── {"op":"nonce"} ──▶ nonce
+///   attest():   TLS to the trust service ── {"op":"nonce"} ──▶ nonce, or a credential
+///               (first attestation of a TPM: TPM2_ActivateCredential opens it — only the TPM
+///               holding the enrolled EK and AK can — and its content is the nonce)
 ///               TPM2_Quote(pcr, nonce)   ── {"op":"attest", quote, event log} ──▶ certificate
+///                                                                                 + approval
 ///               check: certificate CN = device id, subject key = our TLS key
 ///
-/// Both block (TPM commands, network) and must run off the io_context thread. Thread-safe as
-/// far as the Identity is (it is).
+/// Blocks (TPM commands, network) and must run off the io_context thread. Thread-safe as far
+/// as the Identity is (it is).
 
 #include <chrono>
+#include <optional>
 #include <filesystem>
 #include <span>
 #include <string>
@@ -24,24 +28,9 @@
 #include "guardian/config/secure_link_config.hpp"
 #include "guardian/secure_link/identity.hpp"
 #include "guardian/secure_link/measurement.hpp"
+#include "guardian/secure_link/tpm_policy.hpp"
 
 namespace guardian::secure_link {
-
-/// A file to measure, and as what.
-struct MeasurementTarget {
-  MeasurementKind kind;
-  std::filesystem::path path;
-};
-
-/// What the device measures for `cfg`: the running binary (/proc/self/exe, reported by its
-/// real path), the firmware image when configured, and the configuration file.
-[[nodiscard]] std::vector<MeasurementTarget> measurement_targets(
-    const config::SecureLinkConfig& cfg);
-
-/// Resets `pcr`, then hashes and extends each target in order. Returns the event log. An error
-/// names the file that could not be read or the TPM command that failed.
-[[nodiscard]] result<std::vector<Measurement>> measure(Identity& identity, unsigned pcr,
-                                                       std::span<const MeasurementTarget> targets);
 
 /// A certificate the trust service issued.
 struct IssuedCertificate {
@@ -51,6 +40,8 @@ struct IssuedCertificate {
   std::string subject;          ///< e.g. "CN=store-042, O=Guardian fleet"
   Timestamp not_before{};
   Timestamp not_after{};
+  /// The fleet's approval of the PCR state the quote showed (TPM identities).
+  std::optional<PolicyApproval> approval;
 };
 
 /// Reads a certificate (as stored by the tunnel) back into an IssuedCertificate.
@@ -61,8 +52,9 @@ class AttestationClient {
  public:
   AttestationClient(config::TrustServiceConfig service, std::string device_id);
 
-  /// Runs the protocol once (one TLS connection): nonce, quote of `pcr`, certificate valid for
-  /// `lifetime` (the service may shorten it). Refusals carry a TrustRefusal code
+  /// Runs the protocol once (one TLS connection): nonce (activating a credential when the
+  /// service sends one), quote of `pcr`, certificate valid for `lifetime` (the service may
+  /// shorten it) with the approval of the quoted state. Refusals carry a TrustRefusal code
   /// (trust_protocol.hpp) and the service's explanation; transport errors their own code.
   [[nodiscard]] result<IssuedCertificate> attest(Identity& identity, const Bytes& tls_public_der,
                                                  unsigned pcr,

@@ -2,9 +2,11 @@
 /// \file
 /// Provisioning and the enrollment record: what `guardian identity provision` writes and the
 /// fleet operator imports into the trust service (`guardian-trust enroll`). The record holds
-/// public keys only, and — for a TPM identity — the attestation key's certification of the TLS
-/// key, which lets the trust service check that the TLS key is a non-exportable key of the same
-/// TPM before it ever issues a certificate for it.
+/// public keys only, and — for a TPM identity — what roots them in the TPM's manufacturer:
+///   EK certificate (manufacturer CA) ─▶ EK ─credential activation─▶ AK ─TPM2_Certify─▶ TLS key
+/// The trust service checks the certificate chain and the certification at enrollment, and the
+/// credential activation at the device's first attestation (the EK and the AK must be in the
+/// same TPM to open it), before it ever issues a certificate for the TLS key.
 
 #include <optional>
 #include <string>
@@ -17,8 +19,9 @@
 
 namespace guardian::secure_link {
 
-/// Format tag of the JSON record.
-inline constexpr const char* kEnrollmentFormat = "guardian-enrollment-v1";
+/// Format tag of the JSON record. v1 records (keys without a policy, no endorsement) are
+/// refused with the way out: `guardian identity provision --rotate`.
+inline constexpr const char* kEnrollmentFormat = "guardian-enrollment-v2";
 
 /// One device's enrollment.
 struct EnrollmentRecord {
@@ -28,6 +31,8 @@ struct EnrollmentRecord {
   /// TPM2_Certify of the TLS key by the attestation key over enrollment_qualifying_data()
   /// (TPM backend only).
   std::optional<SignedAttestation> tls_key_certification;
+  /// The TPM's endorsement key and its certificate (TPM backend).
+  std::optional<Endorsement> endorsement;
   std::string location;   ///< informational: where the keys are
   Timestamp created{};
 };

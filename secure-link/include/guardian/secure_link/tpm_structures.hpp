@@ -29,6 +29,8 @@ inline constexpr std::uint32_t kFixedTpm = 0x00000002;             // TPMA_OBJEC
 inline constexpr std::uint32_t kFixedParent = 0x00000010;          // TPMA_OBJECT_FIXEDPARENT
 inline constexpr std::uint32_t kSensitiveDataOrigin = 0x00000020;  // TPMA_OBJECT_SENSITIVEDATAORIGIN
 inline constexpr std::uint32_t kUserWithAuth = 0x00000040;         // TPMA_OBJECT_USERWITHAUTH
+inline constexpr std::uint32_t kAdminWithPolicy = 0x00000080;      // TPMA_OBJECT_ADMINWITHPOLICY
+inline constexpr std::uint32_t kNoDa = 0x00000400;                 // TPMA_OBJECT_NODA
 inline constexpr std::uint32_t kRestricted = 0x00010000;           // TPMA_OBJECT_RESTRICTED
 inline constexpr std::uint32_t kDecrypt = 0x00020000;              // TPMA_OBJECT_DECRYPT
 inline constexpr std::uint32_t kSign = 0x00040000;                 // TPMA_OBJECT_SIGN_ENCRYPT
@@ -40,10 +42,15 @@ struct TpmPublicKey {
   std::uint32_t attributes = 0;  ///< TPMA_OBJECT
   Bytes name;                    ///< nameAlg ‖ H(TPMT_PUBLIC) (Part 1 §16): what certifications name
   Bytes spki_der;                ///< the same public key as DER SubjectPublicKeyInfo
+  Bytes auth_policy;             ///< authPolicy: empty when the key has no policy
+  std::uint16_t key_bits = 0;    ///< RSA modulus bits (0 for ECC)
+  std::uint16_t symmetric = 0;   ///< a storage key's symmetric algorithm (TPM2_ALG_NULL = 0x10)
+  std::uint16_t symmetric_bits = 0;
+  std::uint16_t symmetric_mode = 0;
   [[nodiscard]] bool has(std::uint32_t attribute) const noexcept {
     return (attributes & attribute) == attribute;
   }
-  /// "fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|sign" (tpm2-tools spelling).
+  /// "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign" (tpm2-tools spelling).
   [[nodiscard]] std::string describe_attributes() const;
 };
 
@@ -54,6 +61,12 @@ struct TpmPublicKey {
 /// (0xff544347, Part 2 §6.2), which only a TPM may put in a structure it signs: a software
 /// identity's evidence says what it is.
 inline constexpr std::uint32_t kSoftwareGeneratedValue = 0x47534654;
+
+/// A structure and the signature over it: TPMS_ATTEST and TPMT_SIGNATURE, both marshalled.
+struct SignedAttestation {
+  Bytes attest;
+  Bytes signature;
+};
 
 /// What a TPM2_Quote attests (TPMS_QUOTE_INFO inside TPMS_ATTEST, Part 2 §10.12).
 struct QuoteAttestation {
@@ -85,6 +98,11 @@ struct CertifyAttestation {
 /// signs SHA-256(`attest`) with the key `signer_spki_der`. An error says why not.
 [[nodiscard]] result<void> verify_attestation_signature(ByteView attest, ByteView tpmt_signature,
                                                         ByteView signer_spki_der);
+
+/// Verifies that `tpmt_signature` signs `digest` itself (no further hashing) with the key
+/// `signer_spki_der`, as TPM2_VerifySignature does.
+[[nodiscard]] result<void> verify_digest_signature(const Sha256Digest& digest, ByteView tpmt_signature,
+                                                   ByteView signer_spki_der);
 
 /// Marshals a quote's TPMS_ATTEST the way a TPM would (used by the software identity, whose
 /// "quotes" are therefore only as trustworthy as the software that made them, and say so: the

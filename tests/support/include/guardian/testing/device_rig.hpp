@@ -25,13 +25,19 @@ using namespace std::chrono_literals;
 class DeviceRig {
  public:
   DeviceRig(testing::SecureFleet& fleet, std::string device_id,
-            config::IdentityBackend backend = config::IdentityBackend::tpm)
+            config::IdentityBackend backend = config::IdentityBackend::tpm,
+            testing::SwtpmProcess::Endorsement endorsement =
+                testing::SwtpmProcess::Endorsement::test_manufacturer)
       : fleet_(fleet) {
-    if (backend == config::IdentityBackend::tpm) swtpm = std::make_unique<testing::SwtpmProcess>();
+    if (backend == config::IdentityBackend::tpm)
+      swtpm = std::make_unique<testing::SwtpmProcess>(endorsement);
     cfg.identity.backend = backend;
     if (swtpm) cfg.identity.tcti = swtpm->tcti();
     cfg.state_dir = dir / "identity";
-    cfg.trust_service = {"127.0.0.1", fleet.trust_port(), fleet.ca_file(), "localhost", 10s};
+    cfg.trust_service = {"127.0.0.1", fleet.trust_port(), fleet.ca_file(), "localhost", 10s,
+                         fleet.approval_key()};
+    // The measurement log of this "boot" (the swtpm's): beside the device, not in /run.
+    cfg.attestation.event_log = dir / "run" / "measurements.json";
     cfg.broker = {fleet.ca_file(), "localhost"};
     cfg.certificate.lifetime = 1h;
     cfg.certificate.retry_min = 100ms;
@@ -43,7 +49,7 @@ class DeviceRig {
 
   /// Creates the keys (as `guardian identity provision` does) and writes the record.
   secure_link::EnrollmentRecord provision() {
-    auto identity = secure_link::open_identity(cfg.identity, cfg.state_dir);
+    auto identity = secure_link::open_identity(cfg);
     auto record = secure_link::provision_identity(*identity, cfg.device_id);
     if (!record) throw std::runtime_error("provisioning failed: " + record.error().describe());
     testing::write_file(record_path(), secure_link::enrollment_to_json(record.value()).dump(2));

@@ -2,9 +2,10 @@
 /// \file
 /// The fleet side of the secure link, for tests: a PKI made with openssl (fleet CA; certificates
 /// for the trust service and the broker, both for localhost / 127.0.0.1; a read-only reader and
-/// an operator who may send commands),
-/// `guardian-trust serve` on a fresh registry that maintains a CRL, and a real mosquitto whose
-/// mTLS listener and ACL come from `guardian-trust broker-config`. Everything real; nothing mocked.
+/// an operator who may send commands; the fleet's approval key), `guardian-trust serve` on a
+/// fresh registry that trusts the test TPM manufacturer (SwtpmProcess::manufacturer_ca_file())
+/// and maintains a CRL, and a real mosquitto whose mTLS listener and ACL come from
+/// `guardian-trust broker-config`. Everything real; nothing mocked.
 
 #include <cstdint>
 #include <filesystem>
@@ -40,6 +41,10 @@ class SecureFleet {
   /// The fleet CA certificate: trust service and (normally) broker chain to it.
   [[nodiscard]] std::filesystem::path ca_file() const { return pki_.pem("fleet-ca"); }
   [[nodiscard]] std::filesystem::path ca_key() const { return pki_.key("fleet-ca"); }
+  /// The approval key's public half (what devices configure as trust_service.approval_key),
+  /// and its private key (what guardian-trust serve signs with).
+  [[nodiscard]] std::filesystem::path approval_key() const { return dir_ / "approval.pub.pem"; }
+  [[nodiscard]] std::filesystem::path approval_private_key() const { return dir_ / "approval.key"; }
   [[nodiscard]] std::uint16_t trust_port() const noexcept { return trust_port_; }
   [[nodiscard]] std::uint16_t broker_port() const noexcept { return broker_port_; }
   [[nodiscard]] std::filesystem::path registry() const { return dir_ / "registry.db"; }

@@ -197,6 +197,12 @@ result<void> write_file_atomically(const std::filesystem::path& path, std::strin
     ::unlink(temporary.c_str());
     return make_errno_error(error, "cannot replace " + path.string());
   }
+  // The rename is durable only once the directory is synced (POSIX leaves it to the directory's
+  // own fsync): without it, a power cut could bring back the old certificate or approval.
+  if (const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
   return outcome::success();
 }
 

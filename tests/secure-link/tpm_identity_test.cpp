@@ -161,6 +161,8 @@ TEST(TpmIdentity, AnotherProcessWithTheTpmSocketCannotSignQuoteOrResetThePcr) {
   const auto sign = tpm2(tpm, {"tpm2_sign", "-c", "0x81000101", "-g", "sha256", "-s", "rsassa",
                                "-o", (device.dir / "sig").string(), (device.dir / "message").string()});
   EXPECT_NE(sign.exit_code, 0) << sign.output;
+  EXPECT_NE(sign.output.find("authValue or authPolicy is not available"), std::string::npos)  // TPM_RC_AUTH_UNAVAILABLE
+      << sign.output;
   EXPECT_FALSE(fs::exists(device.dir / "sig"));
   // Even with the authorization value (which root could read), a plain authorization is refused:
   // the key has no userWithAuth, so only its policy — the approved PCR state — unlocks it.
@@ -176,6 +178,7 @@ TEST(TpmIdentity, AnotherProcessWithTheTpmSocketCannotSignQuoteOrResetThePcr) {
                                 "-q", std::string(64, 'a'), "-m", (device.dir / "quote.msg").string(),
                                 "-s", (device.dir / "quote.sig").string()});
   EXPECT_NE(quote.exit_code, 0) << quote.output;
+  EXPECT_NE(quote.output.find("authorization failure"), std::string::npos) << quote.output;  // TPM_RC_BAD_AUTH
   EXPECT_FALSE(fs::exists(device.dir / "quote.sig"));
 
   const auto before = device.identity->read_pcr(kPcr);

@@ -13,7 +13,7 @@ using namespace std::chrono_literals;
 SecureFleet::SecureFleet() : SecureFleet(Options{}) {}
 
 SecureFleet::SecureFleet(Options options)
-    : options_(std::move(options)), trust_port_(free_tcp_port()), broker_port_(free_tcp_port()) {
+    : options_(std::move(options)), trust_port_(0), broker_port_(free_tcp_port()) {
   pki_.make_ca("fleet-ca");
   pki_.make_leaf("trust", "fleet-ca", "localhost", "DNS:localhost,IP:127.0.0.1");
   if (options_.broker_issuer != "fleet-ca") pki_.make_ca(options_.broker_issuer);
@@ -70,6 +70,9 @@ void SecureFleet::start_trust_service() {
   if (!wait_until([&] { return std::filesystem::exists(port_file) || !trust_->running(); }, 10s) ||
       !trust_->running())
     throw std::runtime_error("guardian-trust did not start: " + trust_log());
+  // The first start listens on port 0 (a port chosen beforehand can be taken by a parallel test
+  // before the service binds it); restarts keep the port the devices were configured with.
+  trust_port_ = static_cast<std::uint16_t>(std::stoi(read_file(port_file)));
 }
 
 void SecureFleet::restart_trust_service() {

@@ -58,8 +58,9 @@ using Sha256Digest = std::array<std::uint8_t, 32>;
 /// <path>", like ssh for identity files. Also an error (keeping errno) if it cannot be stat'ed.
 [[nodiscard]] result<void> check_private_file(const std::filesystem::path& path,
                                               const std::string& what);
-/// Writes `content` to `path` atomically (temporary file in the same directory, fsync, rename)
-/// with permission `mode`, so a reader never sees half a certificate or CRL.
+/// Writes `content` to `path` atomically (temporary file in the same directory, fsync, rename,
+/// fsync of the directory) with permission `mode`, so a reader never sees half a certificate or
+/// CRL, and after a power cut the file is the new one or the old one.
 [[nodiscard]] result<void> write_file_atomically(const std::filesystem::path& path,
                                                  std::string_view content, unsigned mode);
 

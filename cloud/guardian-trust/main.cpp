@@ -24,6 +24,7 @@
 #include "guardian/cloud/evidence.hpp"
 #include "guardian/cloud/registry.hpp"
 #include "guardian/cloud/trust_service.hpp"
+#include "guardian/common/byte_text.hpp"
 #include "guardian/common/log.hpp"
 #include "guardian/common/time_format.hpp"
 #include "guardian/secure_link/enrollment.hpp"
@@ -119,6 +120,14 @@ int cmd_list(const std::string& registry_path, bool json) {
   if (!registry) return fail(registry.error());
   auto devices = registry.value()->devices();
   if (!devices) return fail(devices.error());
+  auto crl = registry.value()->last_crl();
+  if (!crl) return fail(crl.error());
+  const auto now = now_ms();
+  // Every string below came from a device or an operator once: printed escaped, so that none
+  // can forge a line or steer the terminal.
+  const auto optional_time = [](const std::optional<Timestamp>& t) {
+    return t ? nlohmann::json(format_rfc3339(*t)) : nlohmann::json();
+  };
   if (json) {
     auto list = nlohmann::json::array();
     for (const auto& d : devices.value())
@@ -126,22 +135,45 @@ int cmd_list(const std::string& registry_path, bool json) {
                       {"backend", secure_link::to_string(d.backend)},
                       {"enrolled", format_rfc3339(d.enrolled)},
                       {"ek_issuer", d.ek_issuer},
-                      {"activated", d.activated ? nlohmann::json(format_rfc3339(*d.activated)) : nlohmann::json()},
-                      {"revoked", d.revoked ? nlohmann::json(format_rfc3339(*d.revoked)) : nlohmann::json()},
-                      {"last_attestation", d.last_attestation ? nlohmann::json(format_rfc3339(*d.last_attestation)) : nlohmann::json()},
+                      {"activated", optional_time(d.activated)},
+                      {"revoked", optional_time(d.revoked)},
+                      {"revocation_reason", d.revocation_reason},
+                      {"last_attestation", optional_time(d.last_attestation)},
                       {"last_result", d.last_result}});
-    std::cout << list.dump(2) << '\n';
+    nlohmann::json out{{"devices", list}};
+    if (crl.value())
+      out["crl"] = {{"number", crl.value()->number},
+                    {"this_update", format_rfc3339(crl.value()->this_update)},
+                    {"next_update", format_rfc3339(crl.value()->next_update)},
+                    {"expired", crl.value()->next_update <= now},
+                    {"file", crl.value()->file}};
+    else
+      out["crl"] = nullptr;
+    std::cout << out.dump(2) << '\n';
     return 0;
   }
+  if (crl.value()) {
+    const auto& c = *crl.value();
+    const auto left = std::chrono::duration_cast<std::chrono::hours>(c.next_update - now);
+    std::cout << "CRL #" << c.number << " (" << printable(c.file) << ") valid until "
+              << format_rfc3339(c.next_update)
+              << (c.next_update <= now ? "  EXPIRED: the broker refuses every client until it is rewritten"
+                                       : "  (in " + std::to_string(left.count()) + " h)")
+              << '\n';
+  } else {
+    std::cout << "CRL: none written yet (guardian-trust serve --crl writes it)\n";
+  }
   for (const auto& d : devices.value()) {
-    std::cout << d.id << "  " << secure_link::to_string(d.backend) << "  enrolled "
+    std::cout << printable(d.id, 64) << "  " << secure_link::to_string(d.backend) << "  enrolled "
               << format_rfc3339(d.enrolled);
     if (d.backend == config::IdentityBackend::tpm)
       std::cout << (d.activated ? "  activated " + format_rfc3339(*d.activated)
                                 : std::string("  awaiting credential activation"));
-    if (d.revoked) std::cout << "  REVOKED " << format_rfc3339(*d.revoked) << " (" << d.revocation_reason << ")";
+    if (d.revoked)
+      std::cout << "  REVOKED " << format_rfc3339(*d.revoked) << " (" << printable(d.revocation_reason) << ")";
     if (d.last_attestation)
-      std::cout << "  last attestation " << format_rfc3339(*d.last_attestation) << ": " << d.last_result;
+      std::cout << "  last attestation " << format_rfc3339(*d.last_attestation) << ": "
+                << printable(d.last_result, 300);
     std::cout << '\n';
   }
   if (devices.value().empty()) std::cout << "no devices enrolled\n";
@@ -161,20 +193,21 @@ struct PolicyArgs {
 int cmd_policy(const std::string& registry_path, const std::string& action, const PolicyArgs& a) {
   auto registry = open_registry(registry_path);
   if (!registry) return fail(registry.error());
-  auto policy = registry.value()->policy();
-  if (!policy) return fail(policy.error());
-  auto& p = policy.value();
   if (action == "show") {
-    std::cout << policy_to_json(p).dump(2) << '\n';
+    auto policy = registry.value()->policy();
+    if (!policy) return fail(policy.error());
+    std::cout << policy_to_json(policy.value()).dump(2) << '\n';
     return 0;
   }
+  std::string digest;
+  std::optional<secure_link::MeasurementKind> kind;
   if (action == "allow" || action == "disallow") {
-    const auto kind = secure_link::measurement_kind_from(a.kind);
+    kind = secure_link::measurement_kind_from(a.kind);
     if (!kind) {
       std::cerr << "guardian-trust: --kind must be gateway, firmware or config\n";
       return kUsage;
     }
-    std::string digest = a.sha256;
+    digest = a.sha256;
     if (!a.file.empty()) {
       auto hashed = secure_link::sha256_file(a.file);
       if (!hashed) return fail(hashed.error());
@@ -186,25 +219,30 @@ int cmd_policy(const std::string& registry_path, const std::string& action, cons
       return kUsage;
     }
     for (auto& c : digest) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (action == "allow")
-      p.allowed[*kind][digest] = a.note.empty() ? a.file : a.note;
-    else
-      p.allowed[*kind].erase(digest);
-    std::cout << (action == "allow" ? "allowed " : "disallowed ") << a.kind << " " << digest << '\n';
-  } else if (action == "set") {
-    if (!a.allow_software.empty()) p.allow_software_keys = a.allow_software == "true";
-    if (a.pcr >= 0) {
-      if (auto usable = valid_measurement_pcr(static_cast<unsigned>(a.pcr)); !usable) {
-        std::cerr << "guardian-trust: --pcr: " << usable.error().message << '\n';
-        return kUsage;
-      }
-      p.pcr = static_cast<unsigned>(a.pcr);
-    }
-    if (!a.max_lifetime.empty())
-      p.max_lifetime = std::chrono::duration_cast<std::chrono::seconds>(*parse_duration(a.max_lifetime));
   }
-  if (auto saved = registry.value()->set_policy(p); !saved) return fail(saved.error());
-  if (action == "set") std::cout << policy_to_json(p).dump(2) << '\n';
+  // One transaction from read to write, validated before it is stored: two operators editing at
+  // once both get their change, and no edit can leave a policy the service cannot use.
+  auto stored = registry.value()->update_policy([&](Policy& p) -> result<void> {
+    if (action == "allow") {
+      p.allowed[*kind][digest] = a.note.empty() ? a.file : a.note;
+    } else if (action == "disallow") {
+      p.allowed[*kind].erase(digest);
+    } else {
+      if (!a.allow_software.empty()) p.allow_software_keys = a.allow_software == "true";
+      if (a.pcr >= 0) p.pcr = static_cast<unsigned>(a.pcr);
+      if (!a.max_lifetime.empty())
+        p.max_lifetime = std::chrono::duration_cast<std::chrono::seconds>(*parse_duration(a.max_lifetime));
+    }
+    return outcome::success();
+  });
+  if (!stored) {
+    std::cerr << "guardian-trust: policy not changed: " << stored.error().describe() << '\n';
+    return kUsage;
+  }
+  if (action == "set")
+    std::cout << policy_to_json(stored.value()).dump(2) << '\n';
+  else
+    std::cout << (action == "allow" ? "allowed " : "disallowed ") << a.kind << " " << digest << '\n';
   return 0;
 }
 
@@ -281,7 +319,7 @@ int cmd_broker_config(const BrokerConfigOptions& options, const std::string& out
 struct ServeArgs {
   std::string registry, listen = "0.0.0.0:7443", cert, key, ca_cert, ca_key, approval_key, crl, on_crl_update,
       port_file, nonce_lifetime = "60s", crl_validity = "7d", crl_refresh = "24h",
-      crl_check = "2s";
+      crl_check = "2s", audit_retention = "90d";
 };
 
 int cmd_serve(const ServeArgs& a) {
@@ -334,6 +372,16 @@ int cmd_serve(const ServeArgs& a) {
   TrustService service(*registry.value(), *ca.value(), *approver.value(),
                        TrustServiceOptions{std::chrono::duration_cast<std::chrono::seconds>(
                            *parse_duration(a.nonce_lifetime))});
+  // A CRL past its nextUpdate makes the broker refuse every client: it must be rewritten well
+  // before it lapses, even when nothing was revoked.
+  if (*parse_duration(a.crl_refresh) * 2 > *parse_duration(a.crl_validity)) {
+    std::cerr << "guardian-trust: --crl-refresh (" << a.crl_refresh << ") must be at most half of "
+              << "--crl-validity (" << a.crl_validity << "), so that a CRL is always rewritten "
+              << "before it expires\n";
+    return kUsage;
+  }
+  RegistryPurge purge(*registry.value(), *parse_duration(a.audit_retention));
+  purge.start();
   std::unique_ptr<CrlPublisher> crl;
   if (!a.crl.empty()) {
     crl = std::make_unique<CrlPublisher>(
@@ -357,6 +405,7 @@ int cmd_serve(const ServeArgs& a) {
   log::info("trust", std::string("received ") + (received == SIGINT ? "SIGINT" : "SIGTERM") + "; stopping");
   server.stop();
   if (crl) crl->stop();
+  purge.stop();
   return 0;
 }
 
@@ -394,6 +443,9 @@ int main(int argc, char** argv) {
   serve->add_option("--nonce-lifetime", serve_args.nonce_lifetime, "How long a nonce is valid")
       ->check(duration_validator())->capture_default_str();
   serve->add_option("--port-file", serve_args.port_file, "Write the bound port here once listening");
+  serve->add_option("--audit-retention", serve_args.audit_retention,
+                    "How long attestation outcomes are kept in the registry")
+      ->check(duration_validator())->capture_default_str();
 
   std::vector<std::string> ca_files;
   std::string ca_note;

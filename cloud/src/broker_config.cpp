@@ -39,6 +39,10 @@ result<std::string> mosquitto_listener_config(const BrokerConfigOptions& o) {
   c += "crlfile " + o.crl_file.string() + "\n";
   c += "require_certificate true\n";
   c += "use_identity_as_username true\n";
+  // The client id is the certificate's name too: without this, any holder of a fleet
+  // certificate could connect with another device's client id and make the broker drop that
+  // device's session (mosquitto lets a new connection take over an id in use).
+  c += "use_username_as_clientid true\n";
   // mosquitto's tls_version is the minimum; devices speak TLS 1.2 (FIELD-NOTES).
   c += "tls_version tlsv1.2\n";
   c += "ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"

@@ -20,6 +20,14 @@ result<void> valid_measurement_pcr(unsigned pcr) {
   return outcome::success();
 }
 
+result<void> validate_policy(const Policy& p) {
+  if (auto usable = valid_measurement_pcr(p.pcr); !usable) return make_error("pcr: " + usable.error().message);
+  if (p.max_lifetime < kMinCertificateLifetime || p.max_lifetime > kMaxCertificateLifetime)
+    return make_error("max lifetime " + std::to_string(p.max_lifetime.count()) +
+                      " s: it must be between 5 minutes and 30 days");
+  return outcome::success();
+}
+
 json policy_to_json(const Policy& p) {
   json allowed = json::object();
   for (const auto kind : {MeasurementKind::gateway, MeasurementKind::firmware, MeasurementKind::config}) {

@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "guardian/common/time_format.hpp"
+#include "guardian/secure_link/tpm_structures.hpp"
+
 #include <charconv>
 #include <utility>
 
@@ -66,6 +69,20 @@ CREATE INDEX IF NOT EXISTS certificates_by_device ON certificates(device, not_af
 CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS attestations(device TEXT NOT NULL, at_ms INTEGER NOT NULL,
                                         outcome TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS attestations_by_time ON attestations(at_ms);
+CREATE INDEX IF NOT EXISTS nonces_by_expiry ON nonces(expires_ms);
+CREATE INDEX IF NOT EXISTS nonces_by_device ON nonces(device, used_ms, expires_ms);
+CREATE TABLE IF NOT EXISTS revoked_certificates(
+  serial TEXT PRIMARY KEY,
+  device TEXT NOT NULL,
+  revoked_ms INTEGER NOT NULL,
+  reason TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS revoked_keys(
+  key_sha256 TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  device TEXT NOT NULL,
+  revoked_ms INTEGER NOT NULL,
+  reason TEXT NOT NULL DEFAULT '');
 )sql";
 // Version 1 → 2. Devices enrolled under version 1 have no endorsement: their keys have no
 // policy either, and they must be rotated and enrolled again (docs/secure-link.md).
@@ -74,6 +91,9 @@ ALTER TABLE devices ADD COLUMN ak_tpm_public BLOB;
 ALTER TABLE devices ADD COLUMN ek_public BLOB;
 ALTER TABLE devices ADD COLUMN ek_issuer TEXT NOT NULL DEFAULT '';
 ALTER TABLE devices ADD COLUMN activated_ms INTEGER;
+INSERT OR IGNORE INTO revoked_certificates(serial, device, revoked_ms, reason)
+  SELECT c.serial, c.device, d.revoked_ms, d.revocation_reason FROM certificates c
+  JOIN devices d ON d.id = c.device WHERE d.revoked_ms IS NOT NULL;
 )sql";
 
 // A prepared statement, finalized on destruction; binds by 1-based index.
@@ -159,6 +179,18 @@ DeviceRecord read_device(const Statement& s) {
   d.ek_issuer = s.text(11);
   if (!s.is_null(12)) d.activated = from_ms(s.integer(12));
   return d;
+}
+
+// The revocable keys of a device: its TLS key and, for a TPM, its endorsement key (SHA-256 of
+// their SubjectPublicKeyInfo, hex).
+std::vector<std::pair<std::string, std::string>> device_key_hashes(const Bytes& tls_public_der,
+                                                                   const Bytes& ek_tpm_public) {
+  std::vector<std::pair<std::string, std::string>> keys;
+  if (!tls_public_der.empty())
+    keys.emplace_back("tls", secure_link::to_hex(secure_link::sha256(secure_link::ByteView(tls_public_der))));
+  if (auto ek = secure_link::parse_tpm_public(ek_tpm_public))
+    keys.emplace_back("ek", secure_link::to_hex(secure_link::sha256(secure_link::ByteView(ek.value().spki_der))));
+  return keys;
 }
 
 constexpr const char* kDeviceColumns =
@@ -269,7 +301,21 @@ Registry::~Registry() { sqlite3_close_v2(db_); }
 
 result<void> Registry::enroll(const DeviceRecord& d, bool replace) {
   std::lock_guard lock(mutex_);
-  // A replaced enrollment starts unactivated: the new AK must prove itself again.
+  Transaction tx(db_);
+  BOOST_OUTCOME_TRY(tx.begun());
+  // Keys once revoked stay revoked: a stolen unit cannot come back under any id, --replace or not.
+  for (const auto& [kind, hash] : device_key_hashes(d.tls_public_der, d.ek_public)) {
+    Statement revoked(db_, "SELECT device, revoked_ms, reason FROM revoked_keys WHERE key_sha256 = ?1");
+    revoked.bind(1, hash);
+    if (!revoked.prepared()) return db_error(db_, revoked.prepare_rc(), "enrolling " + d.id);
+    if (revoked.step() == SQLITE_ROW)
+      return make_error("this " + std::string(kind == "ek" ? "TPM (its endorsement key)" : "TLS key") +
+                        " was revoked with device " + revoked.text(0) + " at " +
+                        format_rfc3339(from_ms(revoked.integer(1))) + " (" + revoked.text(2) +
+                        "): it cannot be enrolled again");
+  }
+  // A replaced enrollment starts unactivated: the new AK must prove itself again. It is a new
+  // unit under the same id: the old one's certificates stay revoked (revoked_certificates).
   Statement s(db_, replace
                        ? "INSERT INTO devices(id, backend, tls_public, ak_public, enrolled_ms, "
                          "ak_tpm_public, ek_public, ek_issuer) "
@@ -297,7 +343,7 @@ result<void> Registry::enroll(const DeviceRecord& d, bool replace) {
                       "device " + d.id + " is already enrolled; use --replace to enroll it again "
                       "(e.g. after its TPM was replaced)");
   if (rc != SQLITE_DONE) return db_error(db_, rc, "enrolling " + d.id);
-  return outcome::success();
+  return tx.commit();
 }
 
 result<std::optional<DeviceRecord>> Registry::device(const std::string& id) {
@@ -326,10 +372,30 @@ result<bool> Registry::revoke(const std::string& id, const std::string& reason) 
   std::lock_guard lock(mutex_);
   Transaction tx(db_);
   BOOST_OUTCOME_TRY(tx.begun());
+  const auto now = ms(now_ms());
   Statement s(db_, "UPDATE devices SET revoked_ms = ?2, revocation_reason = ?3 WHERE id = ?1");
-  s.bind(1, id).bind(2, ms(now_ms())).bind(3, reason);
+  s.bind(1, id).bind(2, now).bind(3, reason);
   BOOST_OUTCOME_TRY(run(db_, s, "revoking"));
   if (sqlite3_changes(db_) == 0) return false;
+  // Per certificate, not per device: a later enrollment under the same id (a new unit) does not
+  // take the old unit's certificates off the CRL.
+  // (Expired ones too: the CRL leaves out what has expired when it is written.)
+  Statement certificates(db_, "INSERT OR IGNORE INTO revoked_certificates(serial, device, revoked_ms, "
+                              "reason) SELECT serial, device, ?2, ?3 FROM certificates "
+                              "WHERE device = ?1");
+  certificates.bind(1, id).bind(2, now).bind(3, reason);
+  BOOST_OUTCOME_TRY(run(db_, certificates, "revoking certificates"));
+  // And its keys: the same TPM (or software key) can never be enrolled again, --replace or not.
+  Statement keys(db_, "SELECT tls_public, ek_public FROM devices WHERE id = ?1");
+  keys.bind(1, id);
+  if (!keys.prepared() || keys.step() != SQLITE_ROW) return db_error(db_, sqlite3_errcode(db_), "revoking keys");
+  const auto revoked_keys = device_key_hashes(keys.blob(0), keys.blob(1));
+  for (const auto& [kind, hash] : revoked_keys) {
+    Statement k(db_, "INSERT OR IGNORE INTO revoked_keys(key_sha256, kind, device, revoked_ms, reason) "
+                     "VALUES(?1, ?2, ?3, ?4, ?5)");
+    k.bind(1, hash).bind(2, kind).bind(3, id).bind(4, now).bind(5, reason);
+    BOOST_OUTCOME_TRY(run(db_, k, "revoking keys"));
+  }
   BOOST_OUTCOME_TRY(epoch, setting_integer(db_, "revocation_epoch"));
   BOOST_OUTCOME_TRY(set_setting(db_, "revocation_epoch", std::to_string(epoch + 1)));
   BOOST_OUTCOME_TRY(tx.commit());
@@ -341,16 +407,47 @@ result<std::int64_t> Registry::revocation_epoch() {
   return setting_integer(db_, "revocation_epoch");
 }
 
-result<void> Registry::add_nonce(const Bytes& nonce, const std::string& device, Timestamp expires) {
+result<void> Registry::add_nonce(const Bytes& nonce, const std::string& device, Timestamp expires,
+                                 int max_outstanding) {
   std::lock_guard lock(mutex_);
-  // Nonces are worth keeping a while after expiry (a late reuse is reported as a reuse), not
-  // forever.
-  Statement purge(db_, "DELETE FROM nonces WHERE expires_ms < ?1");
-  purge.bind(1, ms(now_ms()) - 3600 * 1000);
-  BOOST_OUTCOME_TRY(run(db_, purge, "purging nonces"));
+  Transaction tx(db_);
+  BOOST_OUTCOME_TRY(tx.begun());
+  // Anyone may ask for a nonce for an enrolled id: what that can make the registry hold is
+  // bounded per device — the oldest outstanding ones give way (a device that is really
+  // attesting uses its nonce within seconds).
+  Statement evict(db_, "DELETE FROM nonces WHERE device = ?1 AND used_ms IS NULL AND nonce NOT IN "
+                       "(SELECT nonce FROM nonces WHERE device = ?1 AND used_ms IS NULL "
+                       "ORDER BY expires_ms DESC LIMIT ?2)");
+  evict.bind(1, device).bind(2, std::int64_t{std::max(0, max_outstanding - 1)});
+  BOOST_OUTCOME_TRY(run(db_, evict, "bounding the outstanding nonces"));
   Statement s(db_, "INSERT INTO nonces(nonce, device, expires_ms) VALUES(?1, ?2, ?3)");
   s.bind(1, nonce).bind(2, device).bind(3, ms(expires));
-  return run(db_, s, "storing a nonce");
+  BOOST_OUTCOME_TRY(run(db_, s, "storing a nonce"));
+  return tx.commit();
+}
+
+result<PurgeCounts> Registry::purge(Timestamp now, std::chrono::milliseconds audit_retention) {
+  std::lock_guard lock(mutex_);
+  PurgeCounts counts;
+  // Nonces are worth keeping a while after expiry (a late reuse is reported as a reuse), not
+  // forever; the index on expires_ms keeps this cheap.
+  Statement nonces(db_, "DELETE FROM nonces WHERE expires_ms < ?1");
+  nonces.bind(1, ms(now) - 3600 * 1000);
+  BOOST_OUTCOME_TRY(run(db_, nonces, "purging nonces"));
+  counts.nonces = sqlite3_changes(db_);
+  Statement audit(db_, "DELETE FROM attestations WHERE at_ms < ?1");
+  audit.bind(1, ms(now - audit_retention));
+  BOOST_OUTCOME_TRY(run(db_, audit, "purging the audit"));
+  counts.audit_rows = sqlite3_changes(db_);
+  return counts;
+}
+
+result<std::int64_t> Registry::outstanding_nonces(const std::string& device, Timestamp now) {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, "SELECT COUNT(*) FROM nonces WHERE device = ?1 AND used_ms IS NULL AND expires_ms >= ?2");
+  s.bind(1, device).bind(2, ms(now));
+  if (!s.prepared() || s.step() != SQLITE_ROW) return db_error(db_, sqlite3_errcode(db_), "counting nonces");
+  return s.integer(0);
 }
 
 result<NonceCheck> Registry::consume_nonce(const Bytes& nonce, const std::string& device,
@@ -387,18 +484,19 @@ result<void> Registry::add_certificate(const CertificateRecord& c) {
   return run(db_, s, "recording a certificate");
 }
 
-result<std::vector<CertificateRecord>> Registry::revoked_certificates(Timestamp now) {
+result<std::vector<RevokedCertificate>> Registry::revoked_certificates(Timestamp now) {
   std::lock_guard lock(mutex_);
   Statement s(db_,
-              "SELECT c.serial, c.device, c.not_before_ms, c.not_after_ms FROM certificates c "
-              "JOIN devices d ON d.id = c.device "
-              "WHERE d.revoked_ms IS NOT NULL AND c.not_after_ms > ?1 ORDER BY c.serial");
+              "SELECT c.serial, c.device, c.not_before_ms, c.not_after_ms, r.revoked_ms "
+              "FROM revoked_certificates r JOIN certificates c ON c.serial = r.serial "
+              "WHERE c.not_after_ms > ?1 ORDER BY c.serial");
   if (!s.prepared()) return db_error(db_, s.prepare_rc(), "listing revoked certificates");
   s.bind(1, ms(now));
-  std::vector<CertificateRecord> out;
+  std::vector<RevokedCertificate> out;
   int rc = SQLITE_ROW;
   while ((rc = s.step()) == SQLITE_ROW)
-    out.push_back({s.text(0), s.text(1), from_ms(s.integer(2)), from_ms(s.integer(3))});
+    out.push_back({{s.text(0), s.text(1), from_ms(s.integer(2)), from_ms(s.integer(3))},
+                   from_ms(s.integer(4))});
   if (rc != SQLITE_DONE) return db_error(db_, rc, "listing revoked certificates");
   return out;
 }
@@ -411,6 +509,32 @@ result<std::int64_t> Registry::next_crl_number() {
   BOOST_OUTCOME_TRY(set_setting(db_, "crl_number", std::to_string(number + 1)));
   BOOST_OUTCOME_TRY(tx.commit());
   return number + 1;
+}
+
+result<void> Registry::note_crl(const CrlRecord& crl) {
+  std::lock_guard lock(mutex_);
+  const nlohmann::json j{{"number", crl.number},
+                         {"this_update_ms", ms(crl.this_update)},
+                         {"next_update_ms", ms(crl.next_update)},
+                         {"file", crl.file}};
+  return set_setting(db_, "crl", j.dump());
+}
+
+result<std::optional<CrlRecord>> Registry::last_crl() {
+  std::lock_guard lock(mutex_);
+  Statement s(db_, "SELECT value FROM settings WHERE key = 'crl'");
+  if (!s.prepared()) return db_error(db_, s.prepare_rc(), "reading the CRL record");
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<CrlRecord>{};
+  if (rc != SQLITE_ROW) return db_error(db_, rc, "reading the CRL record");
+  const auto j = nlohmann::json::parse(s.text(0), nullptr, false);
+  if (!j.is_object()) return make_error("device registry: the CRL record is not JSON");
+  CrlRecord crl;
+  crl.number = j.value("number", std::int64_t{0});
+  crl.this_update = from_ms(j.value("this_update_ms", std::int64_t{0}));
+  crl.next_update = from_ms(j.value("next_update_ms", std::int64_t{0}));
+  crl.file = j.value("file", std::string{});
+  return std::optional<CrlRecord>(std::move(crl));
 }
 
 result<Policy> Registry::policy() {
@@ -427,6 +551,29 @@ result<Policy> Registry::policy() {
 result<void> Registry::set_policy(const Policy& policy) {
   std::lock_guard lock(mutex_);
   return set_setting(db_, "policy", policy_to_json(policy).dump());
+}
+
+result<Policy> Registry::update_policy(const std::function<result<void>(Policy&)>& edit) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(db_);
+  BOOST_OUTCOME_TRY(tx.begun());
+  Policy policy;
+  {
+    Statement s(db_, "SELECT value FROM settings WHERE key = 'policy'");
+    if (!s.prepared()) return db_error(db_, s.prepare_rc(), "reading the policy");
+    const int rc = s.step();
+    if (rc == SQLITE_ROW) {
+      BOOST_OUTCOME_TRY(stored, policy_from_json(nlohmann::json::parse(s.text(0), nullptr, false)));
+      policy = std::move(stored);
+    } else if (rc != SQLITE_DONE) {
+      return db_error(db_, rc, "reading the policy");
+    }
+  }
+  BOOST_OUTCOME_TRY(edit(policy));
+  BOOST_OUTCOME_TRY(validate_policy(policy));
+  BOOST_OUTCOME_TRY(set_setting(db_, "policy", policy_to_json(policy).dump()));
+  BOOST_OUTCOME_TRY(tx.commit());
+  return policy;
 }
 
 result<void> Registry::mark_activated(const std::string& id, Timestamp at) {

@@ -130,4 +130,11 @@ std::string to_escaped_text(std::span<const std::uint8_t> bytes) {
   return out;
 }
 
+std::string printable(std::string_view text, std::size_t max) {
+  const auto cut = text.substr(0, max);
+  std::string out = to_escaped_text(std::span(reinterpret_cast<const std::uint8_t*>(cut.data()), cut.size()));
+  if (cut.size() < text.size()) out += "…(" + std::to_string(text.size()) + " bytes)";
+  return out;
+}
+
 }  // namespace guardian

@@ -11,7 +11,7 @@
 namespace guardian::secure_link {
 namespace {
 
-constexpr std::array<std::pair<TrustRefusal, std::string_view>, 10> kSpellings{{
+constexpr std::array<std::pair<TrustRefusal, std::string_view>, 11> kSpellings{{
     {TrustRefusal::malformed_request, "malformed_request"},
     {TrustRefusal::unknown_device, "unknown_device"},
     {TrustRefusal::revoked, "revoked"},
@@ -22,6 +22,7 @@ constexpr std::array<std::pair<TrustRefusal, std::string_view>, 10> kSpellings{{
     {TrustRefusal::software_key_refused, "software_key_refused"},
     {TrustRefusal::unavailable, "unavailable"},
     {TrustRefusal::enrollment_outdated, "enrollment_outdated"},
+    {TrustRefusal::not_accepted, "not_accepted"},
 }};
 
 #pragma GCC diagnostic push

@@ -44,7 +44,7 @@ TEST(Registry, ANonceIsAcceptedOnceAndThenReportedAsUsed) {
   testing::TempDir dir;
   auto registry = open(dir);
   const Bytes nonce(32, 7);
-  ASSERT_TRUE(registry->add_nonce(nonce, "store-042", kNow + 60s));
+  ASSERT_TRUE(registry->add_nonce(nonce, "store-042", kNow + 60s, 4));
   EXPECT_EQ(registry->consume_nonce(nonce, "store-042", kNow + 1s).value(), NonceCheck::ok);
   EXPECT_EQ(registry->consume_nonce(nonce, "store-042", kNow + 2s).value(), NonceCheck::already_used);
 }
@@ -53,7 +53,7 @@ TEST(Registry, ANonceThatCameBackTooLateIsExpiredAndCannotBeUsedAfterwards) {
   testing::TempDir dir;
   auto registry = open(dir);
   const Bytes nonce(32, 8);
-  ASSERT_TRUE(registry->add_nonce(nonce, "store-042", kNow + 60s));
+  ASSERT_TRUE(registry->add_nonce(nonce, "store-042", kNow + 60s, 4));
   EXPECT_EQ(registry->consume_nonce(nonce, "store-042", kNow + 61s).value(), NonceCheck::expired);
   EXPECT_NE(registry->consume_nonce(nonce, "store-042", kNow + 1s).value(), NonceCheck::ok);
 }
@@ -62,7 +62,7 @@ TEST(Registry, ANonceBelongsToTheDeviceItWasIssuedTo) {
   testing::TempDir dir;
   auto registry = open(dir);
   const Bytes nonce(32, 9);
-  ASSERT_TRUE(registry->add_nonce(nonce, "store-a", kNow + 60s));
+  ASSERT_TRUE(registry->add_nonce(nonce, "store-a", kNow + 60s, 4));
   EXPECT_EQ(registry->consume_nonce(nonce, "store-b", kNow).value(), NonceCheck::other_device);
   EXPECT_EQ(registry->consume_nonce(Bytes(32, 1), "store-a", kNow).value(), NonceCheck::unknown);
 }
@@ -81,20 +81,78 @@ TEST(Registry, RevocationBumpsTheEpochAndPutsOnlyUnexpiredCertificatesOnTheCrlLi
   EXPECT_GT(registry->revocation_epoch().value(), before);
   const auto revoked = registry->revoked_certificates(kNow).value();
   ASSERT_EQ(revoked.size(), 1u);
-  EXPECT_EQ(revoked[0].serial, "aa02");
+  EXPECT_EQ(revoked[0].certificate.serial, "aa02");
   const auto a = registry->device("store-a").value();
   ASSERT_TRUE(a && a->revoked);
   EXPECT_EQ(a->revocation_reason, "stolen");
 }
 
-TEST(Registry, AnExistingIdIsReplacedOnlyOnRequestAndReplacingUnrevokes) {
+TEST(Registry, ARevokedUnitNeverComesBackAndItsCertificatesStayRevokedWhenItsIdIsReplaced) {
   testing::TempDir dir;
   auto registry = open(dir);
   ASSERT_TRUE(registry->enroll(device("store-a"), false));
-  EXPECT_FALSE(registry->enroll(device("store-a"), false));
-  ASSERT_TRUE(registry->revoke("store-a", "TPM replaced").value());
-  ASSERT_TRUE(registry->enroll(device("store-a"), true));
+  EXPECT_FALSE(registry->enroll(device("store-a"), false));  // an id is replaced only on request
+  ASSERT_TRUE(registry->add_certificate({"cc01", "store-a", kNow - 1h, kNow + 20h}));
+  ASSERT_TRUE(registry->revoke("store-a", "stolen").value());
+  // The stolen unit's own record, re-enrolled with --replace: its key was revoked.
+  auto again = registry->enroll(device("store-a"), true);
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message.find("was revoked with device store-a"), std::string::npos)
+      << again.error().message;
+  // A new unit under the same id: it may attest, and the stolen one's certificate stays on the CRL.
+  auto replacement = device("store-a");
+  replacement.tls_public_der = {7, 8, 9};
+  ASSERT_TRUE(registry->enroll(replacement, true));
   EXPECT_FALSE(registry->device("store-a").value()->revoked);
+  const auto revoked = registry->revoked_certificates(kNow).value();
+  ASSERT_EQ(revoked.size(), 1u);
+  EXPECT_EQ(revoked[0].certificate.serial, "cc01");
+  // Not under another id either.
+  auto renamed = device("store-b");
+  EXPECT_FALSE(registry->enroll(renamed, false));
+}
+
+TEST(Registry, OutstandingNoncesPerDeviceAreBoundedAndExpiredOnesArePurged) {
+  testing::TempDir dir;
+  auto registry = open(dir);
+  std::vector<Bytes> nonces;
+  for (std::uint8_t i = 0; i < 10; ++i) {
+    nonces.push_back(Bytes(32, i));
+    ASSERT_TRUE(registry->add_nonce(nonces.back(), "store-a", kNow + 60s + std::chrono::milliseconds{i}, 4));
+  }
+  EXPECT_EQ(registry->outstanding_nonces("store-a", kNow).value(), 4);
+  // The newest are kept; the oldest gave way.
+  EXPECT_EQ(registry->consume_nonce(nonces[9], "store-a", kNow).value(), NonceCheck::ok);
+  EXPECT_EQ(registry->consume_nonce(nonces[0], "store-a", kNow).value(), NonceCheck::unknown);
+  // Nonces long expired, and audit rows past their retention, go.
+  ASSERT_TRUE(registry->record_attestation("store-a", kNow - 100 * 24h, "ok"));
+  ASSERT_TRUE(registry->record_attestation("store-a", kNow, "ok"));
+  const auto purged = registry->purge(kNow + 2h, 90 * 24h).value();
+  EXPECT_EQ(purged.nonces, 4);  // three outstanding and the used one, all expired an hour ago
+  EXPECT_EQ(purged.audit_rows, 1);
+}
+
+TEST(Registry, APolicyEditIsValidatedAndAppliedInOneTransaction) {
+  testing::TempDir dir;
+  auto registry = open(dir);
+  auto refused = registry->update_policy([](Policy& p) -> result<void> {
+    p.max_lifetime = 0s;
+    return outcome::success();
+  });
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("between 5 minutes and 30 days"), std::string::npos);
+  EXPECT_EQ(registry->policy().value().max_lifetime, 24h);  // nothing was stored
+  // Two editors on two connections: each sees the other's change.
+  auto other = open(dir);
+  ASSERT_TRUE(registry->update_policy([](Policy& p) -> result<void> {
+    p.allowed[MeasurementKind::gateway][std::string(64, 'a')] = "one";
+    return outcome::success();
+  }));
+  ASSERT_TRUE(other->update_policy([](Policy& p) -> result<void> {
+    p.allowed[MeasurementKind::gateway][std::string(64, 'b')] = "two";
+    return outcome::success();
+  }));
+  EXPECT_EQ(registry->policy().value().allowed.at(MeasurementKind::gateway).size(), 2u);
 }
 
 TEST(Registry, ThePolicyDefaultsToRefusingEverythingAndSurvivesReopening) {
@@ -212,7 +270,7 @@ TEST(BrokerConfig, TrustsOnlyTheFleetCaRequiresACertificateAndMapsItsNameToTheUs
   for (const char* line :
        {"listener 8883 0.0.0.0\n", "cafile /etc/guardian-fleet/ca.pem\n",
         "crlfile /var/lib/guardian-trust/crl.pem\n", "require_certificate true\n",
-        "use_identity_as_username true\n", "tls_version tlsv1.2\n", "allow_anonymous false\n",
+        "use_identity_as_username true\n", "use_username_as_clientid true\n", "tls_version tlsv1.2\n", "allow_anonymous false\n",
         "acl_file /etc/mosquitto/guardian.acl\n"})
     EXPECT_NE(conf.find(line), std::string::npos) << line << "\n" << conf;
   // No cipher without forward secrecy or without AEAD.

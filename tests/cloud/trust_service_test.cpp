@@ -117,6 +117,15 @@ struct AttestingDevice {
   std::vector<Measurement> log;
 };
 
+/// The registry's size on disk: the database and its write-ahead log.
+std::uintmax_t registry_bytes(const SecureFleet& fleet) {
+  std::error_code ec;
+  auto wal = fleet.registry();
+  wal += "-wal";
+  const auto wal_size = std::filesystem::file_size(wal, ec);
+  return std::filesystem::file_size(fleet.registry()) + (ec ? 0 : wal_size);
+}
+
 /// `guardian-trust enroll` of the device's record after `edit` (a forgery, an old format).
 testing::CommandResult enroll_edited_record(SecureFleet& fleet, DeviceRig& rig,
                                             const std::function<void(json&)>& edit) {
@@ -171,17 +180,21 @@ TEST(TrustService, ARevokedDeviceGetsNoCertificate) {
   fleet.cli({"revoke", "store-042", "--reason", "reported stolen"});
   auto refused = device.attest();
   ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::revoked)) << refused.error().describe();
-  EXPECT_NE(refused.error().message.find("reported stolen"), std::string::npos)
-      << refused.error().describe();
-  // Not even a nonce: a revoked device cannot make the service do any work.
+  // Not even a nonce, and no word of why: whoever asks is not yet known to be the device, so the
+  // answer does not say that the id is enrolled, nor that (or why) it was revoked.
+  EXPECT_EQ(refused.error().code, make_error_code(TrustRefusal::not_accepted)) << refused.error().describe();
+  EXPECT_EQ(refused.error().message.find("stolen"), std::string::npos) << refused.error().describe();
   RawTrustSession raw(fleet);
-  EXPECT_EQ(raw.call({{"op", "nonce"}, {"device", "store-042"}}).value("error", ""), "revoked");
-
-  const auto list = json::parse(fleet.cli({"list", "--json"}).output);
+  const auto revoked_answer = raw.call({{"op", "nonce"}, {"device", "store-042"}});
+  const auto unknown_answer = raw.call({{"op", "nonce"}, {"device", "store-043"}});
+  EXPECT_EQ(revoked_answer.value("error", ""), "not_accepted");
+  EXPECT_EQ(unknown_answer.value("error", ""), "not_accepted");
+  // The operator sees the reason in the service's log, and the revocation in the registry.
+  EXPECT_NE(fleet.trust_log().find("store-042 was revoked: reported stolen"), std::string::npos);
+  const auto list = json::parse(fleet.cli({"list", "--json"}).output)["devices"];
   ASSERT_EQ(list.size(), 1u);
   EXPECT_FALSE(list[0]["revoked"].is_null());
-  EXPECT_NE(list[0]["last_result"].get<std::string>().find("revoked"), std::string::npos);
+  EXPECT_EQ(list[0]["revocation_reason"], "reported stolen");
 }
 
 TEST(TrustService, RefusesAChangedGatewayBinary) {
@@ -429,7 +442,7 @@ TEST(TrustServiceCli, RefusesATpmWhoseEkCertificateChainsToNoConfiguredManufactu
   refused = fleet.cli({"enroll", bare.record_path().string()}, /*may_fail=*/true);
   EXPECT_EQ(refused.exit_code, 1) << refused.output;
   EXPECT_NE(refused.output.find("no endorsement key certificate"), std::string::npos) << refused.output;
-  EXPECT_EQ(json::parse(fleet.cli({"list", "--json"}).output).size(), 0u);
+  EXPECT_EQ(json::parse(fleet.cli({"list", "--json"}).output)["devices"].size(), 0u);
 
   // Trusting that manufacturer (its CA, as a vendor publishes it) is the operator's decision.
   DeviceRig trusted_now(fleet, "store-t", config::IdentityBackend::tpm,
@@ -460,11 +473,52 @@ TEST(TrustServiceCli, RefusesARecordOfAnEarlierReleaseWithTheWayOut) {
   EXPECT_NE(refused.output.find("guardian identity provision --rotate"), std::string::npos) << refused.output;
 }
 
-TEST(TrustService, RefusesAnUnknownDevice) {
+TEST(TrustService, RefusesAnUnknownDeviceWithoutSayingWhatTheRegistryHolds) {
   SecureFleet fleet(without_broker());
   RawTrustSession raw(fleet);
   const auto refused = raw.call({{"op", "nonce"}, {"device", "never-enrolled"}});
-  EXPECT_EQ(refused.value("error", ""), "unknown_device") << refused.dump();
+  EXPECT_EQ(refused.value("error", ""), "not_accepted") << refused.dump();
+}
+
+TEST(TrustService, UnauthenticatedRequestsWriteNothingAndWhatTheyCarryIsLoggedEscapedAndBounded) {
+  SecureFleet fleet(without_broker());
+  AttestingDevice device(fleet, "store-042");
+  const auto registry_before = registry_bytes(fleet);
+  const auto audit_before = json::parse(fleet.cli({"list", "--json"}).output)["devices"][0]["last_result"];
+  RawTrustSession raw(fleet);
+  // A forged "ok" line and terminal escapes in the id; a huge id; garbage ops; and attestations
+  // for the enrolled id that its attestation key did not sign.
+  const std::string forged = "store-042\n2026-12-07T00:00:00.000Z info  [trust] store-666: attested, ok\x1b[2J";
+  const auto flood_start = std::chrono::steady_clock::now();
+  constexpr int kRounds = 50;
+  for (int i = 0; i < kRounds; ++i) {
+    EXPECT_EQ(raw.call({{"op", "nonce"}, {"device", forged}}).value("error", ""), "not_accepted");
+    raw.call({{"op", "nonce"}, {"device", std::string(100000, 'x')}});
+    raw.call({{"op", "exec\nrm -rf /"}});
+    if (i % 5 == 4) raw = RawTrustSession(fleet);  // within the per-connection request limit
+  }
+  const auto flood_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::steady_clock::now() - flood_start).count() + 1;
+  const auto nonce = raw.nonce("store-042");
+  auto unsigned_quote = device.quote(nonce);
+  unsigned_quote.signature[unsigned_quote.signature.size() - 1] ^= 1;
+  EXPECT_EQ(raw.call(attest_request("store-042", nonce, unsigned_quote, device.log)).value("error", ""),
+            "bad_signature");
+  // No audit row for any of it (the last outcome is still the first attestation's), and the
+  // registry file grew by no more than the one nonce.
+  EXPECT_EQ(json::parse(fleet.cli({"list", "--json"}).output)["devices"][0]["last_result"], audit_before);
+  EXPECT_LT(registry_bytes(fleet), registry_before + 64 * 1024);
+  // The nonce was not spent by the unsigned quote: the device's own quote still gets a certificate.
+  EXPECT_EQ(raw.call(attest_request("store-042", nonce, device.quote(nonce), device.log)).value("ok", false), true);
+  const auto log = fleet.trust_log();
+  EXPECT_EQ(log.find("store-666: attested"), std::string::npos) << "a forged line reached the log";
+  EXPECT_EQ(log.find("\x1b["), std::string::npos) << "a terminal escape reached the log";
+  EXPECT_EQ(log.find(std::string(1000, 'x')), std::string::npos) << "an unbounded id reached the log";
+  // At most 20 refusal lines a second reach the log, however many arrive.
+  std::size_t logged = 0;
+  for (auto at = log.find("request refused"); at != std::string::npos; at = log.find("request refused", at + 1))
+    ++logged;
+  EXPECT_LE(logged, static_cast<std::size_t>(20 * (flood_seconds + 1))) << logged << " lines in " << flood_seconds << " s";
 }
 
 TEST(TrustServiceCli, RefusesAnEnrollmentRecordCopiedToClaimAnotherDeviceId) {
@@ -473,7 +527,32 @@ TEST(TrustServiceCli, RefusesAnEnrollmentRecordCopiedToClaimAnotherDeviceId) {
   const auto refused = enroll_edited_record(fleet, rig, [](json& r) { r["device_id"] = "store-001"; });
   EXPECT_EQ(refused.exit_code, 1) << refused.output;
   EXPECT_NE(refused.output.find("made for another device id"), std::string::npos) << refused.output;
-  EXPECT_EQ(json::parse(fleet.cli({"list", "--json"}).output).size(), 0u);
+  EXPECT_EQ(json::parse(fleet.cli({"list", "--json"}).output)["devices"].size(), 0u);
+}
+
+TEST(TrustServiceCli, ListShowsUntilWhenTheBrokersCrlIsGoodAndServeNeverLetsItLapse) {
+  SecureFleet fleet(without_broker());
+  const auto list = json::parse(fleet.cli({"list", "--json"}).output);
+  ASSERT_FALSE(list["crl"].is_null()) << list.dump();
+  EXPECT_EQ(list["crl"]["expired"], false);
+  EXPECT_GE(list["crl"]["number"].get<int>(), 1);
+  const auto next = parse_rfc3339(list["crl"]["next_update"].get<std::string>());
+  ASSERT_TRUE(next);
+  EXPECT_GT(*next, now_ms() + 6 * 24h);  // --crl-validity 7d
+  EXPECT_NE(fleet.cli({"list"}).output.find("CRL #"), std::string::npos);
+  // A refresh slower than half the validity could let the CRL lapse: refused before serving.
+  testing::TempDir dir;
+  const auto refused = testing::run_command(
+      {testing::binary_path("guardian-trust").string(), "serve", "--registry", (dir / "r.db").string(),
+       "--listen", "127.0.0.1:0", "--cert", fleet.pki().pem("trust"), "--key", fleet.pki().key("trust"),
+       "--ca-cert", fleet.ca_file().string(), "--ca-key", fleet.ca_key().string(), "--approval-key",
+       fleet.approval_private_key().string(), "--crl", (dir / "crl.pem").string(), "--crl-validity",
+       "2d", "--crl-refresh", "36h"},
+      20s);
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("--crl-refresh (36h) must be at most half of --crl-validity"),
+            std::string::npos)
+      << refused.output;
 }
 
 TEST(TrustServiceCli, RefusesToServeWithAFleetCaKeyOthersCanRead) {

@@ -189,7 +189,7 @@ TEST(SecureLinkE2E, AGatewayBinaryThePolicyDoesNotKnowGetsNoCertificateUntilTheO
   const auto link_error = site.wait_for_link_error("measurement_refused");
   EXPECT_NE(link_error.find("gateway"), std::string::npos) << link_error;
   EXPECT_NE(site.gw.status().at("link")["state"], "connected");
-  const auto list = json::parse(site.fleet.cli({"list", "--json"}).output);
+  const auto list = json::parse(site.fleet.cli({"list", "--json"}).output)["devices"];
   EXPECT_NE(list.at(0)["last_result"].get<std::string>().find("measurement_refused"),
             std::string::npos);
 

@@ -436,6 +436,21 @@ TEST(TunnelLink, ADeviceCannotSubscribeToAnotherDevicesTopics) {
   for (const auto& m : b_received) EXPECT_EQ(m.find("secret of a"), std::string::npos) << m;
 }
 
+TEST(TunnelLink, AnotherCertificateHolderCannotTakeOverADevicesClientId) {
+  TwoDevices devices;
+  // A certificate from the fleet CA for a name that is not store-a, connecting with store-a's
+  // client id: the broker uses the certificate's name as the client id instead.
+  devices.fleet.make_client("intruder", "store-x");
+  testing::MqttCollector intruder(
+      "ssl://127.0.0.1:" + std::to_string(devices.fleet.broker_port()), "guardian/v1/store-x/#",
+      "store-a", false,
+      testing::CollectorTls{devices.fleet.ca_file().string(), devices.fleet.pki().pem("intruder"),
+                            devices.fleet.pki().key("intruder")});
+  test::publish(*devices.paho_a, "guardian/v1/store-a/telemetry", "still here");
+  ASSERT_TRUE(devices.reader_got({"still here"}));
+  EXPECT_TRUE(devices.paho_a->is_connected());
+}
+
 TEST(TunnelLink, ARevokedDevicesCertificateIsRefusedByTheBrokerOnceTheCrlIsPublished) {
   SecureFleet fleet;
   DeviceRig rig(fleet, "store-042");

@@ -26,7 +26,11 @@ void TestPki::make_leaf(const std::string& name, const std::string& ca, const st
   run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
        "-keyout", key(name), "-subj", "/O=Guardian Test/CN=" + cn, "-out", csr});
   const auto ext = dir_ / (name + ".ext");
-  write_file(ext, san.empty() ? "basicConstraints=CA:FALSE\n" : "subjectAltName=" + san + "\n");
+  // A server (it has names to be reached by) may serve and nothing else; a client may only be
+  // a client: a broker's certificate cannot pass for a device's, nor the reverse.
+  write_file(ext, "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n" +
+                      (san.empty() ? std::string("extendedKeyUsage=clientAuth\n")
+                                   : "extendedKeyUsage=serverAuth\nsubjectAltName=" + san + "\n"));
   run({"openssl", "x509", "-req", "-in", csr, "-CA", pem(ca), "-CAkey", key(ca),
        "-CAcreateserial", "-days", "2", "-extfile", ext.string(), "-out", pem(name)});
   ::chmod(key(name).c_str(), 0600);

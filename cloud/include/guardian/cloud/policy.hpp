@@ -34,6 +34,15 @@ struct Policy {
 /// firmware's, 16 and 23 can be reset by any program at locality 0, 17–22 need locality 4.
 [[nodiscard]] result<void> valid_measurement_pcr(unsigned pcr);
 
+/// Bounds on max_lifetime: shorter than 5 minutes leaves no time to renew (the fleet would
+/// attest continuously), longer than 30 days defeats short-lived certificates.
+inline constexpr std::chrono::seconds kMinCertificateLifetime{5 * 60};
+inline constexpr std::chrono::seconds kMaxCertificateLifetime{30 * 24 * 3600};
+
+/// An error naming what is wrong with `policy` (its PCR, its lifetime), for a policy about to
+/// be stored.
+[[nodiscard]] result<void> validate_policy(const Policy& policy);
+
 [[nodiscard]] nlohmann::json policy_to_json(const Policy& policy);
 /// Errors name the malformed field.
 [[nodiscard]] result<Policy> policy_from_json(const nlohmann::json& json);

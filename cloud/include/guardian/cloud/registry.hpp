@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -62,6 +63,26 @@ struct TpmCaRecord {
   Timestamp added{};
 };
 
+/// A revoked certificate, for the CRL.
+struct RevokedCertificate {
+  CertificateRecord certificate;
+  Timestamp revoked{};
+};
+
+/// The CRL last written (by any replica).
+struct CrlRecord {
+  std::int64_t number = 0;
+  Timestamp this_update{};
+  Timestamp next_update{};  ///< after this, brokers refuse every client: it must be rewritten before
+  std::string file;
+};
+
+/// What Registry::purge() deleted.
+struct PurgeCounts {
+  std::int64_t nonces = 0;
+  std::int64_t audit_rows = 0;
+};
+
 /// What consuming a nonce found.
 enum class NonceCheck : std::uint8_t { ok, unknown, already_used, expired, other_device };
 
@@ -73,31 +94,46 @@ class Registry {
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
-  /// Adds a device. With `replace`, an existing enrollment (e.g. after a TPM was replaced) is
-  /// overwritten and un-revoked; without it, an existing id is an error.
+  /// Adds a device. With `replace`, an existing enrollment (e.g. a new unit after a TPM was
+  /// replaced or a device stolen) is overwritten and the id may attest again — but a key that
+  /// was ever revoked (the TLS key, a TPM's endorsement key) is refused under any id, and the
+  /// old unit's certificates stay on the CRL. Without `replace`, an existing id is an error.
   [[nodiscard]] result<void> enroll(const DeviceRecord& device, bool replace);
   [[nodiscard]] result<std::optional<DeviceRecord>> device(const std::string& id);
   [[nodiscard]] result<std::vector<DeviceRecord>> devices();
-  /// Marks a device revoked (no more nonces or certificates; its unexpired certificates go on
-  /// the CRL). False when there is no such device.
+  /// Marks a device revoked (no more nonces or certificates), revokes its unexpired
+  /// certificates one by one (they go on the CRL) and its keys (never enrolled again). False
+  /// when there is no such device.
   [[nodiscard]] result<bool> revoke(const std::string& id, const std::string& reason);
   /// Bumped by every revocation: a server compares it to decide when to rewrite the CRL.
   [[nodiscard]] result<std::int64_t> revocation_epoch();
 
+  /// Stores a nonce issued to `device`; the oldest outstanding ones beyond `max_outstanding`
+  /// (unused, whatever their expiry) are dropped in the same transaction.
   [[nodiscard]] result<void> add_nonce(const secure_link::Bytes& nonce, const std::string& device,
-                                       Timestamp expires);
+                                       Timestamp expires, int max_outstanding);
+  /// Unused, unexpired nonces of `device`.
+  [[nodiscard]] result<std::int64_t> outstanding_nonces(const std::string& device, Timestamp now);
+  /// Deletes nonces expired for an hour and audit rows older than `audit_retention`.
+  [[nodiscard]] result<PurgeCounts> purge(Timestamp now, std::chrono::milliseconds audit_retention);
   /// Marks `nonce` used, atomically (at most one caller ever gets ok for a nonce).
   [[nodiscard]] result<NonceCheck> consume_nonce(const secure_link::Bytes& nonce,
                                                  const std::string& device, Timestamp now);
 
   [[nodiscard]] result<void> add_certificate(const CertificateRecord& certificate);
-  /// Unexpired certificates of revoked devices, for the CRL.
-  [[nodiscard]] result<std::vector<CertificateRecord>> revoked_certificates(Timestamp now);
+  /// Revoked certificates that have not expired, for the CRL.
+  [[nodiscard]] result<std::vector<RevokedCertificate>> revoked_certificates(Timestamp now);
   /// The next CRL number (RFC 5280 §5.2.3: monotonically increasing).
   [[nodiscard]] result<std::int64_t> next_crl_number();
+  /// Records the CRL just written / the last one written (nullopt: none yet).
+  [[nodiscard]] result<void> note_crl(const CrlRecord& crl);
+  [[nodiscard]] result<std::optional<CrlRecord>> last_crl();
 
   [[nodiscard]] result<Policy> policy();
   [[nodiscard]] result<void> set_policy(const Policy& policy);
+  /// Reads the policy, applies `edit`, validates and stores the result in one transaction, so
+  /// two operators editing at once both get their change. Returns the stored policy.
+  [[nodiscard]] result<Policy> update_policy(const std::function<result<void>(Policy&)>& edit);
 
   /// Records that `id` activated its credential (its first successful attestation).
   [[nodiscard]] result<void> mark_activated(const std::string& id, Timestamp at);

@@ -24,6 +24,7 @@
 
 #include "guardian/cloud/approval_signer.hpp"
 #include "guardian/cloud/certificate_authority.hpp"
+#include "guardian/cloud/periodic_thread.hpp"
 #include "guardian/cloud/registry.hpp"
 #include "guardian/secure_link/tls_session.hpp"
 #include "guardian/secure_link/trust_protocol.hpp"
@@ -36,6 +37,7 @@ namespace guardian::cloud {
 
 struct TrustServiceOptions {
   std::chrono::seconds nonce_lifetime{60};  ///< a nonce must come back within this long
+  int max_outstanding_nonces = 4;           ///< per device; the oldest give way to new ones
 };
 
 /// What the service has done since it started (for its log and for tests).
@@ -45,6 +47,7 @@ struct TrustCounters {
   std::atomic<std::uint64_t> activations{0};  ///< devices that activated theirs
   std::atomic<std::uint64_t> certificates{0};
   std::atomic<std::uint64_t> refusals{0};
+  std::atomic<std::uint64_t> unauthenticated_refusals{0};  ///< never written to the registry
 };
 
 /// The protocol of docs/secure-link.md ("Trust protocol"): ops "nonce", "attest", "ping".
@@ -61,13 +64,23 @@ class TrustService {
  private:
   nlohmann::json nonce(const secure_link::NonceRequest& request);
   nlohmann::json attest(const secure_link::AttestRequest& request);
-  nlohmann::json refuse(const std::string& device, const Error& why);
+  /// A refusal of a request not (yet) proven to come from the device it names: logged (at a
+  /// bounded rate), never written to the registry; `answer` is what the client is told.
+  nlohmann::json refuse(const Error& why, const Error& answer);
+  nlohmann::json refuse(const Error& why) { return refuse(why, why); }
+  /// A refusal of a request the device's attestation key signed: logged and audited.
+  nlohmann::json refuse_authenticated(const std::string& device, const Error& why);
+  void log_limited(const std::string& line);
 
   Registry& registry_;
   CertificateAuthority& ca_;
   ApprovalSigner& approver_;
   TrustServiceOptions options_;
   TrustCounters counters_;
+  std::mutex log_mutex_;  // the log budget below
+  std::chrono::steady_clock::time_point log_window_{};
+  int logged_in_window_ = 0;
+  std::uint64_t suppressed_ = 0;
 };
 
 /// Serves a TrustService over TLS 1.2 (JSON lines). Not copyable; stop() before destruction
@@ -124,18 +137,30 @@ class CrlPublisher {
   [[nodiscard]] std::uint64_t publications() const noexcept { return publications_; }
 
  private:
-  void run();
+  void check();  // publishes when a revocation happened or the refresh is due
 
   Registry& registry_;
   CertificateAuthority& ca_;
   CrlOptions options_;
   std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
   std::atomic<std::uint64_t> publications_{0};
   std::int64_t published_epoch_ = -1;                      // guarded by mutex_
   std::chrono::steady_clock::time_point published_at_{};  // guarded by mutex_
-  std::thread thread_;
+  PeriodicThread thread_;
+};
+
+/// Keeps the registry bounded in time: every `interval`, nonces expired for an hour and audit
+/// rows older than `audit_retention` are deleted. Starts with start(), stops with stop() or at
+/// destruction.
+class RegistryPurge {
+ public:
+  RegistryPurge(Registry& registry, std::chrono::milliseconds audit_retention,
+                std::chrono::milliseconds interval = std::chrono::minutes{1});
+  void start() { thread_.start(); }
+  void stop() { thread_.stop(); }
+
+ private:
+  PeriodicThread thread_;
 };
 
 }  // namespace guardian::cloud

@@ -30,4 +30,9 @@ namespace guardian {
 /// \xHH), so a line can be shown and copied into a configuration.
 [[nodiscard]] std::string to_escaped_text(std::span<const std::uint8_t> bytes);
 
+/// Text from outside (a peer, a file) made safe to log or print: escaped like
+/// to_escaped_text(), and cut to about `max` characters with a note of the full size, so that it
+/// cannot forge lines, move the cursor of a terminal, or fill a log.
+[[nodiscard]] std::string printable(std::string_view text, std::size_t max = 200);
+
 }  // namespace guardian

@@ -47,6 +47,8 @@ enum class TrustRefusal : int {
   software_key_refused,   ///< the device's identity is a software key and the policy refuses those
   unavailable,            ///< the service could not complete the request (its storage failed …)
   enrollment_outdated,    ///< enrolled by an earlier release (keys without policy): rotate, re-enroll
+  not_accepted,           ///< an unauthenticated request for an id that cannot attest (which of
+                          ///< unknown, revoked or outdated is told only to the operator)
 };
 
 // ───────────── requests (device → service) ─────────────

@@ -23,6 +23,7 @@
 #include "guardian/cloud/certificate_authority.hpp"
 #include "guardian/cloud/evidence.hpp"
 #include "guardian/cloud/registry.hpp"
+#include "guardian/cloud/trust_server.hpp"
 #include "guardian/cloud/trust_service.hpp"
 #include "guardian/common/byte_text.hpp"
 #include "guardian/common/log.hpp"
@@ -319,7 +320,8 @@ int cmd_broker_config(const BrokerConfigOptions& options, const std::string& out
 struct ServeArgs {
   std::string registry, listen = "0.0.0.0:7443", cert, key, ca_cert, ca_key, approval_key, crl, on_crl_update,
       port_file, nonce_lifetime = "60s", crl_validity = "7d", crl_refresh = "24h",
-      crl_check = "2s", audit_retention = "90d";
+      crl_check = "2s", audit_retention = "90d", handshake_timeout = "5s", request_timeout = "10s";
+  TrustServerLimits limits;
 };
 
 int cmd_serve(const ServeArgs& a) {
@@ -393,7 +395,11 @@ int cmd_serve(const ServeArgs& a) {
     if (auto first = crl->publish(); !first) return fail(first.error());
     crl->start();
   }
-  TrustServer server(service, *tls.value(), host, port);
+  TrustServerLimits limits = a.limits;
+  limits.new_connections_burst = 2 * limits.new_connections_per_second;
+  limits.handshake_timeout = *parse_duration(a.handshake_timeout);
+  limits.request_timeout = *parse_duration(a.request_timeout);
+  TrustServer server(service, *tls.value(), host, port, limits);
   if (auto started = server.start(); !started) return fail(started.error());
   log::info("trust", "serving on " + host + ":" + std::to_string(server.port()) + ", registry " + a.registry);
   if (!a.port_file.empty()) {
@@ -404,6 +410,13 @@ int cmd_serve(const ServeArgs& a) {
   sigwait(&stop_signals, &received);
   log::info("trust", std::string("received ") + (received == SIGINT ? "SIGINT" : "SIGTERM") + "; stopping");
   server.stop();
+  const auto& c = server.counters();
+  log::info("trust", std::to_string(c.accepted) + " connection(s), " + std::to_string(c.requests) +
+                         " request(s); refused: " + std::to_string(c.refused_busy) + " busy, " +
+                         std::to_string(c.refused_per_address) + " per address; " +
+                         std::to_string(c.timeouts) + " timeout(s), " +
+                         std::to_string(c.handshake_failures) + " failed handshake(s), " +
+                         std::to_string(c.accept_backoffs) + " accept back-off(s)");
   if (crl) crl->stop();
   purge.stop();
   return 0;
@@ -443,6 +456,19 @@ int main(int argc, char** argv) {
   serve->add_option("--nonce-lifetime", serve_args.nonce_lifetime, "How long a nonce is valid")
       ->check(duration_validator())->capture_default_str();
   serve->add_option("--port-file", serve_args.port_file, "Write the bound port here once listening");
+  serve->add_option("--max-connections", serve_args.limits.max_connections,
+                    "Connections open at once (all clients)")->capture_default_str();
+  serve->add_option("--max-connections-per-address", serve_args.limits.max_connections_per_address,
+                    "Connections open at once from one address")->capture_default_str();
+  serve->add_option("--connection-rate", serve_args.limits.new_connections_per_second,
+                    "New connections per second from one address (burst: twice as many)")
+      ->capture_default_str();
+  serve->add_option("--handshake-timeout", serve_args.handshake_timeout, "Time to complete a TLS handshake")
+      ->check(duration_validator())->capture_default_str();
+  serve->add_option("--request-timeout", serve_args.request_timeout,
+                    "Time to send a whole request line (idle and slow clients are closed)")
+      ->check(duration_validator())->capture_default_str();
+  serve->add_option("--workers", serve_args.limits.workers, "Threads running requests")->capture_default_str();
   serve->add_option("--audit-retention", serve_args.audit_retention,
                     "How long attestation outcomes are kept in the registry")
       ->check(duration_validator())->capture_default_str();

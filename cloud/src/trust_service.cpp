@@ -1,18 +1,10 @@
 #include "guardian/cloud/trust_service.hpp"
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <spawn.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
-#include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include "guardian/cloud/evidence.hpp"
 #include "guardian/common/byte_text.hpp"
@@ -30,11 +22,6 @@ using secure_link::TrustRefusal;
 using std::chrono::steady_clock;
 
 constexpr const char* kLog = "trust";
-constexpr std::size_t kWorkers = 4;
-constexpr std::chrono::seconds kHandshakeTimeout{10};
-// A client has this long for each request line (nonce, then attest after a TPM quote).
-constexpr std::chrono::seconds kRequestTimeout{30};
-constexpr int kMaxRequestsPerConnection = 16;
 // A certificate's notBefore is set this far in the past (at most a tenth of its lifetime), so a
 // broker whose clock is slightly behind the trust service's does not refuse a fresh certificate.
 constexpr std::chrono::seconds kMaxBackdate{60};
@@ -255,83 +242,6 @@ json TrustService::attest(const secure_link::AttestRequest& request) {
   out["not_before"] = format_rfc3339(std::chrono::floor<std::chrono::seconds>(cr.not_before));
   out["not_after"] = format_rfc3339(std::chrono::floor<std::chrono::seconds>(cr.not_after));
   return out;
-}
-
-// ───────────────────────────── TrustServer ─────────────────────────────
-
-TrustServer::TrustServer(TrustService& service, const secure_link::TlsServerContext& tls,
-                         std::string host, std::uint16_t port)
-    : service_(service), tls_(tls), host_(std::move(host)), port_(port),
-      stop_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
-
-TrustServer::~TrustServer() {
-  stop();
-  if (stop_fd_ >= 0) ::close(stop_fd_);
-}
-
-result<void> TrustServer::start() {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* found = nullptr;
-  const int gai = ::getaddrinfo(host_.empty() ? nullptr : host_.c_str(),
-                                std::to_string(port_).c_str(), &hints, &found);
-  if (gai != 0) return make_error("cannot resolve listen address " + host_ + ": " + ::gai_strerror(gai));
-  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
-  secure_link::Socket s(::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!s) return make_errno_error(errno, "socket()");
-  const int one = 1;
-  ::setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(s.get(), found->ai_addr, found->ai_addrlen) != 0 || ::listen(s.get(), 64) != 0)
-    return make_errno_error(errno, "cannot listen on " + host_ + ":" + std::to_string(port_));
-  sockaddr_storage bound{};
-  socklen_t length = sizeof bound;
-  ::getsockname(s.get(), reinterpret_cast<sockaddr*>(&bound), &length);
-  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  listener_ = std::move(s);
-  workers_ = std::make_unique<boost::asio::thread_pool>(kWorkers);
-  acceptor_ = std::thread([this] { accept_loop(); });
-  return outcome::success();
-}
-
-void TrustServer::stop() {
-  if (!acceptor_.joinable()) return;
-  const std::uint64_t one = 1;
-  (void)!::write(stop_fd_, &one, sizeof one);
-  acceptor_.join();
-  workers_->join();
-  listener_.reset();
-}
-
-void TrustServer::accept_loop() {
-  while (true) {
-    std::array<pollfd, 2> fds{{{listener_.get(), POLLIN, 0}, {stop_fd_, POLLIN, 0}}};
-    if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) return;
-    if ((fds[1].revents & POLLIN) != 0) return;
-    if ((fds[0].revents & POLLIN) == 0) continue;
-    secure_link::Socket client(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (!client) continue;
-    auto shared = std::make_shared<secure_link::Socket>(std::move(client));
-    boost::asio::post(*workers_, [this, shared] { serve(std::move(*shared)); });
-  }
-}
-
-void TrustServer::serve(secure_link::Socket socket) {
-  auto session = secure_link::TlsSession::accept(std::move(socket), tls_,
-                                                 steady_clock::now() + kHandshakeTimeout);
-  if (!session) {
-    log::debug(kLog, session.error().describe());
-    return;
-  }
-  for (int i = 0; i < kMaxRequestsPerConnection; ++i) {
-    auto line = session.value()->read_line(secure_link::kMaxTrustLine, steady_clock::now() + kRequestTimeout);
-    if (!line) return;  // the client is done (or gone)
-    const auto response = service_.handle(line.value());
-    if (!session.value()->write_all(response.dump() + "\n", steady_clock::now() + kRequestTimeout)) return;
-  }
-  session.value()->close_notify();
 }
 
 // ───────────────────────────── CrlPublisher ─────────────────────────────

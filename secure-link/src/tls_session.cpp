@@ -466,6 +466,24 @@ result<std::unique_ptr<TlsSession>> TlsSession::connect(const TlsClientOptions& 
 result<std::unique_ptr<TlsSession>> TlsSession::accept(Socket socket,
                                                        const TlsServerContext& context,
                                                        SteadyDeadline deadline) {
+  BOOST_OUTCOME_TRY(session, server(std::move(socket), context));
+  BOOST_OUTCOME_TRY(session->impl_->handshake(deadline, "client"));
+  return std::move(session);
+}
+
+IoResult TlsSession::handshake_step() {
+  const int rc = mbedtls_ssl_handshake(&impl_->ssl);
+  if (rc == 0) {
+    impl_->bio.read_ahead = true;
+    return {IoStatus::done, 0, 0};
+  }
+  if (rc == MBEDTLS_ERR_SSL_WANT_READ) return {IoStatus::want_read, 0, rc};
+  if (rc == MBEDTLS_ERR_SSL_WANT_WRITE) return {IoStatus::want_write, 0, rc};
+  if (rc == MBEDTLS_ERR_NET_CONN_RESET) return {IoStatus::closed, 0, rc};
+  return {IoStatus::failed, 0, rc};
+}
+
+result<std::unique_ptr<TlsSession>> TlsSession::server(Socket socket, const TlsServerContext& context) {
   std::unique_ptr<TlsSession> session(new TlsSession());
   auto& m = *session->impl_;
   m.socket = std::move(socket);
@@ -479,7 +497,6 @@ result<std::unique_ptr<TlsSession>> TlsSession::accept(Socket socket,
   if (rc != 0) return mbedtls_error(rc, "cannot set up the TLS session");
   m.bio.fd = m.fd;
   mbedtls_ssl_set_bio(&m.ssl, &m.bio, bio_send, bio_recv, nullptr);
-  BOOST_OUTCOME_TRY(m.handshake(deadline, "client"));
   return session;
 }
 

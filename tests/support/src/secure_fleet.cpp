@@ -57,16 +57,17 @@ void SecureFleet::start_trust_service() {
   const std::string reload =
       "test ! -f " + (dir_ / "mosquitto.pid").string() + " || kill -HUP $(cat " +
       (dir_ / "mosquitto.pid").string() + ")";
-  trust_ = std::make_unique<Process>(Process::Options{
-      {binary_path("guardian-trust").string(), "serve", "--registry", registry().string(),
-       "--listen", "127.0.0.1:" + std::to_string(trust_port_), "--cert", pki_.pem("trust"), "--key",
-       pki_.key("trust"), "--ca-cert", ca_file().string(), "--ca-key", ca_key().string(),
-       "--approval-key", approval_private_key().string(), "--crl",
-       crl().string(), "--crl-check", "100ms", "--on-crl-update", reload, "--nonce-lifetime",
-       options_.nonce_lifetime, "--port-file", port_file.string()},
-      {},
-      dir_ / "trust.log",
-      {}});
+  std::vector<std::string> argv = options_.trust_wrapper;
+  for (const auto& a : std::vector<std::string>{
+           binary_path("guardian-trust").string(), "serve", "--registry", registry().string(),
+           "--listen", "127.0.0.1:" + std::to_string(trust_port_), "--cert", pki_.pem("trust"), "--key",
+           pki_.key("trust"), "--ca-cert", ca_file().string(), "--ca-key", ca_key().string(),
+           "--approval-key", approval_private_key().string(), "--crl", crl().string(), "--crl-check",
+           "100ms", "--on-crl-update", reload, "--nonce-lifetime", options_.nonce_lifetime,
+           "--port-file", port_file.string()})
+    argv.push_back(a);
+  argv.insert(argv.end(), options_.trust_args.begin(), options_.trust_args.end());
+  trust_ = std::make_unique<Process>(Process::Options{argv, {}, dir_ / "trust.log", {}});
   if (!wait_until([&] { return std::filesystem::exists(port_file) || !trust_->running(); }, 10s) ||
       !trust_->running())
     throw std::runtime_error("guardian-trust did not start: " + trust_log());
@@ -85,6 +86,8 @@ void SecureFleet::stop_trust_service() {
 }
 
 std::string SecureFleet::trust_log() const { return read_file(dir_ / "trust.log"); }
+
+int SecureFleet::trust_pid() const { return trust_ && trust_->running() ? trust_->pid() : 0; }
 
 CommandResult SecureFleet::cli(std::vector<std::string> args, bool may_fail) const {
   std::vector<std::string> argv{binary_path("guardian-trust").string()};

@@ -1,11 +1,11 @@
 #pragma once
 /// \file
-/// The trust service: the protocol handler (TrustService), its TLS transport (TrustServer), and
-/// the keeper of the broker's certificate revocation list (CrlPublisher). Stateless apart from
-/// the Registry, so any number of replicas may serve the same registry.
+/// The trust service: the protocol handler (TrustService), the keeper of the broker's
+/// certificate revocation list (CrlPublisher) and the registry's purge; its TLS transport is
+/// TrustServer (trust_server.hpp). Stateless apart from the Registry, so any number of replicas
+/// may serve the same registry.
 ///
-///   accept thread ──▶ worker pool (4): TLS handshake, then per line:
-///                       request line ──▶ TrustService::handle() ──▶ JSON response
+///   TrustServer worker ──▶ request line ──▶ TrustService::handle() ──▶ JSON response
 ///   CrlPublisher thread: every check_interval, if a revocation happened or the CRL is due for
 ///                        refresh: write it atomically, then run the on-update command
 ///                        (e.g. restart or signal the broker)
@@ -28,10 +28,6 @@
 #include "guardian/cloud/registry.hpp"
 #include "guardian/secure_link/tls_session.hpp"
 #include "guardian/secure_link/trust_protocol.hpp"
-
-namespace boost::asio {
-class thread_pool;
-}
 
 namespace guardian::cloud {
 
@@ -81,36 +77,6 @@ class TrustService {
   std::chrono::steady_clock::time_point log_window_{};
   int logged_in_window_ = 0;
   std::uint64_t suppressed_ = 0;
-};
-
-/// Serves a TrustService over TLS 1.2 (JSON lines). Not copyable; stop() before destruction
-/// (the destructor does it).
-class TrustServer {
- public:
-  TrustServer(TrustService& service, const secure_link::TlsServerContext& tls, std::string host,
-              std::uint16_t port);
-  ~TrustServer();
-  TrustServer(const TrustServer&) = delete;
-  TrustServer& operator=(const TrustServer&) = delete;
-
-  /// Binds (port 0 = any free port) and starts accepting. Errors keep errno.
-  [[nodiscard]] result<void> start();
-  /// Stops accepting, lets running connections finish (each has a deadline), joins.
-  void stop();
-  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
-
- private:
-  void accept_loop();
-  void serve(secure_link::Socket socket);
-
-  TrustService& service_;
-  const secure_link::TlsServerContext& tls_;
-  std::string host_;
-  std::uint16_t port_;
-  secure_link::Socket listener_;
-  int stop_fd_ = -1;
-  std::unique_ptr<boost::asio::thread_pool> workers_;
-  std::thread acceptor_;
 };
 
 struct CrlOptions {

@@ -108,6 +108,13 @@ class TlsSession {
   [[nodiscard]] static result<std::unique_ptr<TlsSession>> accept(Socket socket,
                                                                   const TlsServerContext& context,
                                                                   SteadyDeadline deadline);
+  /// The server side of a session on an accepted socket, its handshake not started: an event
+  /// loop drives it with handshake_step(), waiting for the socket in between.
+  [[nodiscard]] static result<std::unique_ptr<TlsSession>> server(Socket socket,
+                                                                  const TlsServerContext& context);
+  /// One non-blocking step of the handshake: done once complete; want_read / want_write: call
+  /// again when the socket is readable / writable; failed (with the mbedTLS code) otherwise.
+  [[nodiscard]] IoResult handshake_step();
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;

@@ -30,6 +30,8 @@ class SecureFleet {
     /// devices must refuse.
     std::string broker_issuer = "fleet-ca";
     std::string nonce_lifetime = "60s";
+    std::vector<std::string> trust_args;     ///< more `guardian-trust serve` options
+    std::vector<std::string> trust_wrapper;  ///< a command the service runs under (e.g. prlimit)
   };
 
   SecureFleet();
@@ -74,6 +76,8 @@ class SecureFleet {
   void restart_trust_service();
   void stop_trust_service();
   [[nodiscard]] std::string trust_log() const;
+  /// The trust service's process id (0 when it is not running).
+  [[nodiscard]] int trust_pid() const;
 
  private:
   void start_trust_service();

@@ -318,7 +318,8 @@ int cmd_broker_config(const BrokerConfigOptions& options, const std::string& out
 }
 
 struct ServeArgs {
-  std::string registry, listen = "0.0.0.0:7443", cert, key, ca_cert, ca_key, approval_key, crl, on_crl_update,
+  std::string registry, listen = "0.0.0.0:7443", cert, key, ca_cert, ca_key, approval_key, crl,
+      revoked_devices, on_crl_update,
       port_file, nonce_lifetime = "60s", crl_validity = "7d", crl_refresh = "24h",
       crl_check = "2s", audit_retention = "90d", handshake_timeout = "5s", request_timeout = "10s";
   TrustServerLimits limits;
@@ -390,7 +391,7 @@ int cmd_serve(const ServeArgs& a) {
         *registry.value(), *ca.value(),
         CrlOptions{a.crl, std::chrono::duration_cast<std::chrono::seconds>(*parse_duration(a.crl_validity)),
                    std::chrono::duration_cast<std::chrono::seconds>(*parse_duration(a.crl_refresh)),
-                   *parse_duration(a.crl_check), a.on_crl_update});
+                   *parse_duration(a.crl_check), a.on_crl_update, a.revoked_devices});
     // The first CRL is written before serving: a broker must never start without one.
     if (auto first = crl->publish(); !first) return fail(first.error());
     crl->start();
@@ -445,6 +446,9 @@ int main(int argc, char** argv) {
                     "the PCR states in which devices' TLS keys may sign")
       ->required();
   serve->add_option("--crl", serve_args.crl, "Maintain the broker's CRL in this file");
+  serve->add_option("--revoked-devices", serve_args.revoked_devices,
+                    "Also write the revoked device ids here with each CRL (for the broker's "
+                    "guardian_revocation plugin, which ends their sessions at once)");
   serve->add_option("--on-crl-update", serve_args.on_crl_update,
                     "Shell command run after each CRL rewrite (make the broker reload it)");
   serve->add_option("--crl-validity", serve_args.crl_validity, "CRL nextUpdate − thisUpdate")
@@ -546,6 +550,10 @@ int main(int argc, char** argv) {
   broker_config->add_option("--operator", broker.operators,
                             "CN of a client that reads everything and sends cloud commands "
                             "(must contain '@')");
+  broker_config->add_option("--revocation-plugin", broker.revocation_plugin,
+                            "guardian_revocation.so: ends a revoked device's session at once");
+  broker_config->add_option("--revoked-devices", broker.revoked_devices_file,
+                            "The file guardian-trust serve --revoked-devices writes");
   broker_config->add_option("--out", broker_out, "mosquitto configuration to write")->required();
 
   CLI11_PARSE(app, argc, argv);

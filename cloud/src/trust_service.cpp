@@ -264,6 +264,13 @@ result<void> CrlPublisher::publish() {
   const auto next_update = now + options_.validity;
   BOOST_OUTCOME_TRY(pem, ca_.crl(entries, now, next_update, number));
   BOOST_OUTCOME_TRY(secure_link::write_file_atomically(options_.file, pem, 0644));
+  if (!options_.revoked_devices_file.empty()) {
+    BOOST_OUTCOME_TRY(devices, registry_.devices());
+    std::string ids;
+    for (const auto& d : devices)
+      if (d.revoked) ids += d.id + "\n";  // ids are valid_device_id(): no newline, no space
+    BOOST_OUTCOME_TRY(secure_link::write_file_atomically(options_.revoked_devices_file, ids, 0644));
+  }
   // Every replica and `guardian-trust list` can see how long the broker's CRL is good for.
   if (auto noted = registry_.note_crl({number, now, next_update, options_.file.string()}); !noted)
     log::warn(kLog, "CRL " + std::to_string(number) + " written but not noted: " + noted.error().describe());

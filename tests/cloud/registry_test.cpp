@@ -303,6 +303,21 @@ TEST(BrokerConfig, RefusesAReaderNameADeviceCouldHave) {
   EXPECT_FALSE(mosquitto_acl(o));
 }
 
+TEST(BrokerConfig, LoadsTheRevocationPluginOnlyWithTheFileItReads) {
+  auto o = broker_options();
+  EXPECT_EQ(mosquitto_listener_config(o).value().find("plugin"), std::string::npos);
+  o.revocation_plugin = "/usr/local/lib/guardian/guardian_revocation.so";
+  const auto alone = mosquitto_listener_config(o);
+  ASSERT_FALSE(alone);
+  EXPECT_NE(alone.error().message.find("go together"), std::string::npos) << alone.error().describe();
+  o.revoked_devices_file = "/var/lib/guardian-trust/revoked-devices";
+  const auto conf = mosquitto_listener_config(o).value();
+  EXPECT_NE(conf.find("plugin /usr/local/lib/guardian/guardian_revocation.so\n"
+                      "plugin_opt_revoked_devices /var/lib/guardian-trust/revoked-devices\n"),
+            std::string::npos)
+      << conf;
+}
+
 TEST(DeviceIds, AreUsableAsCertificateNamesAndMqttUsernames) {
   EXPECT_TRUE(valid_device_id("store-042"));
   EXPECT_TRUE(valid_device_id("demo_espresso.01"));

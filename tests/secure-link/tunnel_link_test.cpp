@@ -2,7 +2,9 @@
 // guardian-trust process, mosquitto configured by `guardian-trust broker-config`, and Paho.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <iostream>
 
 #include "guardian/cloud/certificate_authority.hpp"
 #include "guardian/common/time_format.hpp"
@@ -368,8 +370,13 @@ struct TwoDevices {
     paho_b = test::connect_paho(endpoint_b.value().server_uri, "store-b");
   }
   ~TwoDevices() {
-    paho_a->disconnect()->wait_for(5s);
-    paho_b->disconnect()->wait_for(5s);
+    for (auto* paho : {paho_a.get(), paho_b.get()}) {
+      try {
+        paho->disconnect()->wait_for(5s);
+      } catch (const mqtt::exception&) {
+        // already gone: the broker ended its session
+      }
+    }
   }
   /// Waits until the reader has every one of `payloads`.
   bool reader_got(const std::vector<std::string>& payloads) const {
@@ -449,6 +456,24 @@ TEST(TunnelLink, AnotherCertificateHolderCannotTakeOverADevicesClientId) {
   test::publish(*devices.paho_a, "guardian/v1/store-a/telemetry", "still here");
   ASSERT_TRUE(devices.reader_got({"still here"}));
   EXPECT_TRUE(devices.paho_a->is_connected());
+}
+
+TEST(TunnelLink, RevokingADeviceEndsItsLiveSessionWithinSeconds) {
+  TwoDevices devices;
+  std::atomic<bool> lost{false};
+  devices.paho_a->set_connection_lost_handler([&](const std::string&) { lost = true; });
+  const auto revoked_at = std::chrono::steady_clock::now();
+  devices.fleet.cli({"revoke", "store-a", "--reason", "reported stolen"});
+  // The trust service lists it with the next CRL (within --crl-check) and the broker's
+  // guardian_revocation plugin ends its session: not at the certificate's expiry, an hour away.
+  ASSERT_TRUE(testing::wait_until([&] { return lost.load(); }, 20s)) << devices.fleet.broker().log();
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - revoked_at);
+  std::cout << "revoke to session end: " << took.count() << " ms\n";
+  EXPECT_NE(devices.fleet.broker().log().find("store-a is revoked"), std::string::npos) << devices.fleet.broker().log();
+  // The other device is untouched.
+  test::publish(*devices.paho_b, "guardian/v1/store-b/telemetry", "b carries on");
+  ASSERT_TRUE(devices.reader_got({"b carries on"}));
+  EXPECT_TRUE(devices.paho_b->is_connected());
 }
 
 TEST(TunnelLink, ARevokedDevicesCertificateIsRefusedByTheBrokerOnceTheCrlIsPublished) {

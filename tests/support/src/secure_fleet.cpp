@@ -38,7 +38,8 @@ SecureFleet::SecureFleet(Options options)
   cli({"broker-config", "--ca", ca_file().string(), "--cert", pki_.pem("broker"), "--key",
        pki_.key("broker"), "--crl", crl().string(), "--acl", (dir_ / "acl").string(), "--bind",
        "127.0.0.1", "--port", std::to_string(broker_port_), "--reader", "reader@test", "--operator",
-       "operator@test", "--out", conf.string()});
+       "operator@test", "--revocation-plugin", (binary_path("guardian-trust").parent_path().parent_path() / "lib" / "guardian_revocation.so").string(),
+       "--revoked-devices", revoked_devices().string(), "--out", conf.string()});
   broker_ = std::make_unique<MosquittoBroker>("pid_file " + (dir_ / "mosquitto.pid").string() +
                                               "\n" + read_file(conf));
   if (!wait_for_tcp_port(broker_port_, 10s))
@@ -62,7 +63,8 @@ void SecureFleet::start_trust_service() {
            binary_path("guardian-trust").string(), "serve", "--registry", registry().string(),
            "--listen", "127.0.0.1:" + std::to_string(trust_port_), "--cert", pki_.pem("trust"), "--key",
            pki_.key("trust"), "--ca-cert", ca_file().string(), "--ca-key", ca_key().string(),
-           "--approval-key", approval_private_key().string(), "--crl", crl().string(), "--crl-check",
+           "--approval-key", approval_private_key().string(), "--crl", crl().string(),
+           "--revoked-devices", revoked_devices().string(), "--crl-check",
            "100ms", "--on-crl-update", reload, "--nonce-lifetime", options_.nonce_lifetime,
            "--port-file", port_file.string()})
     argv.push_back(a);

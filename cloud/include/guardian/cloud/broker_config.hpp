@@ -29,6 +29,11 @@ struct BrokerConfigOptions {
   /// CNs allowed to read <root>/# and to send cloud commands (write <root>/+/commands); must
   /// contain '@'.
   std::vector<std::string> operators;
+  /// The guardian_revocation plugin (cloud/mosquitto-plugin) and the revoked-devices file it
+  /// reads (`guardian-trust serve --revoked-devices`): a revoked device's session ends at once.
+  /// Both empty: no plugin.
+  std::filesystem::path revocation_plugin;
+  std::filesystem::path revoked_devices_file;
 };
 
 /// mosquitto.conf lines (to include or append to a main configuration).

@@ -85,6 +85,9 @@ struct CrlOptions {
   std::chrono::seconds refresh{std::chrono::hours{24}};       ///< rewrite at least this often
   std::chrono::milliseconds check_interval{2000};      ///< how often to look for revocations
   std::string on_update;  ///< shell command run after each rewrite ("" = none)
+  /// Also written with each CRL: the ids of revoked devices, one a line, for the broker's
+  /// guardian_revocation plugin ("" = none).
+  std::filesystem::path revoked_devices_file;
 };
 
 /// Keeps the CRL file current (see the file comment). Thread-safe.

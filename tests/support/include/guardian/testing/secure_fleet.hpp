@@ -51,6 +51,9 @@ class SecureFleet {
   [[nodiscard]] std::uint16_t broker_port() const noexcept { return broker_port_; }
   [[nodiscard]] std::filesystem::path registry() const { return dir_ / "registry.db"; }
   [[nodiscard]] std::filesystem::path crl() const { return dir_ / "crl.pem"; }
+  /// The revoked device ids the trust service writes with each CRL, read by the broker's
+  /// guardian_revocation plugin.
+  [[nodiscard]] std::filesystem::path revoked_devices() const { return dir_ / "revoked-devices"; }
   [[nodiscard]] TestPki& pki() noexcept { return pki_; }
   [[nodiscard]] MosquittoBroker& broker() { return *broker_; }
 

@@ -10,6 +10,7 @@ find_package(SQLite3 REQUIRED)
 find_package(GTest REQUIRED)
 pkg_check_modules(LIBMODBUS REQUIRED IMPORTED_TARGET libmodbus)
 pkg_check_modules(TSS2 REQUIRED IMPORTED_TARGET tss2-esys tss2-tctildr tss2-mu tss2-rc)
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)  # the registry on PostgreSQL
 
 # mbedTLS 2.28 ships no CMake/pkg-config files on Debian 12.
 find_library(MBEDTLS_LIB mbedtls REQUIRED)

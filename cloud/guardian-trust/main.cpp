@@ -22,6 +22,7 @@
 #include "guardian/cloud/broker_config.hpp"
 #include "guardian/cloud/certificate_authority.hpp"
 #include "guardian/cloud/evidence.hpp"
+#include "guardian/cloud/fleet_view.hpp"
 #include "guardian/cloud/registry.hpp"
 #include "guardian/cloud/trust_server.hpp"
 #include "guardian/cloud/trust_service.hpp"
@@ -119,11 +120,19 @@ int cmd_revoke(const std::string& registry_path, const std::string& id, const st
 int cmd_list(const std::string& registry_path, bool json) {
   auto registry = open_registry(registry_path);
   if (!registry) return fail(registry.error());
-  auto devices = registry.value()->devices();
-  if (!devices) return fail(devices.error());
+  const auto now = now_ms();
+  auto fleet = registry.value()->fleet(now - kAttentionWindow);
+  if (!fleet) return fail(fleet.error());
   auto crl = registry.value()->last_crl();
   if (!crl) return fail(crl.error());
-  const auto now = now_ms();
+  auto policy = registry.value()->policy();
+  if (!policy) return fail(policy.error());
+  std::size_t needing_attention = 0;
+  std::vector<std::vector<Attention>> attention;
+  for (const auto& entry : fleet.value()) {
+    attention.push_back(assess(entry, policy.value(), now));
+    if (!attention.back().empty()) ++needing_attention;
+  }
   // Every string below came from a device or an operator once: printed escaped, so that none
   // can forge a line or steer the terminal.
   const auto optional_time = [](const std::optional<Timestamp>& t) {
@@ -131,7 +140,11 @@ int cmd_list(const std::string& registry_path, bool json) {
   };
   if (json) {
     auto list = nlohmann::json::array();
-    for (const auto& d : devices.value())
+    for (std::size_t i = 0; i < fleet.value().size(); ++i) {
+      const auto& e = fleet.value()[i];
+      const auto& d = e.device;
+      auto flags = nlohmann::json::array();
+      for (const auto& a : attention[i]) flags.push_back({{"code", a.code}, {"what", a.what}});
       list.push_back({{"device", d.id},
                       {"backend", secure_link::to_string(d.backend)},
                       {"enrolled", format_rfc3339(d.enrolled)},
@@ -140,8 +153,16 @@ int cmd_list(const std::string& registry_path, bool json) {
                       {"revoked", optional_time(d.revoked)},
                       {"revocation_reason", d.revocation_reason},
                       {"last_attestation", optional_time(d.last_attestation)},
-                      {"last_result", d.last_result}});
-    nlohmann::json out{{"devices", list}};
+                      {"last_result", d.last_result},
+                      {"certificate", e.certificate ? nlohmann::json{{"serial", e.certificate->serial},
+                                                                     {"not_after", format_rfc3339(e.certificate->not_after)}}
+                                                    : nlohmann::json()},
+                      {"running", d.running},
+                      {"refusals_24h", e.refusals},
+                      {"failures_in_a_row", e.failures_in_a_row},
+                      {"attention", flags}});
+    }
+    nlohmann::json out{{"devices", list}, {"needing_attention", needing_attention}};
     if (crl.value())
       out["crl"] = {{"number", crl.value()->number},
                     {"this_update", format_rfc3339(crl.value()->this_update)},
@@ -164,7 +185,9 @@ int cmd_list(const std::string& registry_path, bool json) {
   } else {
     std::cout << "CRL: none written yet (guardian-trust serve --crl writes it)\n";
   }
-  for (const auto& d : devices.value()) {
+  for (std::size_t i = 0; i < fleet.value().size(); ++i) {
+    const auto& e = fleet.value()[i];
+    const auto& d = e.device;
     std::cout << printable(d.id, 64) << "  " << secure_link::to_string(d.backend) << "  enrolled "
               << format_rfc3339(d.enrolled);
     if (d.backend == config::IdentityBackend::tpm)
@@ -176,8 +199,21 @@ int cmd_list(const std::string& registry_path, bool json) {
       std::cout << "  last attestation " << format_rfc3339(*d.last_attestation) << ": "
                 << printable(d.last_result, 300);
     std::cout << '\n';
+    if (e.certificate)
+      std::cout << "    certificate " << e.certificate->serial << " valid until "
+                << format_rfc3339(e.certificate->not_after) << '\n';
+    if (!d.running.empty()) {
+      std::cout << "    runs";
+      for (const auto& [kind, digest] : d.running)
+        std::cout << "  " << printable(kind, 16) << " " << printable(digest, 64).substr(0, 16) << "…";
+      std::cout << '\n';
+    }
+    for (const auto& a : attention[i]) std::cout << "    ATTENTION " << a.code << ": " << printable(a.what, 300) << '\n';
   }
-  if (devices.value().empty()) std::cout << "no devices enrolled\n";
+  if (fleet.value().empty())
+    std::cout << "no devices enrolled\n";
+  else
+    std::cout << fleet.value().size() << " device(s), " << needing_attention << " needing attention\n";
   return 0;
 }
 
@@ -402,7 +438,8 @@ int cmd_serve(const ServeArgs& a) {
   limits.request_timeout = *parse_duration(a.request_timeout);
   TrustServer server(service, *tls.value(), host, port, limits);
   if (auto started = server.start(); !started) return fail(started.error());
-  log::info("trust", "serving on " + host + ":" + std::to_string(server.port()) + ", registry " + a.registry);
+  log::info("trust", "serving on " + host + ":" + std::to_string(server.port()) + ", registry: " +
+                         registry.value()->describe());
   if (!a.port_file.empty()) {
     if (auto w = secure_link::write_file_atomically(a.port_file, std::to_string(server.port()) + "\n", 0644); !w)
       return fail(w.error());
@@ -430,7 +467,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string registry;
   auto add_registry = [&](CLI::App* cmd) {
-    cmd->add_option("--registry", registry, "Device registry (SQLite file)")->required();
+    cmd->add_option("--registry", registry,
+                    "Device registry: a SQLite file, or a postgresql:// URI shared by replicas")
+        ->required();
   };
 
   ServeArgs serve_args;

@@ -122,6 +122,15 @@ result<DeviceRecord> verify_enrollment(const secure_link::EnrollmentRecord& r,
   return d;
 }
 
+std::map<std::string, std::string> what_runs(const std::vector<secure_link::Measurement>& event_log) {
+  std::map<std::string, std::string> running;
+  for (const auto& event : event_log) {
+    if (event.kind == MeasurementKind::gateway) running.clear();
+    running[std::string(to_string(event.kind))] = secure_link::to_hex(event.file_sha256);
+  }
+  return running;
+}
+
 result<secure_link::QuoteAttestation> verify_evidence(const DeviceRecord& device,
                                                       const Policy& policy, const Evidence& evidence) {
   if (device.backend == config::IdentityBackend::software && !policy.allow_software_keys)

@@ -91,12 +91,13 @@ json TrustService::refuse(const Error& why, const Error& answer) {
   return secure_link::refusal_json(refusal_of(answer), answer.message);
 }
 
-json TrustService::refuse_authenticated(const std::string& device, const Error& why) {
+json TrustService::refuse_authenticated(const std::string& device, const Error& why,
+                                        std::map<std::string, std::string> running) {
   ++counters_.refusals;
   const std::string reason(secure_link::to_string(refusal_of(why)));
   log::warn(kLog, device + " refused: " + reason + ": " + printable(why.message, 300));
   if (auto recorded = registry_.record_attestation(
-          device, now_ms(), reason + ": " + printable(why.message, kAuditMessageMax));
+          {device, now_ms(), reason + ": " + printable(why.message, kAuditMessageMax), std::move(running)});
       !recorded)
     log::error(kLog, recorded.error().describe());
   return secure_link::refusal_json(refusal_of(why), why.message);
@@ -201,7 +202,13 @@ json TrustService::attest(const secure_link::AttestRequest& request) {
   if (!policy) return refuse(refusal(TrustRefusal::unavailable, policy.error().describe()));
   Evidence evidence{request.nonce, request.quote, request.event_log};
   auto quote = verify_evidence(d, policy.value(), evidence);
-  if (!quote) return refuse_authenticated(device_id, quote.error());
+  if (!quote) {
+    // A log refused for what it measured did reproduce the quote: the fleet view shows what the
+    // device runs, even though it may not.
+    const bool log_verified = refusal_of(quote.error()) == TrustRefusal::measurement_refused;
+    return refuse_authenticated(device_id, quote.error(),
+                                log_verified ? what_runs(request.event_log) : std::map<std::string, std::string>{});
+  }
   if (d.backend == config::IdentityBackend::tpm && !d.activated) {
     // A quote over a nonce that only a credential carried: the AK is in the EK's TPM.
     if (auto marked = registry_.mark_activated(device_id, now); !marked)
@@ -229,7 +236,8 @@ json TrustService::attest(const secure_link::AttestRequest& request) {
   if (auto recorded = registry_.add_certificate({issued.value().serial, device_id, cr.not_before, cr.not_after});
       !recorded)
     return refuse(refusal(TrustRefusal::unavailable, recorded.error().describe()));
-  if (auto recorded = registry_.record_attestation(device_id, now, "ok"); !recorded)
+  if (auto recorded = registry_.record_attestation({device_id, now, "ok", what_runs(request.event_log)});
+      !recorded)
     log::error(kLog, recorded.error().describe());
   ++counters_.certificates;
   log::info(kLog, device_id + ": attested, certificate " + issued.value().serial + " until " +

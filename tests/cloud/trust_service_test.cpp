@@ -13,6 +13,7 @@
 #include "guardian/secure_link/tpm_structures.hpp"
 #include "guardian/secure_link/trust_protocol.hpp"
 #include "guardian/testing/device_rig.hpp"
+#include "guardian/testing/postgres.hpp"
 #include "guardian/testing/process.hpp"
 
 namespace guardian::cloud {
@@ -37,10 +38,12 @@ SecureFleet::Options without_broker() {
 /// requests a well-behaved AttestationClient would never send (replays).
 class RawTrustSession {
  public:
-  explicit RawTrustSession(const SecureFleet& fleet) {
+  explicit RawTrustSession(const SecureFleet& fleet) : RawTrustSession(fleet, fleet.trust_port()) {}
+  /// To the replica on `port`.
+  RawTrustSession(const SecureFleet& fleet, std::uint16_t port) {
     secure_link::TlsClientOptions o;
     o.host = "127.0.0.1";
-    o.port = fleet.trust_port();
+    o.port = port;
     o.ca_file = fleet.ca_file();
     o.server_name = "localhost";
     auto s = secure_link::TlsSession::connect(o);
@@ -120,7 +123,7 @@ struct AttestingDevice {
 /// The registry's size on disk: the database and its write-ahead log.
 std::uintmax_t registry_bytes(const SecureFleet& fleet) {
   std::error_code ec;
-  auto wal = fleet.registry();
+  std::filesystem::path wal = fleet.registry();
   wal += "-wal";
   const auto wal_size = std::filesystem::file_size(wal, ec);
   return std::filesystem::file_size(fleet.registry()) + (ec ? 0 : wal_size);
@@ -220,6 +223,54 @@ TEST(TrustService, RefusesAChangedGatewayBinary) {
   EXPECT_NE(refused.error().message.find("gateway " + binary.string() + " has SHA-256 " + changed),
             std::string::npos)
       << refused.error().describe();
+}
+
+TEST(TrustService, TheFleetViewShowsWhatEachDeviceRunsAndFlagsWhatNeedsAttention) {
+  SecureFleet fleet(without_broker());
+  AttestingDevice device(fleet, "store-042");
+  const auto binary = device.rig.dir / "guardian";
+  testing::write_file(binary, "guardian 0.2.0 as released\n");
+  fleet.allow("gateway", binary);
+  const std::vector<MeasurementTarget> targets{{MeasurementKind::gateway, binary},
+                                               {MeasurementKind::config, device.rig.cfg.config_file}};
+  device.measure(targets);
+  auto issued = device.attest();
+  ASSERT_TRUE(issued) << fleet.trust_log();
+  const auto digest = secure_link::to_hex(secure_link::sha256_file(binary).value());
+
+  auto view = json::parse(fleet.cli({"list", "--json"}).output);
+  ASSERT_EQ(view["devices"].size(), 1u);
+  EXPECT_EQ(view["needing_attention"], 0u) << view.dump(2);
+  EXPECT_EQ(view["devices"][0]["certificate"]["serial"], issued.value().serial);
+  EXPECT_EQ(view["devices"][0]["running"]["gateway"], digest);
+  EXPECT_TRUE(view["devices"][0]["attention"].empty());
+
+  // The operator withdraws that build: the device still holds a certificate, but its next
+  // renewal will be refused, and the view says so before it happens.
+  fleet.cli({"policy", "disallow", "--kind", "gateway", "--sha256", digest});
+  view = json::parse(fleet.cli({"list", "--json"}).output);
+  EXPECT_EQ(view["needing_attention"], 1u) << view.dump(2);
+  ASSERT_EQ(view["devices"][0]["attention"].size(), 1u) << view.dump(2);
+  EXPECT_EQ(view["devices"][0]["attention"][0]["code"], "not_allowed");
+
+  // Three refused attempts in a row: failing (which says more than "refused within the day").
+  for (int i = 0; i < 3; ++i) ASSERT_FALSE(device.attest());
+  view = json::parse(fleet.cli({"list", "--json"}).output);
+  EXPECT_EQ(view["devices"][0]["failures_in_a_row"], 3);
+  EXPECT_EQ(view["devices"][0]["refusals_24h"], 3);
+  std::set<std::string> codes;
+  for (const auto& a : view["devices"][0]["attention"]) codes.insert(a["code"].get<std::string>());
+  EXPECT_EQ(codes, (std::set<std::string>{"failing", "not_allowed"})) << view.dump(2);
+  const auto text = fleet.cli({"list"}).output;
+  EXPECT_NE(text.find("ATTENTION failing: its last 3 attestations were refused"), std::string::npos) << text;
+  EXPECT_NE(text.find("1 device(s), 1 needing attention"), std::string::npos) << text;
+
+  // Allowed again, it attests, and only the day's refusals remain to be looked at.
+  fleet.allow("gateway", binary);
+  ASSERT_TRUE(device.attest()) << fleet.trust_log();
+  view = json::parse(fleet.cli({"list", "--json"}).output);
+  ASSERT_EQ(view["devices"][0]["attention"].size(), 1u) << view.dump(2);
+  EXPECT_EQ(view["devices"][0]["attention"][0]["code"], "refused");
 }
 
 TEST(TrustService, RequiresAnAllowedFirmwareImageOnceThePolicyListsOne) {
@@ -638,6 +689,47 @@ TEST(TrustService, PublishesACrlThatOpensslVerifiesAndThatListsARevokedDevicesCe
                                            fleet.crl().string(), pem.string()});
   EXPECT_NE(chain.exit_code, 0);
   EXPECT_NE(chain.output.find("certificate revoked"), std::string::npos) << chain.output;
+}
+
+// Scale-out: two guardian-trust processes (as on two machines) on one real PostgreSQL server.
+TEST(TrustServiceReplicas, TwoReplicasOnOnePostgresqlServeOneFleetNonceAndRevocationAlike) {
+  testing::PostgresServer postgres;
+  auto options = without_broker();
+  options.registry = postgres.create_database("fleet");
+  SecureFleet fleet(options);
+  const auto second_port = fleet.start_replica();
+  // Enrolled through the CLI on the shared database, activated at the first replica.
+  AttestingDevice device(fleet, "store-042");
+
+  // A nonce issued by one replica is redeemed at the other — once.
+  RawTrustSession one(fleet), two(fleet, second_port);
+  const auto nonce = one.nonce("store-042");
+  const auto request = attest_request("store-042", nonce, device.quote(nonce), device.log);
+  const auto answer = two.call(request);
+  ASSERT_TRUE(answer.value("ok", false)) << answer.dump() << fleet.trust_log();
+  const auto serial = answer.at("serial").get<std::string>();
+  const auto replay = one.call(request);
+  EXPECT_FALSE(replay.value("ok", true));
+  EXPECT_EQ(replay.value("error", ""), "bad_nonce") << replay.dump();
+
+  // A revocation is enforced by both: no nonce from either, and each replica's CRL lists the
+  // certificate the other one issued.
+  fleet.cli({"revoke", "store-042", "--reason", "stolen"});
+  EXPECT_EQ(one.call({{"op", "nonce"}, {"device", "store-042"}}).value("error", ""), "not_accepted");
+  EXPECT_EQ(two.call({{"op", "nonce"}, {"device", "store-042"}}).value("error", ""), "not_accepted");
+  std::string upper = serial;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const auto& crl : {fleet.crl(), fleet.replica_crl(1)})
+    EXPECT_TRUE(testing::wait_until(
+        [&] {
+          return testing::run_command({"openssl", "crl", "-in", crl.string(), "-noout", "-text"})
+                     .output.find(upper) != std::string::npos;
+        },
+        10s))
+        << crl;
+  // The fleet view reads the same database.
+  const auto list = json::parse(fleet.cli({"list", "--json"}).output);
+  EXPECT_FALSE(list["devices"][0]["revoked"].is_null()) << list.dump(2);
 }
 
 }  // namespace

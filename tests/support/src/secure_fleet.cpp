@@ -48,11 +48,37 @@ SecureFleet::SecureFleet(Options options)
 
 SecureFleet::~SecureFleet() {
   broker_.reset();
+  for (auto& replica : replicas_) replica->stop(2s);
   if (trust_) trust_->stop(2s);
 }
 
 void SecureFleet::start_trust_service() {
-  const auto port_file = dir_ / "trust.port";
+  // The first start listens on port 0 (a port chosen beforehand can be taken by a parallel test
+  // before the service binds it); restarts keep the port the devices were configured with.
+  auto [process, port] = serve("trust", trust_port_, crl());
+  trust_ = std::move(process);
+  trust_port_ = port;
+}
+
+std::uint16_t SecureFleet::start_replica() {
+  const int n = static_cast<int>(replicas_.size()) + 1;
+  auto [process, port] = serve("replica-" + std::to_string(n), 0, replica_crl(n));
+  replicas_.push_back(std::move(process));
+  return port;
+}
+
+int SecureFleet::replica_pid(int n) const {
+  const auto& r = replicas_.at(static_cast<std::size_t>(n - 1));
+  return r->running() ? r->pid() : 0;
+}
+
+std::filesystem::path SecureFleet::replica_crl(int n) const {
+  return dir_ / ("replica-" + std::to_string(n) + ".crl.pem");
+}
+
+std::pair<std::unique_ptr<Process>, std::uint16_t> SecureFleet::serve(const std::string& name, std::uint16_t port,
+                                                                      const std::filesystem::path& crl_file) {
+  const auto port_file = dir_ / (name + ".port");
   std::filesystem::remove(port_file);
   // After each CRL rewrite the broker is told to reload it (docs/secure-link.md "Revocation").
   const std::string reload =
@@ -60,22 +86,20 @@ void SecureFleet::start_trust_service() {
       (dir_ / "mosquitto.pid").string() + ")";
   std::vector<std::string> argv = options_.trust_wrapper;
   for (const auto& a : std::vector<std::string>{
-           binary_path("guardian-trust").string(), "serve", "--registry", registry().string(),
-           "--listen", "127.0.0.1:" + std::to_string(trust_port_), "--cert", pki_.pem("trust"), "--key",
+           binary_path("guardian-trust").string(), "serve", "--registry", registry(),
+           "--listen", "127.0.0.1:" + std::to_string(port), "--cert", pki_.pem("trust"), "--key",
            pki_.key("trust"), "--ca-cert", ca_file().string(), "--ca-key", ca_key().string(),
-           "--approval-key", approval_private_key().string(), "--crl", crl().string(),
+           "--approval-key", approval_private_key().string(), "--crl", crl_file.string(),
            "--revoked-devices", revoked_devices().string(), "--crl-check",
            "100ms", "--on-crl-update", reload, "--nonce-lifetime", options_.nonce_lifetime,
            "--port-file", port_file.string()})
     argv.push_back(a);
   argv.insert(argv.end(), options_.trust_args.begin(), options_.trust_args.end());
-  trust_ = std::make_unique<Process>(Process::Options{argv, {}, dir_ / "trust.log", {}});
-  if (!wait_until([&] { return std::filesystem::exists(port_file) || !trust_->running(); }, 10s) ||
-      !trust_->running())
-    throw std::runtime_error("guardian-trust did not start: " + trust_log());
-  // The first start listens on port 0 (a port chosen beforehand can be taken by a parallel test
-  // before the service binds it); restarts keep the port the devices were configured with.
-  trust_port_ = static_cast<std::uint16_t>(std::stoi(read_file(port_file)));
+  auto process = std::make_unique<Process>(Process::Options{argv, {}, dir_ / (name + ".log"), {}});
+  if (!wait_until([&] { return std::filesystem::exists(port_file) || !process->running(); }, 10s) ||
+      !process->running())
+    throw std::runtime_error("guardian-trust (" + name + ") did not start: " + read_file(dir_ / (name + ".log")));
+  return {std::move(process), static_cast<std::uint16_t>(std::stoi(read_file(port_file)))};
 }
 
 void SecureFleet::restart_trust_service() {
@@ -96,7 +120,7 @@ CommandResult SecureFleet::cli(std::vector<std::string> args, bool may_fail) con
   argv.insert(argv.end(), args.begin(), args.end());
   if (args.at(0) != "broker-config") {
     argv.push_back("--registry");
-    argv.push_back(registry().string());
+    argv.push_back(registry());
   }
   auto r = run_command(argv, 30s);
   if (r.exit_code != 0 && !may_fail)

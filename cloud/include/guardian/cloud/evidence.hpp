@@ -14,7 +14,9 @@
 ///     policy, and the last gateway start complete.
 /// Refusals carry a secure_link::TrustRefusal code and say exactly what did not match.
 
+#include <map>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -46,6 +48,10 @@ struct Evidence {
   secure_link::SignedAttestation quote;
   std::vector<secure_link::Measurement> event_log;
 };
+
+/// What the last gateway start in `event_log` measured (kind → SHA-256 hex): what the device
+/// runs now, by its own log. Worth recording only once the log reproduced a verified quote.
+[[nodiscard]] std::map<std::string, std::string> what_runs(const std::vector<secure_link::Measurement>& event_log);
 
 /// See the file comment. Returns the verified quote.
 [[nodiscard]] result<secure_link::QuoteAttestation> verify_evidence(const DeviceRecord& device,

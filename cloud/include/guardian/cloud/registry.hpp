@@ -1,20 +1,24 @@
 #pragma once
 /// \file
-/// The trust service's only state: a SQLite database (WAL) of enrolled devices, single-use
-/// nonces, issued certificates, the policy and an audit trail of attestations. Several service
-/// replicas (and the operator CLI) may use the same file at once: every operation is one
-/// transaction, and a nonce is consumed by one atomic UPDATE, so two replicas can never accept
-/// the same nonce. SQLite result codes are translated here, once.
+/// The trust service's only state: enrolled devices, single-use nonces, issued certificates,
+/// the policy and an audit trail of attestations — behind one interface, in one of two stores:
 ///
-/// Thread-safety: all methods are thread-safe (one connection, serialised by a mutex).
-
-#include <sqlite3.h>
+///   SQLite (a file path; the embedded default): WAL, one connection serialised by a mutex.
+///     Replicas on one machine may share the file.
+///   PostgreSQL (a `postgresql://` URI; libpq): a small pool of connections. Replicas on any
+///     number of machines share the fleet: a nonce issued by one is redeemed at another, a
+///     revocation at one is enforced by all.
+///
+/// Either way every operation is one transaction and a nonce is consumed by one atomic UPDATE,
+/// so two replicas can never accept the same nonce. Store errors are translated here, once.
+///
+/// Thread-safety: all methods are thread-safe.
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +48,9 @@ struct DeviceRecord {
   std::string revocation_reason;
   std::optional<Timestamp> last_attestation;
   std::string last_result;            ///< "ok" or the refusal of the last attestation
+  /// What the device last showed it runs (kind → SHA-256 hex: "gateway", "config", …), from
+  /// the last event log that reproduced its quote, allowed or not. Empty until then.
+  std::map<std::string, std::string> running;
 };
 
 /// One issued certificate.
@@ -83,82 +90,106 @@ struct PurgeCounts {
   std::int64_t audit_rows = 0;
 };
 
+/// What an attestation found, for the audit trail and the fleet view.
+struct AttestationOutcome {
+  std::string device;
+  Timestamp at{};
+  std::string outcome;  ///< "ok" or "<refusal>: <why>"
+  /// What the device runs (DeviceRecord::running), when its evidence showed it; empty when
+  /// the request failed before (the device's record keeps what it showed last).
+  std::map<std::string, std::string> running;
+};
+
+/// One device in the fleet view (`guardian-trust list`).
+struct FleetEntry {
+  DeviceRecord device;
+  std::optional<CertificateRecord> certificate;  ///< the last one issued to it (latest expiry)
+  std::int64_t refusals = 0;           ///< refused attestations in the window asked for
+  std::int64_t failures_in_a_row = 0;  ///< refused attestations since its last success
+};
+
 /// What consuming a nonce found.
 enum class NonceCheck : std::uint8_t { ok, unknown, already_used, expired, other_device };
 
 class Registry {
  public:
-  /// Opens (creating if needed) the database at `path`. Errors keep the SQLite code.
-  [[nodiscard]] static result<std::unique_ptr<Registry>> open(const std::filesystem::path& path);
-  ~Registry();
+  /// Opens (creating the schema if needed) the registry at `location`: a PostgreSQL URI
+  /// (`postgresql://…` or `postgres://…`, libpq's syntax; the password belongs in a passfile,
+  /// never in the URI, which is refused if it has one) or else the path of a SQLite file.
+  [[nodiscard]] static result<std::unique_ptr<Registry>> open(const std::string& location);
+  /// True when `location` names a PostgreSQL database rather than a SQLite file.
+  [[nodiscard]] static bool is_postgresql(const std::string& location);
+  virtual ~Registry() = default;
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
+
+  /// "SQLite /var/lib/…/registry.db" or "PostgreSQL db@host:port" (no credentials), for logs.
+  [[nodiscard]] virtual std::string describe() const = 0;
 
   /// Adds a device. With `replace`, an existing enrollment (e.g. a new unit after a TPM was
   /// replaced or a device stolen) is overwritten and the id may attest again — but a key that
   /// was ever revoked (the TLS key, a TPM's endorsement key) is refused under any id, and the
   /// old unit's certificates stay on the CRL. Without `replace`, an existing id is an error.
-  [[nodiscard]] result<void> enroll(const DeviceRecord& device, bool replace);
-  [[nodiscard]] result<std::optional<DeviceRecord>> device(const std::string& id);
-  [[nodiscard]] result<std::vector<DeviceRecord>> devices();
+  [[nodiscard]] virtual result<void> enroll(const DeviceRecord& device, bool replace) = 0;
+  [[nodiscard]] virtual result<std::optional<DeviceRecord>> device(const std::string& id) = 0;
+  [[nodiscard]] virtual result<std::vector<DeviceRecord>> devices() = 0;
+  /// Every device with its last certificate and its refusals since `since`, by id.
+  [[nodiscard]] virtual result<std::vector<FleetEntry>> fleet(Timestamp since) = 0;
   /// Marks a device revoked (no more nonces or certificates), revokes its unexpired
   /// certificates one by one (they go on the CRL) and its keys (never enrolled again). False
   /// when there is no such device.
-  [[nodiscard]] result<bool> revoke(const std::string& id, const std::string& reason);
+  [[nodiscard]] virtual result<bool> revoke(const std::string& id, const std::string& reason) = 0;
   /// Bumped by every revocation: a server compares it to decide when to rewrite the CRL.
-  [[nodiscard]] result<std::int64_t> revocation_epoch();
+  [[nodiscard]] virtual result<std::int64_t> revocation_epoch() = 0;
 
   /// Stores a nonce issued to `device`; the oldest outstanding ones beyond `max_outstanding`
   /// (unused, whatever their expiry) are dropped in the same transaction.
-  [[nodiscard]] result<void> add_nonce(const secure_link::Bytes& nonce, const std::string& device,
-                                       Timestamp expires, int max_outstanding);
+  [[nodiscard]] virtual result<void> add_nonce(const secure_link::Bytes& nonce, const std::string& device,
+                                       Timestamp expires, int max_outstanding) = 0;
   /// Unused, unexpired nonces of `device`.
-  [[nodiscard]] result<std::int64_t> outstanding_nonces(const std::string& device, Timestamp now);
+  [[nodiscard]] virtual result<std::int64_t> outstanding_nonces(const std::string& device, Timestamp now) = 0;
   /// Deletes nonces expired for an hour and audit rows older than `audit_retention`.
-  [[nodiscard]] result<PurgeCounts> purge(Timestamp now, std::chrono::milliseconds audit_retention);
+  [[nodiscard]] virtual result<PurgeCounts> purge(Timestamp now, std::chrono::milliseconds audit_retention) = 0;
   /// Marks `nonce` used, atomically (at most one caller ever gets ok for a nonce).
-  [[nodiscard]] result<NonceCheck> consume_nonce(const secure_link::Bytes& nonce,
-                                                 const std::string& device, Timestamp now);
+  [[nodiscard]] virtual result<NonceCheck> consume_nonce(const secure_link::Bytes& nonce,
+                                                 const std::string& device, Timestamp now) = 0;
 
-  [[nodiscard]] result<void> add_certificate(const CertificateRecord& certificate);
+  [[nodiscard]] virtual result<void> add_certificate(const CertificateRecord& certificate) = 0;
   /// Revoked certificates that have not expired, for the CRL.
-  [[nodiscard]] result<std::vector<RevokedCertificate>> revoked_certificates(Timestamp now);
+  [[nodiscard]] virtual result<std::vector<RevokedCertificate>> revoked_certificates(Timestamp now) = 0;
   /// The next CRL number (RFC 5280 §5.2.3: monotonically increasing).
-  [[nodiscard]] result<std::int64_t> next_crl_number();
+  [[nodiscard]] virtual result<std::int64_t> next_crl_number() = 0;
   /// Records the CRL just written / the last one written (nullopt: none yet).
-  [[nodiscard]] result<void> note_crl(const CrlRecord& crl);
-  [[nodiscard]] result<std::optional<CrlRecord>> last_crl();
+  [[nodiscard]] virtual result<void> note_crl(const CrlRecord& crl) = 0;
+  [[nodiscard]] virtual result<std::optional<CrlRecord>> last_crl() = 0;
 
-  [[nodiscard]] result<Policy> policy();
-  [[nodiscard]] result<void> set_policy(const Policy& policy);
+  [[nodiscard]] virtual result<Policy> policy() = 0;
+  [[nodiscard]] virtual result<void> set_policy(const Policy& policy) = 0;
   /// Reads the policy, applies `edit`, validates and stores the result in one transaction, so
   /// two operators editing at once both get their change. Returns the stored policy.
-  [[nodiscard]] result<Policy> update_policy(const std::function<result<void>(Policy&)>& edit);
+  [[nodiscard]] virtual result<Policy> update_policy(const std::function<result<void>(Policy&)>& edit) = 0;
 
   /// Records that `id` activated its credential (its first successful attestation).
-  [[nodiscard]] result<void> mark_activated(const std::string& id, Timestamp at);
+  [[nodiscard]] virtual result<void> mark_activated(const std::string& id, Timestamp at) = 0;
 
   /// TPM manufacturer CAs (every certificate is a trust anchor for EK certificates).
   /// add_tpm_ca is idempotent per certificate.
-  [[nodiscard]] result<void> add_tpm_ca(const TpmCaRecord& ca);
-  [[nodiscard]] result<std::vector<TpmCaRecord>> tpm_cas();
+  [[nodiscard]] virtual result<void> add_tpm_ca(const TpmCaRecord& ca) = 0;
+  [[nodiscard]] virtual result<std::vector<TpmCaRecord>> tpm_cas() = 0;
   /// False when no CA has that fingerprint.
-  [[nodiscard]] result<bool> remove_tpm_ca(const std::string& fingerprint);
+  [[nodiscard]] virtual result<bool> remove_tpm_ca(const std::string& fingerprint) = 0;
 
   /// The public key (DER SubjectPublicKeyInfo) of the fleet's approval key, which the TLS keys
   /// of enrolled TPM devices are bound to; empty until `guardian-trust serve --approval-key`
   /// first ran on this registry.
-  [[nodiscard]] result<secure_link::Bytes> approval_key();
-  [[nodiscard]] result<void> set_approval_key(const secure_link::Bytes& spki_der);
+  [[nodiscard]] virtual result<secure_link::Bytes> approval_key() = 0;
+  [[nodiscard]] virtual result<void> set_approval_key(const secure_link::Bytes& spki_der) = 0;
 
-  /// Audit: the outcome of an attestation ("ok" or the refusal and its reason).
-  [[nodiscard]] result<void> record_attestation(const std::string& device, Timestamp at,
-                                                const std::string& outcome);
+  /// Audit: the outcome of an attestation, also noted on the device's record.
+  [[nodiscard]] virtual result<void> record_attestation(const AttestationOutcome& outcome) = 0;
 
- private:
-  explicit Registry(sqlite3* db) : db_(db) {}
-  std::mutex mutex_;
-  sqlite3* db_;
+ protected:
+  Registry() = default;
 };
 
 }  // namespace guardian::cloud

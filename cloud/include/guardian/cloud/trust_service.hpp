@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -65,7 +66,9 @@ class TrustService {
   nlohmann::json refuse(const Error& why, const Error& answer);
   nlohmann::json refuse(const Error& why) { return refuse(why, why); }
   /// A refusal of a request the device's attestation key signed: logged and audited.
-  nlohmann::json refuse_authenticated(const std::string& device, const Error& why);
+  /// `running`: what the device's verified evidence showed it runs, if it got that far.
+  nlohmann::json refuse_authenticated(const std::string& device, const Error& why,
+                                      std::map<std::string, std::string> running = {});
   void log_limited(const std::string& line);
 
   Registry& registry_;

@@ -32,6 +32,9 @@ class SecureFleet {
     std::string nonce_lifetime = "60s";
     std::vector<std::string> trust_args;     ///< more `guardian-trust serve` options
     std::vector<std::string> trust_wrapper;  ///< a command the service runs under (e.g. prlimit)
+    /// The registry: empty for a SQLite file in the fleet's directory, or a postgresql:// URI
+    /// (PostgresServer::create_database) that replicas share.
+    std::string registry;
   };
 
   SecureFleet();
@@ -49,7 +52,10 @@ class SecureFleet {
   [[nodiscard]] std::filesystem::path approval_private_key() const { return dir_ / "approval.key"; }
   [[nodiscard]] std::uint16_t trust_port() const noexcept { return trust_port_; }
   [[nodiscard]] std::uint16_t broker_port() const noexcept { return broker_port_; }
-  [[nodiscard]] std::filesystem::path registry() const { return dir_ / "registry.db"; }
+  /// Where the registry is: Options::registry, or the SQLite file.
+  [[nodiscard]] std::string registry() const {
+    return options_.registry.empty() ? (dir_ / "registry.db").string() : options_.registry;
+  }
   [[nodiscard]] std::filesystem::path crl() const { return dir_ / "crl.pem"; }
   /// The revoked device ids the trust service writes with each CRL, read by the broker's
   /// guardian_revocation plugin.
@@ -82,8 +88,20 @@ class SecureFleet {
   /// The trust service's process id (0 when it is not running).
   [[nodiscard]] int trust_pid() const;
 
+  /// Starts another `guardian-trust serve` on the same registry (another replica; with a
+  /// PostgreSQL registry, as if on another machine), writing its own CRL file. Returns its port.
+  std::uint16_t start_replica();
+  /// The CRL file replica `n` (1, 2, … in the order started) maintains.
+  [[nodiscard]] std::filesystem::path replica_crl(int n) const;
+  /// Replica `n`'s process id (0 when it is not running).
+  [[nodiscard]] int replica_pid(int n) const;
+
  private:
   void start_trust_service();
+  /// Starts `guardian-trust serve` named `name` (its log, port and CRL files) and returns it
+  /// once it listens, with its port.
+  std::pair<std::unique_ptr<Process>, std::uint16_t> serve(const std::string& name, std::uint16_t port,
+                                                           const std::filesystem::path& crl_file);
 
   Options options_;
   TempDir dir_{"guardian-fleet"};
@@ -91,6 +109,7 @@ class SecureFleet {
   std::uint16_t trust_port_;
   std::uint16_t broker_port_;
   std::unique_ptr<Process> trust_;
+  std::vector<std::unique_ptr<Process>> replicas_;
   std::unique_ptr<MosquittoBroker> broker_;
 };
 

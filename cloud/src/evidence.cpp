@@ -131,18 +131,31 @@ std::map<std::string, std::string> what_runs(const std::vector<secure_link::Meas
   return running;
 }
 
-result<secure_link::QuoteAttestation> verify_evidence(const DeviceRecord& device,
-                                                      const Policy& policy, const Evidence& evidence) {
+namespace {
+result<void> refuse_software_unless_allowed(const DeviceRecord& device, const Policy& policy) {
   if (device.backend == config::IdentityBackend::software && !policy.allow_software_keys)
     return refuse(TrustRefusal::software_key_refused,
                   device.id + " has a software identity (keys in files, quotes made by software); "
                               "the policy accepts TPM identities only");
+  return outcome::success();
+}
+}  // namespace
+
+result<secure_link::QuoteAttestation> verify_evidence(const DeviceRecord& device,
+                                                      const Policy& policy, const Evidence& evidence) {
+  if (auto software = refuse_software_unless_allowed(device, policy); !software) return software.error();
   if (auto signed_ok = secure_link::verify_attestation_signature(
           evidence.quote.attest, evidence.quote.signature, device.ak_public_der);
       !signed_ok)
     return refuse(TrustRefusal::bad_signature,
                   "the quote is not signed by the enrolled attestation key of " + device.id + ": " +
                       signed_ok.error().message);
+  return verify_signed_evidence(device, policy, evidence);
+}
+
+result<secure_link::QuoteAttestation> verify_signed_evidence(const DeviceRecord& device, const Policy& policy,
+                                                             const Evidence& evidence) {
+  if (auto software = refuse_software_unless_allowed(device, policy); !software) return software.error();
   auto parsed = secure_link::parse_quote(evidence.quote.attest);
   if (!parsed) return refuse(TrustRefusal::bad_signature, parsed.error().message);
   const auto& quote = parsed.value();

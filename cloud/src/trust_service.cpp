@@ -201,7 +201,7 @@ json TrustService::attest(const secure_link::AttestRequest& request) {
   auto policy = registry_.policy();
   if (!policy) return refuse(refusal(TrustRefusal::unavailable, policy.error().describe()));
   Evidence evidence{request.nonce, request.quote, request.event_log};
-  auto quote = verify_evidence(d, policy.value(), evidence);
+  auto quote = verify_signed_evidence(d, policy.value(), evidence);  // signature checked above
   if (!quote) {
     // A log refused for what it measured did reproduce the quote: the fleet view shows what the
     // device runs, even though it may not.

@@ -58,4 +58,11 @@ struct Evidence {
                                                                     const Policy& policy,
                                                                     const Evidence& evidence);
 
+/// verify_evidence() without its first step, for a caller that has just checked the quote's
+/// signature against `device.ak_public_der` itself (the trust service does, before it spends the
+/// nonce): an ECDSA verification is the most expensive step of an attestation, done once.
+[[nodiscard]] result<secure_link::QuoteAttestation> verify_signed_evidence(const DeviceRecord& device,
+                                                                           const Policy& policy,
+                                                                           const Evidence& evidence);
+
 }  // namespace guardian::cloud

@@ -34,7 +34,49 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return d[n][m];
 }
 
+/// Words other gateways and Modbus tools use (ThingsBoard, Neuron, Telegraf, Node-RED,
+/// modpoll), normalized, with what they mean here. Offered only when no candidate is close by
+/// spelling, and only if that word is one of the candidates where it was written.
+struct Alias {
+  std::string_view foreign;
+  std::string_view ours;
+};
+constexpr Alias kAliases[] = {
+    // keys
+    {"slave_id", "unit_id"}, {"slave", "unit_id"}, {"slaveid", "unit_id"}, {"unitid", "unit_id"},
+    {"device_id", "unit_id"}, {"station", "unit_id"}, {"word_order", "order"},
+    {"byte_order", "order"}, {"byteorder", "order"}, {"wordorder", "order"},
+    {"endian", "order"}, {"endianness", "order"}, {"swap", "order"}, {"function", "table"},
+    {"function_code", "table"}, {"functioncode", "table"}, {"fc", "table"},
+    {"register_type", "table"}, {"data_type", "type"}, {"datatype", "type"}, {"format", "type"},
+    {"multiplier", "scale"}, {"scale_factor", "scale"}, {"gain", "scale"},
+    {"start_address", "address"}, {"polling_interval", "poll_interval"},
+    {"poll_period", "poll_interval"}, {"scan_rate", "poll_interval"}, {"poll_rate", "poll_interval"},
+    {"interval", "poll_interval"}, {"ip", "host"}, {"address_offset", "address_base"},
+    // values
+    {"holding_registers", "holding"}, {"holding_register", "holding"}, {"holdingregisters", "holding"},
+    {"hr", "holding"}, {"hreg", "holding"}, {"input_registers", "input"}, {"input_register", "input"},
+    {"inputregisters", "input"}, {"ir", "input"}, {"ireg", "input"}, {"coils", "coil"},
+    {"discrete_inputs", "discrete"}, {"discrete_input", "discrete"}, {"discreteinputs", "discrete"},
+    {"di", "discrete"}, {"float", "float32"}, {"real", "float32"}, {"single", "float32"},
+    {"double", "float64"}, {"lreal", "float64"}, {"int", "int16"}, {"word", "uint16"},
+    {"uint", "uint16"}, {"short", "int16"}, {"ushort", "uint16"}, {"dint", "int32"},
+    {"udint", "uint32"}, {"dword", "uint32"}, {"long", "int32"}, {"ulong", "uint32"},
+    {"boolean", "bool"}, {"str", "string"}, {"ascii", "string"},
+};
+
 }  // namespace
+
+std::optional<std::string_view> other_gateways_word(std::string_view word,
+                                                    std::span<const std::string_view> candidates) {
+  const std::string needle = normalized(word);
+  for (const Alias& alias : kAliases) {
+    if (alias.foreign != needle) continue;
+    for (const std::string_view candidate : candidates)
+      if (candidate == alias.ours) return candidate;
+  }
+  return std::nullopt;
+}
 
 std::optional<std::string_view> closest_match(std::string_view word,
                                               std::span<const std::string_view> candidates) {
@@ -50,6 +92,7 @@ std::optional<std::string_view> closest_match(std::string_view word,
       best_distance = distance;
     }
   }
+  if (!best) return other_gateways_word(word, candidates);
   return best;
 }
 

@@ -69,6 +69,16 @@ class DocumentSurvey final : public YAML::EventHandler {
     const std::string_view indentation = line.substr(0, line.find_first_not_of(" \t"));
     if (indentation.find('\t') != std::string_view::npos)
       return " (this line is indented with a tab: YAML indentation must be spaces)";
+    // A plain value cannot start with a YAML indicator that has no meaning there ('%' is a
+    // directive, '@' and '`' are reserved): "unit: %" is the usual one.
+    if (mark.column >= 0 && static_cast<std::size_t>(mark.column) < line.size()) {
+      const char c = line[static_cast<std::size_t>(mark.column)];
+      if (c == '%' || c == '@' || c == '`') {
+        const std::string_view rest = line.substr(static_cast<std::size_t>(mark.column));
+        const std::string value(rest.substr(0, rest.find(" #")));
+        return std::string(" (a value that starts with '") + c + "' must be quoted: write \"" + value + "\")";
+      }
+    }
   }
   return " (check the indentation and quotes on this line and the one before)";
 }

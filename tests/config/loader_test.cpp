@@ -296,6 +296,37 @@ adapters:
                         "'poll_interval'?)"));
 }
 
+TEST(SiteConfigLoader, KnowsWhatOtherGatewaysCallAKeyOrAValue) {
+  // Copied from a ThingsBoard, Neuron or modpoll configuration: not close by spelling, but the
+  // same thing under another name.
+  const auto result = parse(R"(device: {id: gw}
+adapters:
+  - name: bus
+    type: modbus
+    host: h
+    devices:
+      - name: dev
+        slaveId: 3
+        points:
+          - {name: p, table: holding_registers, address: 0, type: float, word_order: ABCD}
+)");
+  EXPECT_TRUE(has_errors(
+      result, {{8, 9, "adapters[0].devices[0]: unknown key 'slaveId' (did you mean 'unit_id'?)"},
+               {10, 30, "table: unknown value 'holding_registers' (did you mean 'holding'?)"},
+               {10, 67, "type: unknown value 'float' (did you mean 'float32'?)"},
+               {10, 74, "unknown key 'word_order' (did you mean 'order'?)"}}));
+  // Another gateway's word is offered only where ours is a candidate: 'gain' means scale, but
+  // the control section has no scale.
+  EXPECT_TRUE(has_error(parse("device: {id: gw}\ncontrol: {socket: /s, gain: 2}\n"), 2, 23,
+                        "control: unknown key 'gain'; the keys allowed here are 'socket'"));
+}
+
+TEST(SiteConfigLoader, SaysToQuoteAValueThatStartsWithAYamlIndicator) {
+  EXPECT_TRUE(has_error(parse("device: {id: gw}\nuplink:\n  client_id: %gw\n"), 3, 14,
+                        "YAML syntax error: unknown token (a value that starts with '%' must be "
+                        "quoted: write \"%gw\")"));
+}
+
 TEST(SiteConfigLoader, ListsTheAllowedKeysWhenNoKnownKeyIsClose) {
   const auto result = parse("device: {id: gw}\ncontrol: {socket: /s, colour: blue}\n");
   EXPECT_TRUE(has_error(result, 2, 23,

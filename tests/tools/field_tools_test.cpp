@@ -271,11 +271,29 @@ TEST(WriteModbus, EncodesTheValueLikeAConfiguredPointAndReadsItBack) {
   coil.connection.endpoint = tcp(server);
   coil.table = "coil";
   coil.address = 1;
-  coil.type = "bool";
-  coil.value = "true";
+  coil.value = "true";  // a coil is a bool without --type
   r = run(coil, run_modbus_write);
   ASSERT_EQ(r.exit_code, kExitOk) << r.err;
   EXPECT_EQ(r.out, "unit 1, coil 1 (bool): wrote true with write single coil\nread back true\n");
+}
+
+TEST(WriteModbus, ABitInARegisterPrintsTheWholeRegisterItWrote) {
+  PymodbusServer server(nlohmann::json::parse(kSpec));
+  WriteModbusOptions o;
+  o.connection.endpoint = tcp(server);
+  o.address = 14;  // holds 900 = 0x0384: bits 2, 7, 8 and 9 set
+  o.type = "bit";
+  o.bit = 0;
+  o.value = "true";
+  const auto r = run(o, run_modbus_write);
+  ASSERT_EQ(r.exit_code, kExitOk) << r.err;
+  // The other 15 bits were read and kept: 0x0385 went on the wire, not 0x0001.
+  EXPECT_EQ(r.out, "unit 1, holding register 14 (bit): wrote true with write single register 0x0385\n"
+                   "read back true\n");
+  ProbeOptions check;
+  check.connection.endpoint = tcp(server);
+  check.read = "holding:14:1";
+  EXPECT_TRUE(has(run(check, run_modbus_probe).out, "0x0385       901")) << "not on the device";
 }
 
 TEST(WriteModbus, SaysWhyAWriteFailsOrIsRefused) {
@@ -288,7 +306,15 @@ TEST(WriteModbus, SaysWhyAWriteFailsOrIsRefused) {
   EXPECT_EQ(r.exit_code, kExitDeviceError);
   EXPECT_EQ(r.err,
             "guardian write: exception 02 illegal data address: unit 1 refused writing holding "
-            "register 100 (point 'value') with FC06 write single register\n");
+            "register 100 with FC06 write single register\n");
+  // A unit nobody answers for: the link is fine, the unit is silent.
+  WriteModbusOptions silent = o;
+  silent.unit = 7;
+  silent.connection.timeout = "200ms";
+  r = run(silent, run_modbus_write);
+  EXPECT_EQ(r.exit_code, kExitDeviceError);
+  EXPECT_EQ(r.err, "guardian write: no answer from unit 7 (writing holding register 100 with FC06 "
+                   "write single register)\n");
   o.address = 3;
   o.value = "70000";
   r = run(o, run_modbus_write);

@@ -17,8 +17,7 @@ void add_write_modbus_options(CLI::App& command, WriteModbusOptions& options) {
   command
       .add_option("--type", options.type,
                   "bool, bit, int16, uint16, int32, uint32, int64, uint64, float32, float64, "
-                  "string")
-      ->capture_default_str();
+                  "string (default: bool for a coil, uint16 for a register)");
   command.add_option("--order", options.order, "Word order: ABCD, CDAB, BADC or DCBA")
       ->capture_default_str();
   command.add_option("--scale", options.scale, "raw = (value - offset) / scale")
@@ -42,11 +41,11 @@ int run_modbus_write(const WriteModbusOptions& options, std::ostream& out, std::
     err << "guardian write: " << message << '\n';
     return kExitUsage;
   };
-  config::ModbusPoint point;
-  point.name = "value";
+  config::ModbusPoint point;  // unnamed: messages name the register, not a point
   auto table = config::parse_register_table(options.table);
   if (!table) return usage("--table: " + table.error().message);
-  auto type = config::parse_data_type(options.type);
+  const bool coil = table && adapters::modbus::is_bit_table(table.value());
+  auto type = config::parse_data_type(options.type.empty() ? (coil ? "bool" : "uint16") : options.type);
   if (!type) return usage("--type: " + type.error().message);
   auto order = config::parse_word_order(options.order);
   if (!order) return usage("--order: " + order.error().message);
@@ -72,7 +71,6 @@ int run_modbus_write(const WriteModbusOptions& options, std::ostream& out, std::
   auto prepared =
       adapters::modbus::prepare_write(point, parse_value(options.value), options.write_multiple);
   if (!prepared) return usage(prepared.error().message);
-  const auto sent_registers = prepared.value().registers;
   const auto function = prepared.value().function;
   auto client = open_client(options.connection, err);
   if (!client) return kExitCannotConnect;
@@ -95,7 +93,7 @@ int run_modbus_write(const WriteModbusOptions& options, std::ostream& out, std::
     out << " " << config::to_string(point.order);
   out << "): wrote " << adapters::modbus::value_text(parse_value(options.value)) << " with "
       << adapters::modbus::function_name(function);
-  for (const auto r : sent_registers) {
+  for (const auto r : outcome.written) {  // what went on the wire, after a read-modify-write
     std::array<char, 8> hex{};
     std::snprintf(hex.data(), hex.size(), " 0x%04X", static_cast<unsigned>(r));
     out << hex.data();

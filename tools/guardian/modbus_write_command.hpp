@@ -18,7 +18,7 @@ struct WriteModbusOptions {
   int unit = 1;
   std::string table = "holding";
   int address = -1;
-  std::string type = "uint16";
+  std::string type;  ///< empty: bool for a coil, uint16 for a register
   std::string order = "ABCD";
   double scale = 1.0;
   double offset = 0.0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 
@@ -15,8 +16,9 @@ using config::DataType;
 using config::RegisterTable;
 
 [[nodiscard]] std::string where(const config::ModbusPoint& p) {
-  return std::string(table_name(p.table)) + " " + std::to_string(p.address) + " (point '" +
-         p.name + "')";
+  std::string text = std::string(table_name(p.table)) + " " + std::to_string(p.address);
+  if (!p.name.empty()) text += " (point '" + p.name + "')";  // a configured point, not a command line's
+  return text;
 }
 
 // The value as a number in engineering units, when it is one.
@@ -44,6 +46,8 @@ using config::RegisterTable;
   if (done) return done;
   auto error = std::move(done).error();
   const int code = exception_code(error.code.value());
+  if (error.code.value() == ETIMEDOUT)  // not "Connection timed out": the link is fine, the unit is silent
+    return Error{error.code, "no answer from unit " + std::to_string(request.unit) + " (" + what + ")"};
   std::string text = code != 0 ? describe_exception(code) : error.message;
   text += code != 0 ? ": unit " + std::to_string(request.unit) + " refused " + what
                     : " (unit " + std::to_string(request.unit) + ", " + what + ")";
@@ -171,6 +175,7 @@ WriteOutcome execute_write(PreparedWrite w, std::uint8_t unit, bool readback,
     return fail(std::move(error));
   }
   out.ok = true;
+  out.written = w.registers;
   if (!readback) return out;
 
   if (auto r = run(transact, read, reply, "reading " + where(p) + " back"); !r)

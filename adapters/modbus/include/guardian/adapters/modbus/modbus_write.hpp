@@ -52,6 +52,9 @@ struct WriteOutcome {
   std::string error;  ///< why not ok: the exception named, a timeout, a read-back mismatch
   int error_code = 0; ///< the libmodbus errno value of the failed transaction, 0 when none
   Value readback;     ///< the point's value read back after the write, when asked for
+  /// The registers as sent (wire order): for a bit in a register, the whole register after the
+  /// read-modify-write, the other 15 bits included. Empty for coils.
+  std::vector<std::uint16_t> written;
 };
 
 /// Sends one transaction and waits for its answer (a ModbusLink, possibly with retries).

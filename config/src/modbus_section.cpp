@@ -412,8 +412,23 @@ AdapterConfig read_modbus_adapter(ObjectReader& r, std::string name, SiteNames& 
   r.read("pacing", adapter.pacing, duration_in(0ms, 10s));
   read_delay_range(r, "backoff", adapter.backoff_min, adapter.backoff_max, 100ms, days{1});
   if (transport) check_transport_keys(r, *transport);
+  // One unit id is one device on the bus: two entries with the same id would poll one unit
+  // twice under two names, and writes to either would land on the same registers.
+  UniqueNames unit_ids;
   r.list("devices", Items::at_least_one, [&](ObjectReader& item) {
     adapter.devices.push_back(read_device(item, transport, names));
+    const bool written = item.has("unit_id");
+    const SourceLocation where = written ? item.location_of("unit_id") : item.location();
+    if (const auto first = unit_ids.claim(std::to_string(adapter.devices.back().unit_id), where)) {
+      const std::string message =
+          "unit id " + std::to_string(adapter.devices.back().unit_id) + (written ? "" : " (the default)") +
+          " is already used on this bus at " + location_text(*first) +
+          ": each device on one bus needs its own unit id (put all the points of one unit under one device)";
+      if (written)
+        item.error("unit_id", message);
+      else
+        item.error(message);
+    }
   });
   return adapter;
 }

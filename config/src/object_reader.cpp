@@ -30,11 +30,11 @@ auto* find_entry(Entries& entries, std::string_view key) {
   return it == entries.end() ? nullptr : &*it;
 }
 
+}  // namespace
+
 std::string location_text(const SourceLocation& where) {
   return "line " + std::to_string(where.line) + ", column " + std::to_string(where.column);
 }
-
-}  // namespace
 
 std::optional<SourceLocation> UniqueNames::claim(const std::string& name,
                                                  const SourceLocation& where) {

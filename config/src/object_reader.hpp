@@ -32,6 +32,9 @@ enum class Presence : std::uint8_t { optional, required };
 enum class Items : std::uint8_t { may_be_empty, at_least_one };
 
 /// Names that must be unique within a scope (adapters, sources, points of one device).
+/// "line 12, column 5", for messages that point at another place in the same file.
+[[nodiscard]] std::string location_text(const SourceLocation& where);
+
 class UniqueNames {
  public:
   /// Records `name` declared at `where`; returns where it was first declared if it already was.

@@ -229,12 +229,38 @@ adapters:
           - {name: temp, table: holding, address: 0, type: int16}
           - {name: temp, table: holding, address: 1, type: int16}
       - name: b
+        unit_id: 2
         points:
           - {name: temp, table: holding, address: 0, type: int16}
 )");
   EXPECT_TRUE(has_error(result, 10, 20,
                         "points[1].name: duplicate point name 'temp' (first used at line 9, "
                         "column 20); point names must be unique within a device"));
+}
+
+TEST(ModbusNames, TwoDevicesOnOneBusCannotShareAUnitId) {
+  const auto result = parse(R"(device: {id: gw}
+adapters:
+  - name: bus
+    type: modbus
+    host: h
+    devices:
+      - name: boiler
+        points: [{name: t, table: holding, address: 0, type: int16}]
+      - name: grinder
+        unit_id: 1
+        points: [{name: t, table: holding, address: 0, type: int16}]
+  - name: other-bus
+    type: modbus
+    host: h2
+    devices:
+      - name: meter
+        points: [{name: t, table: holding, address: 0, type: int16}]
+)");
+  // The first took the default 1; on another bus, 1 is free again.
+  EXPECT_TRUE(has_error(result, 10, 18,
+                        "adapters[0].devices[1].unit_id: unit id 1 is already used on this bus at "
+                        "line 7, column 9: each device on one bus needs its own unit id"));
 }
 
 TEST(ModbusNames, DeviceNamesAreUniqueAcrossTheWholeSite) {

@@ -156,7 +156,7 @@ TEST(DeviceProfiles, ErrorsInsideAProfileAreLocatedInTheProfileFileAndReportedOn
              "  - {name: s, table: input, address: 2, type: int16, writable: true}\n");
   const auto r = lib.load(
       "      - {name: m1, profile: broken}\n"
-      "      - {name: m2, profile: broken@1}\n");
+      "      - {name: m2, profile: broken@1, unit_id: 2}\n");
   ASSERT_EQ(r.errors.size(), 3U) << describe(r);
   const std::string file = (lib.dir / "profiles/broken@1.yaml").string();
   EXPECT_EQ(r.errors[0].to_string(),

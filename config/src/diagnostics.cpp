@@ -24,14 +24,24 @@ void Diagnostics::error(std::string message) {
   errors_.push_back(ConfigError{file_, 0, 0, std::move(message)});
 }
 
-std::vector<ConfigError> Diagnostics::take_in_file_order() {
-  // Sections are validated in a fixed order and unknown keys are reported when a map is finished,
-  // so the collection order is not the file order. A stable sort keeps two errors at the same
-  // position in the order they were found.
-  std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
+void Diagnostics::warning(const SourceLocation& where, std::string message) {
+  warnings_.push_back(ConfigError{file_, where.line, where.column, std::move(message), true});
+}
+
+namespace {
+// Sections are validated in a fixed order and unknown keys are reported when a map is finished,
+// so the collection order is not the file order. A stable sort keeps two at the same position in
+// the order they were found.
+std::vector<ConfigError> in_file_order(std::vector<ConfigError>& found) {
+  std::stable_sort(found.begin(), found.end(), [](const ConfigError& a, const ConfigError& b) {
     return std::pair{a.line, a.column} < std::pair{b.line, b.column};
   });
-  return std::exchange(errors_, {});
+  return std::exchange(found, {});
 }
+}  // namespace
+
+std::vector<ConfigError> Diagnostics::take_in_file_order() { return in_file_order(errors_); }
+
+std::vector<ConfigError> Diagnostics::take_warnings_in_file_order() { return in_file_order(warnings_); }
 
 }  // namespace guardian::config::detail

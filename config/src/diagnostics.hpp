@@ -31,14 +31,20 @@ class Diagnostics {
   /// Records an error that has no position in the file (e.g. the file cannot be read).
   void error(std::string message);
 
+  /// Records a warning at an already converted location: legal, but probably a mistake.
+  void warning(const SourceLocation& where, std::string message);
+
   [[nodiscard]] bool empty() const noexcept { return errors_.empty(); }
 
   /// The errors in file order (line, then column; unpositioned ones first), moved out.
   [[nodiscard]] std::vector<ConfigError> take_in_file_order();
+  /// The warnings the same way.
+  [[nodiscard]] std::vector<ConfigError> take_warnings_in_file_order();
 
  private:
   std::string file_;
   std::vector<ConfigError> errors_;
+  std::vector<ConfigError> warnings_;
 };
 
 }  // namespace guardian::config::detail

@@ -277,8 +277,8 @@ LoadResult finish_load(Diagnostics& diagnostics, std::optional<SiteConfig> confi
                        std::vector<ConfigError> profile_errors = {}) {
   LoadResult result;
   result.errors = diagnostics.take_in_file_order();
-  result.errors.insert(result.errors.end(), std::make_move_iterator(profile_errors.begin()),
-                       std::make_move_iterator(profile_errors.end()));
+  result.warnings = diagnostics.take_warnings_in_file_order();
+  for (auto& e : profile_errors) (e.warning ? result.warnings : result.errors).push_back(std::move(e));
   if (result.errors.empty()) result.config = std::move(config);
   return result;
 }
@@ -317,8 +317,9 @@ std::vector<std::filesystem::path> default_profiles_path() {
 }
 
 std::string ConfigError::to_string() const {
-  if (line == 0) return file + ": error: " + message;
-  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": error: " + message;
+  const std::string kind = warning ? ": warning: " : ": error: ";
+  if (line == 0) return file + kind + message;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + kind + message;
 }
 
 LoadResult parse_site_config(std::string_view yaml_text, const std::string& file_name) {

@@ -176,6 +176,37 @@ void check_write_keys(ObjectReader& r, const PointFields& f, const ModbusPoint& 
     r.error("write_max", "write_max is below write_min");
 }
 
+/// Many manuals print Modicon numbers: 40001 is holding register 1 (30001 input register 1,
+/// 10001 discrete input 1), not register 40001. Written as an address they poll 40 000 registers
+/// too far — legal, and exactly what some devices have (SunSpec maps start at 40000), so a warning.
+void warn_of_modicon_numbering(ObjectReader& r, const PointFields& f, int address_base) {
+  if (!f.table || !f.address) return;
+  struct Numbering {
+    RegisterTable table;
+    int prefix;
+    const char* noun;
+  };
+  constexpr Numbering kModicon[] = {{RegisterTable::holding_register, 4, "holding register"},
+                                    {RegisterTable::input_register, 3, "input register"},
+                                    {RegisterTable::discrete_input, 1, "discrete input"}};
+  int prefix = 0;
+  std::string noun;
+  for (const auto& m : kModicon)
+    if (m.table == *f.table) {
+      prefix = m.prefix;
+      noun = m.noun;
+    }
+  const int first = prefix * 10000 + 1;
+  if (prefix == 0 || *f.address < first || *f.address > first + 9998) return;
+  const std::string n = std::to_string(*f.address - prefix * 10000);
+  r.warning("address", std::to_string(*f.address) + " looks like Modicon numbering (" + std::to_string(prefix) +
+                           "xxxx = " + noun + " xxxx): if the manual means " + noun + " " + n +
+                           ", write address: " + n +
+                           (address_base == 1 ? "" : " with address_base: 1 on the device") +
+                           "; if the device really has addresses from " + std::to_string(first - 1) +
+                           " (SunSpec maps do), ignore this");
+}
+
 /// Converts the address as written in the device's manual to the 0-based protocol address and
 /// checks that the whole point lies inside the 16-bit address space.
 std::optional<std::uint16_t> protocol_address(ObjectReader& r, const PointFields& f,
@@ -187,6 +218,7 @@ std::optional<std::uint16_t> protocol_address(ObjectReader& r, const PointFields
             "from 1); write the address as the manual prints it");
     return std::nullopt;
   }
+  warn_of_modicon_numbering(r, f, address_base);
   const int address = *f.address - address_base;
   if (f.type && address + static_cast<std::int64_t>(width) > kAddressSpace) {
     r.error("address", "the point spans " + std::to_string(width) +

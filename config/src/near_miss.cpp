@@ -63,6 +63,11 @@ constexpr Alias kAliases[] = {
     {"uint", "uint16"}, {"short", "int16"}, {"ushort", "uint16"}, {"dint", "int32"},
     {"udint", "uint32"}, {"dword", "uint32"}, {"long", "int32"}, {"ulong", "uint32"},
     {"boolean", "bool"}, {"str", "string"}, {"ascii", "string"},
+    // a binary frame's field types, written the Modbus way or the C way
+    {"uint8", "u8"}, {"uint16", "u16"}, {"uint32", "u32"}, {"uint64", "u64"}, {"int8", "i8"},
+    {"int16", "i16"}, {"int32", "i32"}, {"int64", "i64"}, {"float32", "f32"}, {"float", "f32"},
+    {"float64", "f64"}, {"double", "f64"}, {"byte", "u8"}, {"uint8_t", "u8"}, {"uint16_t", "u16"},
+    {"uint32_t", "u32"}, {"int16_t", "i16"}, {"int32_t", "i32"},
 };
 
 }  // namespace

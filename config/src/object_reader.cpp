@@ -115,6 +115,10 @@ void ObjectReader::error(const std::string& message) {
   diagnostics_.error(where_, prefix() + message);
 }
 
+void ObjectReader::warning(std::string_view key, const std::string& message) {
+  diagnostics_.warning(location_of(key), key_path(key) + ": " + message);
+}
+
 void ObjectReader::report_missing(std::string_view key) {
   error("missing required key '" + std::string(key) + "'");
 }

@@ -107,6 +107,8 @@ class ObjectReader {
   void error(std::string_view key, const std::string& message);
   /// Reports "<path>: message" at this map.
   void error(const std::string& message);
+  /// Warns "<path>.<key>: message" at `key`: legal, but probably not what was meant.
+  void warning(std::string_view key, const std::string& message);
 
   /// Reports `name` (the value of `key`) if it was already claimed in `scope`; `rule` says which
   /// uniqueness rule is broken, e.g. "device names must be unique across the site".

@@ -182,6 +182,9 @@ const DeviceProfile& ProfileLibrary::load(const std::filesystem::path& file,
   profile.valid = errors.empty();
   errors_.insert(errors_.end(), std::make_move_iterator(errors.begin()),
                  std::make_move_iterator(errors.end()));
+  auto warnings = diagnostics.take_warnings_in_file_order();  // marked: the loader sorts them out
+  errors_.insert(errors_.end(), std::make_move_iterator(warnings.begin()),
+                 std::make_move_iterator(warnings.end()));
   return profile;
 }
 

@@ -52,7 +52,7 @@ class ProfileLibrary {
 
   /// The errors found in the profile files read so far: each file's in file order, files in the
   /// order they were first referred to.
-  [[nodiscard]] std::vector<ConfigError> take_errors();
+  [[nodiscard]] std::vector<ConfigError> take_errors();  ///< warnings too (ConfigError::warning)
 
  private:
   [[nodiscard]] const DeviceProfile& load(const std::filesystem::path& file,

@@ -264,7 +264,14 @@ FieldSpec read_binary_field(ObjectReader& r, const FieldContext& ctx) {
   const bool has_enum = r.has("enum");
   f.type = binary_value_type(f, has_enum);
   const bool integer = raw && is_integer_raw(*raw);
-  read_value_keys(r, f, integer || (raw && (*raw == RawType::f32 || *raw == RawType::f64)),
+  // A 1-bit field reads true or false: a scale or offset would do nothing to it, silently.
+  const bool one_bit = f.type == FieldType::boolean;
+  for (const std::string_view key : {"scale", "offset"})
+    if (one_bit && r.has(key))
+      r.error(key, "'" + std::string(key) + "' does not apply to a 1-bit field (it reads true or false); "
+                   "to read a number, give 'bits' more than 1 or drop 'bit'");
+  // An unknown type was reported already: no second error about what it might have allowed.
+  read_value_keys(r, f, !raw || one_bit || integer || *raw == RawType::f32 || *raw == RawType::f64,
                   integer || !raw);
   if (at && raw && (!sized || length)) {
     const std::size_t end = f.at + f.raw_size();

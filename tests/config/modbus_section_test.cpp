@@ -238,6 +238,44 @@ adapters:
                         "column 20); point names must be unique within a device"));
 }
 
+TEST(ModbusAddresses, WarnsOfModiconNumberingButStillLoads) {
+  const auto result = parse(R"(device: {id: gw}
+adapters:
+  - name: bus
+    type: modbus
+    host: h
+    devices:
+      - name: a
+        points:
+          - {name: t, table: holding, address: 40001, type: int16}
+          - {name: u, table: input, address: 30010, type: int16}
+          - {name: v, table: holding, address: 39999, type: int16}
+      - name: b
+        unit_id: 2
+        address_base: 1
+        points:
+          - {name: w, table: discrete, address: 10002, type: bool}
+)");
+  // Legal (SunSpec devices do have registers at 40000 and up): loaded, with a warning each.
+  ASSERT_TRUE(loads(result));
+  ASSERT_EQ(result.warnings.size(), 3U);
+  EXPECT_EQ(result.warnings[0].line, 9);
+  EXPECT_EQ(result.warnings[0].column, 48);
+  EXPECT_TRUE(result.warnings[0].warning);
+  EXPECT_EQ(result.warnings[0].to_string(),
+            "site.yaml:9:48: warning: adapters[0].devices[0].points[0].address: 40001 looks like "
+            "Modicon numbering (4xxxx = holding register xxxx): if the manual means holding "
+            "register 1, write address: 1 with address_base: 1 on the device; if the device really "
+            "has addresses from 40000 (SunSpec maps do), ignore this");
+  EXPECT_NE(result.warnings[1].message.find("if the manual means input register 10, write address: 10 "
+                                            "with address_base: 1"),
+            std::string::npos);
+  // Already counting from 1: only the number to write.
+  EXPECT_NE(result.warnings[2].message.find("if the manual means discrete input 2, write address: 2;"),
+            std::string::npos)
+      << result.warnings[2].message;
+}
+
 TEST(ModbusNames, TwoDevicesOnOneBusCannotShareAUnitId) {
   const auto result = parse(R"(device: {id: gw}
 adapters:

@@ -226,6 +226,30 @@ adapters:
                {15, 47, "bits 6 to 8 do not fit in a u8 (8 bits)"}}));
 }
 
+TEST(StreamSection, AModbusTypeNameGetsItsBinaryNameAndNoSecondErrorAndA1BitFieldTakesNoScale) {
+  const auto result = parse(R"(device: {id: gw}
+adapters:
+  - name: a
+    type: serial
+    serial: {port: /dev/ttyS0}
+    codec:
+      type: binary
+      sync: "02"
+      frame_length: 8
+      messages:
+        - name: m
+          fields:
+            - {name: x, at: 1, type: uint16, scale: 0.1}
+            - {name: door, at: 3, type: u8, bit: 2, scale: 2}
+            - {name: flags, at: 4, type: u8, bit: 2, bits: 3, scale: 2}
+)");
+  // Exactly these two: no "'scale' only applies to numeric fields" after the unknown type, and
+  // a 3-bit group is a number that may be scaled.
+  EXPECT_TRUE(has_errors(
+      result, {{13, 38, "type: unknown value 'uint16' (did you mean 'u16'?)"},
+               {14, 60, "scale: 'scale' does not apply to a 1-bit field (it reads true or false)"}}));
+}
+
 TEST(StreamSection, TransportKeysMustFitTheType) {
   const auto result = parse(R"(device: {id: gw}
 adapters:

@@ -59,6 +59,29 @@ TEST(CliE2E, ConfigCheckAcceptsTheShippedExample) {
   EXPECT_NE(r.output.find("profiles guardian-espresso-serial@1"), std::string::npos) << r.output;
 }
 
+TEST(CliE2E, ConfigCheckWarnsOfAnAddressThatLooksLikeModiconNumberingAndSaysOk) {
+  TempDir dir("guardian-cli");
+  const auto file = dir / "meter.yaml";
+  write_file(file, R"(device: {id: meter-gw}
+uplink: {broker: tcp://127.0.0.1:1883}
+adapters:
+  - name: bus
+    type: modbus
+    host: 127.0.0.1
+    devices:
+      - name: meter
+        points:
+          - {name: energy, table: holding, address: 40001, type: uint32}
+)");
+  const auto r = run_command({binary_path("guardian").string(), "config", "check", file.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(file.string() + ":10:53: warning: adapters[0].devices[0].points[0].address: "
+                          "40001 looks like Modicon numbering"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(": OK — device meter-gw"), std::string::npos) << r.output;
+}
+
 TEST(CliE2E, StatusShowsAdaptersValuesQueueAndLinkOverAnOwnerOnlySocket) {
   TempDir dir("guardian-cli");
   MosquittoBroker broker;

@@ -41,7 +41,12 @@ namespace {
 constexpr const char* kDefaultConfig = "/etc/guardian/guardian.yaml";
 constexpr const char* kVersion = "0.1.0";
 
+void print_config_warnings(const guardian::config::LoadResult& loaded) {
+  for (const auto& w : loaded.warnings) std::cerr << w.to_string() << '\n';
+}
+
 int print_config_errors(const guardian::config::LoadResult& loaded) {
+  print_config_warnings(loaded);
   for (const auto& e : loaded.errors) std::cerr << e.to_string() << '\n';
   std::cerr << loaded.errors.size() << (loaded.errors.size() == 1 ? " error" : " errors") << '\n';
   return 1;
@@ -71,6 +76,7 @@ int cmd_config_check(const std::string& file) {
     }
   };
   for (const auto& a : c.adapters) std::visit(Count{devices, points, profiles}, a);
+  print_config_warnings(loaded);
   std::cout << file << ": OK — device " << c.device_id << ", " << c.adapters.size()
             << " adapter(s), " << devices << " source(s), " << points << " point(s), broker "
             << c.uplink.broker;
@@ -90,6 +96,7 @@ int cmd_run(const std::string& file, const std::string& level) {
 
   const auto loaded = guardian::config::load_site_config(file);
   if (!loaded.ok()) return print_config_errors(loaded);
+  for (const auto& w : loaded.warnings) guardian::log::warn("config", w.to_string());
 
   ::signal(SIGPIPE, SIG_IGN);
   boost::asio::io_context io(1);

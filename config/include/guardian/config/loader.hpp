@@ -21,14 +21,18 @@ struct ConfigError {
   int line = 0;    ///< 1-based; 0 when the problem is not tied to a position
   int column = 0;  ///< 1-based
   std::string message;  ///< what is wrong and what was expected, e.g. "unknown key 'pol_interval' (did you mean 'poll_interval'?)"
+  /// Legal but probably not what was meant (an address that looks like 4xxxx numbering): the
+  /// configuration still loads.
+  bool warning = false;
 
-  /// "file:line:column: error: message"
+  /// "file:line:column: error: message" (or "warning:")
   [[nodiscard]] std::string to_string() const;
 };
 
 struct LoadResult {
   std::optional<SiteConfig> config;  ///< set only when errors is empty
   std::vector<ConfigError> errors;
+  std::vector<ConfigError> warnings;  ///< in file order; never stop the load
 
   [[nodiscard]] bool ok() const noexcept { return config.has_value() && errors.empty(); }
 };

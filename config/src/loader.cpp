@@ -140,11 +140,28 @@ void read_queue(ObjectReader& r, QueueConfig& queue) {
   r.read("gap_interval", queue.gap_interval, duration_in(1s, 1h));
 }
 
-void read_tls(ObjectReader& r, TlsFilesConfig& tls) {
+/// The host of a broker URI: "ssl://10.0.0.5:8883" → "10.0.0.5", "ssl://[::1]:8883" → "::1".
+std::string broker_host(std::string_view uri) {
+  const auto scheme = uri.find("://");
+  std::string_view rest = scheme == std::string_view::npos ? uri : uri.substr(scheme + 3);
+  if (rest.starts_with('[')) return std::string(rest.substr(1, rest.find(']') - 1));
+  return std::string(rest.substr(0, rest.find(':')));
+}
+
+/// `broker`: the uplink's broker URI, when it was valid.
+void read_tls(ObjectReader& r, TlsFilesConfig& tls, const std::optional<std::string>& broker) {
   if (auto ca = r.required("ca_file", file_path())) tls.ca_file = std::move(*ca);
   r.read("cert_file", tls.cert_file, file_path());
   r.read("key_file", tls.key_file, file_path());
   r.read("server_name", tls.server_name, text());
+  // What the running link would refuse (file_tls_link.cpp), said now: Paho checks the broker's
+  // certificate against the host in the URI, and nothing else.
+  if (broker && !tls.server_name.empty() && tls.server_name != broker_host(*broker))
+    r.error("server_name", "\"" + tls.server_name + "\" differs from the host of " + *broker +
+                               ": the MQTT client checks the broker's certificate against the host "
+                               "in the broker URI, so write that name there (ssl://" +
+                               tls.server_name + ":PORT; add it to /etc/hosts if it has no DNS "
+                               "entry) and drop server_name");
   if (r.has("cert_file") != r.has("key_file"))
     r.error(r.has("cert_file") ? "cert_file" : "key_file",
             "cert_file and key_file go together: set both for a client certificate, or neither");
@@ -157,10 +174,13 @@ void read_uplink(ObjectReader& r, UplinkConfig& uplink, bool secure_link) {
   // the rules that depend on it are skipped rather than judged against a guess.
   BrokerScheme scheme = BrokerScheme::tcp;
   bool scheme_known = true;
+  std::optional<std::string> valid_broker = uplink.broker;  // the default, unless written
   if (auto broker = r.optional("broker", broker_address())) {
     uplink.broker = std::move(broker->uri);
+    valid_broker = uplink.broker;
     scheme = broker->scheme;
   } else {
+    if (r.has("broker")) valid_broker.reset();
     scheme_known = !r.has("broker");
   }
   r.read("client_id", uplink.client_id, text());
@@ -174,7 +194,7 @@ void read_uplink(ObjectReader& r, UplinkConfig& uplink, bool secure_link) {
   read_delay_range(r, "reconnect", uplink.reconnect_min, uplink.reconnect_max, 100ms, days{1});
   r.read("live_share", uplink.live_share_percent, percent_in(0, 100));
   const bool has_tls = r.section("tls", Presence::optional,
-                                 [&](ObjectReader& t) { read_tls(t, uplink.tls.emplace()); });
+                                 [&](ObjectReader& t) { read_tls(t, uplink.tls.emplace(), valid_broker); });
   r.read("username", uplink.username, text());
   r.read("password_file", uplink.password_file, file_path());
   r.forbid("password",

@@ -39,7 +39,7 @@ uplink:
     ca_file: /etc/guardian/ca.pem
     cert_file: /etc/guardian/cert.pem
     key_file: /etc/guardian/key.pem
-    server_name: broker.internal
+    server_name: mqtt.example.net
   username: espresso
   password_file: /etc/guardian/password
 control:
@@ -128,7 +128,7 @@ TEST(SiteConfigLoader, ReadsEveryKeyIntoTheTypedStructs) {
   EXPECT_EQ(c.uplink.tls->ca_file, "/etc/guardian/ca.pem");
   EXPECT_EQ(c.uplink.tls->cert_file, "/etc/guardian/cert.pem");
   EXPECT_EQ(c.uplink.tls->key_file, "/etc/guardian/key.pem");
-  EXPECT_EQ(c.uplink.tls->server_name, "broker.internal");
+  EXPECT_EQ(c.uplink.tls->server_name, "mqtt.example.net");
   EXPECT_EQ(c.uplink.username, "espresso");
   EXPECT_EQ(c.uplink.password_file, "/etc/guardian/password");
 

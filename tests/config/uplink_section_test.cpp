@@ -60,6 +60,18 @@ TEST(UplinkTls, ATcpBrokerRefusesTlsSettings) {
                         "uplink.tls: tls only applies to an ssl:// broker"));
 }
 
+TEST(UplinkTls, AServerNameOtherThanTheBrokersHostIsRefusedBeforeTheLinkWouldRefuseIt) {
+  EXPECT_TRUE(has_error(
+      with_uplink("  broker: ssl://127.0.0.1:8883\n  tls:\n    ca_file: /ca.pem\n    server_name: broker.local\n"),
+      6, 18,
+      "uplink.tls.server_name: \"broker.local\" differs from the host of ssl://127.0.0.1:8883: the MQTT "
+      "client checks the broker's certificate against the host in the broker URI, so write that "
+      "name there (ssl://broker.local:PORT"));
+  // The same name, or an IPv6 host in brackets, is fine.
+  EXPECT_TRUE(loads(with_uplink("  broker: ssl://broker.local:8883\n  tls: {ca_file: /ca.pem, server_name: broker.local}\n")));
+  EXPECT_TRUE(loads(with_uplink("  broker: ssl://[::1]:8883\n  tls: {ca_file: /ca.pem, server_name: \"::1\"}\n")));
+}
+
 TEST(UplinkTls, CertificateAndKeyGoTogether) {
   EXPECT_TRUE(has_error(
       with_uplink("  broker: ssl://b:8883\n  tls:\n    ca_file: /ca.pem\n    cert_file: /c.pem\n"),

@@ -9,7 +9,9 @@ and/or RTU on a serial device:
    "delay_ms": {"2": 300},          # unit 2 answers after 300 ms
    "forbidden": {"1": {"hr": [[100, 109]]}},   # unit 1 answers exception 02 for hr 100..109
    "max_count": {"1": 8},           # unit 1 answers exception 02 to reads of more than 8
-   "no_functions": [6]}             # every unit answers exception 01 to FC06
+   "no_functions": [6],             # every unit answers exception 01 to FC06
+   "gateway_no_response": [9]}      # unit 9 is answered with exception 0B, as a Modbus gateway
+                                    # answers for a device behind it that does not respond
 
 Addresses are 0-based protocol addresses (zero_mode=True). Units absent from the spec get no
 reply at all, like a dead unit on a bus. Prints "READY" once listening.
@@ -23,6 +25,7 @@ import time
 
 from pymodbus.datastore import (ModbusSequentialDataBlock, ModbusServerContext,
                                 ModbusSlaveContext)
+from pymodbus.exceptions import NoSuchSlaveException
 from pymodbus.server import StartAsyncSerialServer, StartAsyncTcpServer
 from pymodbus.transaction import ModbusRtuFramer, ModbusSocketFramer
 
@@ -55,6 +58,23 @@ class Block(ModbusSequentialDataBlock):
         return super().getValues(address, count)
 
 
+class GatewayContext(ModbusServerContext):
+    """Lists the gateway_no_response units as present, then fails to reach them: pymodbus
+    answers that with exception 0B (gateway target device failed to respond)."""
+
+    def __init__(self, slaves, unreachable):
+        super().__init__(slaves=slaves, single=False)
+        self.unreachable = set(unreachable)
+
+    def slaves(self):
+        return list(super().slaves()) + sorted(self.unreachable)
+
+    def __getitem__(self, slave):
+        if slave in self.unreachable:
+            raise NoSuchSlaveException(f"unit {slave} behind the gateway does not respond")
+        return super().__getitem__(slave)
+
+
 def build_context(spec):
     slaves = {}
     delays = spec.get("delay_ms", {})
@@ -69,7 +89,7 @@ def build_context(spec):
                                  forbidden.get(unit, {}).get(name, []), delay_s,
                                  int(max_counts.get(unit, 0)))
         slaves[int(unit)] = ModbusSlaveContext(zero_mode=True, **blocks)
-    return ModbusServerContext(slaves=slaves, single=False)
+    return GatewayContext(slaves, [int(u) for u in spec.get("gateway_no_response", [])])
 
 
 async def main():

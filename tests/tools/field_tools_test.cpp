@@ -315,6 +315,16 @@ TEST(WriteModbus, SaysWhyAWriteFailsOrIsRefused) {
   EXPECT_EQ(r.exit_code, kExitDeviceError);
   EXPECT_EQ(r.err, "guardian write: no answer from unit 7 (writing holding register 100 with FC06 "
                    "write single register)\n");
+  // The same silence reported by a Modbus gateway for the unit behind it (exception 0B).
+  PymodbusServer gateway(nlohmann::json::parse(R"({"units": {}, "gateway_no_response": [9]})"));
+  WriteModbusOptions behind = silent;
+  behind.connection.endpoint = tcp(gateway);
+  behind.unit = 9;
+  r = run(behind, run_modbus_write);
+  EXPECT_EQ(r.exit_code, kExitDeviceError);
+  EXPECT_EQ(r.err, "guardian write: no answer from unit 9 behind the Modbus gateway (exception 0B gateway "
+                   "target device failed to respond; writing holding register 100 with FC06 write single "
+                   "register)\n");
   o.address = 3;
   o.value = "70000";
   r = run(o, run_modbus_write);

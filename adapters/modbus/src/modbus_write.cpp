@@ -48,6 +48,9 @@ using config::RegisterTable;
   const int code = exception_code(error.code.value());
   if (error.code.value() == ETIMEDOUT)  // not "Connection timed out": the link is fine, the unit is silent
     return Error{error.code, "no answer from unit " + std::to_string(request.unit) + " (" + what + ")"};
+  if (code == 0x0A || code == 0x0B)  // a Modbus gateway answering for a unit behind it that is silent
+    return Error{error.code, "no answer from unit " + std::to_string(request.unit) + " behind the Modbus gateway (" +
+                                 describe_exception(code) + "; " + what + ")"};
   std::string text = code != 0 ? describe_exception(code) : error.message;
   text += code != 0 ? ": unit " + std::to_string(request.unit) + " refused " + what
                     : " (unit " + std::to_string(request.unit) + ", " + what + ")";

@@ -188,6 +188,25 @@ TEST(ModbusAdapter, AnAbsentUnitIsCommFailWhileAnotherUnitKeepsDelivering) {
   EXPECT_EQ(alive_health.timeouts, 0U);
 }
 
+TEST(ModbusAdapter, AGatewaysTargetDidNotRespondIsCommFailLikeATimeout) {
+  // Exception 0B comes from a Modbus TCP-to-RTU gateway whose serial unit did not answer: the
+  // unit is down, not refusing an address.
+  Rig rig(R"({"units": {"1": {"hr": {"0": 42}}}, "gateway_no_response": [9]})",
+          {one_point_device("alive", 1, 50ms), one_point_device("behind", 9, 50ms, 300ms)},
+          [](auto& c) { c.backoff_min = c.backoff_max = 3000ms; });
+  auto& rec = rig.rec;
+  ASSERT_TRUE(rig.driver.run_until([&] { return rec.count("behind", Quality::comm_fail) >= 1; }, 20s))
+      << rig.server.log();
+  const auto failure = rec.latest("behind", "value");
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_NE(failure->error.find("exception 0B"), std::string::npos) << failure->error;
+  const auto h = rig.health("behind");
+  EXPECT_EQ(h.state, "comm_fail");
+  EXPECT_GE(h.counters.at("exception_0B"), 1U);
+  EXPECT_GE(h.timeouts, 1U);
+  EXPECT_EQ(rig.health("alive").state, "ok");
+}
+
 TEST(ModbusAdapter, AnExceptionResponseMarksItsPointsBadAndNamesTheException) {
   auto d = device("meter", 1, 100ms);
   d.points.push_back(point("ok", kHr, 0, DataType::uint16));

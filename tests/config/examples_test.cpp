@@ -150,5 +150,20 @@ TEST(ExampleConfigs, RtuConfigReadsTheSimulatedBusThroughProfiles) {
   EXPECT_EQ(bus.devices[1].unit_id, 2);
 }
 
+TEST(ExampleConfigs, PlainConfigNeedsNoTlsAndReadsTwoUnitsOverModbusTcp) {
+  const auto result = load_site_config(source_path("config/examples/guardian-plain.yaml"));
+  ASSERT_TRUE(loads(result));
+  EXPECT_TRUE(result.warnings.empty()) << result.warnings.front().to_string();
+  EXPECT_EQ(result.config->uplink.broker, "tcp://127.0.0.1:1883");
+  EXPECT_FALSE(result.config->uplink.tls.has_value());
+  EXPECT_FALSE(result.config->uplink.secure_link.has_value());
+  const auto& bus = std::get<ModbusAdapterConfig>(result.config->adapters.at(0));
+  EXPECT_EQ(bus.transport, ModbusTransport::tcp);
+  ASSERT_EQ(bus.devices.size(), 2u);
+  EXPECT_EQ(bus.devices[0].points.size(), 2u);
+  EXPECT_EQ(bus.devices[1].profile, "eastron-sdm630@1");
+  EXPECT_FALSE(bus.devices[1].points.empty());
+}
+
 }  // namespace
 }  // namespace guardian::config

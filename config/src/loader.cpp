@@ -140,15 +140,7 @@ void read_queue(ObjectReader& r, QueueConfig& queue) {
   r.read("gap_interval", queue.gap_interval, duration_in(1s, 1h));
 }
 
-/// The host of a broker URI: "ssl://10.0.0.5:8883" → "10.0.0.5", "ssl://[::1]:8883" → "::1".
-std::string broker_host(std::string_view uri) {
-  const auto scheme = uri.find("://");
-  std::string_view rest = scheme == std::string_view::npos ? uri : uri.substr(scheme + 3);
-  if (rest.starts_with('[')) return std::string(rest.substr(1, rest.find(']') - 1));
-  return std::string(rest.substr(0, rest.find(':')));
-}
-
-/// `broker`: the uplink's broker URI, when it was valid.
+/// `broker`: the uplink's broker URI, unless it was written and invalid.
 void read_tls(ObjectReader& r, TlsFilesConfig& tls, const std::optional<std::string>& broker) {
   if (auto ca = r.required("ca_file", file_path())) tls.ca_file = std::move(*ca);
   r.read("cert_file", tls.cert_file, file_path());
@@ -156,7 +148,7 @@ void read_tls(ObjectReader& r, TlsFilesConfig& tls, const std::optional<std::str
   r.read("server_name", tls.server_name, text());
   // What the running link would refuse (file_tls_link.cpp), said now: Paho checks the broker's
   // certificate against the host in the URI, and nothing else.
-  if (broker && !tls.server_name.empty() && tls.server_name != broker_host(*broker))
+  if (broker && !tls.server_name.empty() && tls.server_name != broker_uri_host(*broker))
     r.error("server_name", "\"" + tls.server_name + "\" differs from the host of " + *broker +
                                ": the MQTT client checks the broker's certificate against the host "
                                "in the broker URI, so write that name there (ssl://" +
@@ -174,13 +166,10 @@ void read_uplink(ObjectReader& r, UplinkConfig& uplink, bool secure_link) {
   // the rules that depend on it are skipped rather than judged against a guess.
   BrokerScheme scheme = BrokerScheme::tcp;
   bool scheme_known = true;
-  std::optional<std::string> valid_broker = uplink.broker;  // the default, unless written
   if (auto broker = r.optional("broker", broker_address())) {
     uplink.broker = std::move(broker->uri);
-    valid_broker = uplink.broker;
     scheme = broker->scheme;
   } else {
-    if (r.has("broker")) valid_broker.reset();
     scheme_known = !r.has("broker");
   }
   r.read("client_id", uplink.client_id, text());
@@ -194,7 +183,8 @@ void read_uplink(ObjectReader& r, UplinkConfig& uplink, bool secure_link) {
   read_delay_range(r, "reconnect", uplink.reconnect_min, uplink.reconnect_max, 100ms, days{1});
   r.read("live_share", uplink.live_share_percent, percent_in(0, 100));
   const bool has_tls = r.section("tls", Presence::optional,
-                                 [&](ObjectReader& t) { read_tls(t, uplink.tls.emplace(), valid_broker); });
+                                 [&](ObjectReader& t) { read_tls(t, uplink.tls.emplace(), scheme_known ? std::optional(uplink.broker) : std::nullopt);
+                                 });
   r.read("username", uplink.username, text());
   r.read("password_file", uplink.password_file, file_path());
   r.forbid("password",

@@ -41,17 +41,6 @@ result<void> check_private_key(const fs::path& path) {
 
 }  // namespace
 
-std::string uri_host(const std::string& uri) {
-  auto start = uri.find("://");
-  start = start == std::string::npos ? 0 : start + 3;
-  if (start < uri.size() && uri[start] == '[') {
-    const auto end = uri.find(']', start);
-    return end == std::string::npos ? std::string{} : uri.substr(start + 1, end - start - 1);
-  }
-  const auto end = uri.find_first_of(":/", start);
-  return uri.substr(start, end == std::string::npos ? std::string::npos : end - start);
-}
-
 FileTlsLink::FileTlsLink(std::string broker_uri, config::TlsFilesConfig tls)
     : broker_uri_(std::move(broker_uri)), tls_(std::move(tls)) {
   info_.kind = "tls-files";
@@ -72,7 +61,7 @@ result<MqttEndpoint> FileTlsLink::open() {
     info_.identity = summary.subject;
     info_.cert_not_after = summary.not_after;
   }
-  if (!tls_.server_name.empty() && tls_.server_name != uri_host(broker_uri_))
+  if (!tls_.server_name.empty() && tls_.server_name != config::broker_uri_host(broker_uri_))
     return make_error("uplink.tls.server_name \"" + tls_.server_name +
                       "\" differs from the host of " + broker_uri_ +
                       ": Paho TLS verifies the broker certificate against the URI host;"

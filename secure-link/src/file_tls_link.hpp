@@ -33,7 +33,4 @@ class FileTlsLink final : public Link {
   LinkInfo info_;  // guarded by info_mutex_
 };
 
-/// The host part of "scheme://host:port" ("[v6]" without brackets); empty if there is none.
-[[nodiscard]] std::string uri_host(const std::string& uri);
-
 }  // namespace guardian::secure_link

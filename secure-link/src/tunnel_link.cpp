@@ -53,7 +53,7 @@ void drain(int event_fd) {
 TunnelLink::TunnelLink(std::string broker_uri, const config::SecureLinkConfig& cfg)
     : broker_uri_(std::move(broker_uri)),
       cfg_(cfg),
-      broker_host_(uri_host(broker_uri_)),
+      broker_host_(config::broker_uri_host(broker_uri_)),
       broker_port_(uri_port(broker_uri_)),
       identity_(open_identity(cfg)),
       keeper_(std::make_unique<CertificateKeeper>(cfg_, *identity_)),

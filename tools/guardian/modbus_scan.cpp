@@ -164,7 +164,7 @@ int run_modbus_scan(const ScanOptions& options, std::ostream& out, std::ostream&
       } else if (const int code = adapters::modbus::exception_of(done.error()); code != 0) {
         // A gateway's "target did not respond" (0A/0B) means nobody is there; any other
         // exception is an answer from the unit itself.
-        if (code != 10 && code != 11) {
+        if (!adapters::modbus::is_gateway_silence(code)) {
           ++found;
           out << where << ": answers with " << adapters::modbus::exception_text(code)
               << " (it is there; try another --read)" << rtt.data() << '\n';

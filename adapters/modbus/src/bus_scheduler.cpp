@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "guardian/adapters/modbus/modbus_client.hpp"
 #include "guardian/adapters/modbus/register_codec.hpp"
 #include "guardian/common/log.hpp"
 #include "modbus_error.hpp"
@@ -335,16 +336,17 @@ ModbusBusScheduler::RequestResult ModbusBusScheduler::transact(Unit& unit,
     if (stopping()) return RequestResult::failed(Outcome::stopped);
     const int error = done.error().code.value();
     last_code = error;
-    if (const int code = exception_code(error); code == 0x0A || code == 0x0B) {
-      // A Modbus gateway answering for the unit behind it (0B: it did not respond; 0A: no path to
-      // it): the unit is as silent as one that timed out, and is retried and failed the same way.
+    const int code = exception_code(error);
+    if (is_gateway_silence(code)) {
+      // A Modbus gateway answering for the unit behind it: the unit is as silent as one that
+      // timed out, and is retried and failed the same way.
       ++h.timeouts;
       ++h.counters[exception_counter(code)];
       last_failure = describe_exception(code) + " (the Modbus gateway answered for the unit)";
       ++attempt;
       continue;
     }
-    if (const int code = exception_code(error); code != 0) {
+    if (code != 0) {
       // An exception response is an answer: the unit is alive, these addresses are not.
       ++h.responses;
       ++h.errors;

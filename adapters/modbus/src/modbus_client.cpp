@@ -154,6 +154,10 @@ int exception_of(const Error& error) noexcept {
   return error.code.category() == libmodbus_category() ? exception_code(error.code.value()) : 0;
 }
 
+bool is_gateway_silence(int exception_code) noexcept {
+  return exception_code == MODBUS_EXCEPTION_GATEWAY_PATH || exception_code == MODBUS_EXCEPTION_GATEWAY_TARGET;
+}
+
 std::string exception_text(int code) { return describe_exception(code); }
 
 }  // namespace guardian::adapters::modbus

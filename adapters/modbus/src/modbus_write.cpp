@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "guardian/adapters/modbus/modbus_client.hpp"
 #include "guardian/adapters/modbus/register_codec.hpp"
 #include "modbus_error.hpp"
 
@@ -48,7 +49,7 @@ using config::RegisterTable;
   const int code = exception_code(error.code.value());
   if (error.code.value() == ETIMEDOUT)  // not "Connection timed out": the link is fine, the unit is silent
     return Error{error.code, "no answer from unit " + std::to_string(request.unit) + " (" + what + ")"};
-  if (code == 0x0A || code == 0x0B)  // a Modbus gateway answering for a unit behind it that is silent
+  if (is_gateway_silence(code))
     return Error{error.code, "no answer from unit " + std::to_string(request.unit) + " behind the Modbus gateway (" +
                                  describe_exception(code) + "; " + what + ")"};
   std::string text = code != 0 ? describe_exception(code) : error.message;

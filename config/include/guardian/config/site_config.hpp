@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -166,6 +167,10 @@ struct TlsFilesConfig {
   std::filesystem::path key_file;   ///< optional: must be mode 0600
   std::string server_name;          ///< optional: expected broker name if not the URI host
 };
+
+/// The host part of a broker URI "scheme://host:port" ("[v6]" without its brackets); empty if
+/// there is none. What the MQTT client checks the broker's certificate against.
+[[nodiscard]] std::string broker_uri_host(std::string_view uri);
 
 struct UplinkConfig {
   std::string broker = "tcp://127.0.0.1:1883";  ///< tcp://host:port or ssl://host:port

@@ -70,6 +70,9 @@ class ModbusClient {
 [[nodiscard]] bool is_garbled(const Error& error) noexcept;
 /// The Modbus exception code (1–11) `error` reports, or 0 when it is not an exception response.
 [[nodiscard]] int exception_of(const Error& error) noexcept;
+/// True for exceptions 0A (gateway path unavailable) and 0B (gateway target device failed to
+/// respond): a Modbus gateway saying the unit behind it is silent, not the unit refusing.
+[[nodiscard]] bool is_gateway_silence(int exception_code) noexcept;
 /// "exception 02 illegal data address" for an exception code.
 [[nodiscard]] std::string exception_text(int code);
 

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string_view>
 
+#include "guardian/common/decimal.hpp"
+
 namespace guardian::adapters::modbus {
 namespace {
 
@@ -116,7 +118,7 @@ void unfold(std::uint64_t raw, WordOrder order, std::span<std::uint16_t> wire) n
 }
 
 [[nodiscard]] result<Value> finish_scaled(const ModbusPoint& p, double raw) {
-  const double v = raw * p.scale + p.offset;
+  const double v = scaled_decimal(raw, p.scale, p.offset);
   if (!std::isfinite(v)) return point_error(p, "scaled value is not finite");
   return Value{v};
 }

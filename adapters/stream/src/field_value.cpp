@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "guardian/common/byte_text.hpp"
+#include "guardian/common/decimal.hpp"
 
 namespace guardian::adapters::stream::detail {
 namespace {
@@ -131,7 +132,7 @@ result<Value> finish_integer(const FieldSpec& f, std::int64_t raw) {
 }
 
 result<Value> finish_real(const FieldSpec& f, double raw) {
-  const double v = raw * f.scale + f.offset;
+  const double v = scaled_decimal(raw, f.scale, f.offset);
   if (!std::isfinite(v)) return field_error(f, "the value is not finite");
   return Value{v};
 }

@@ -197,6 +197,18 @@ TEST(RegisterCodec, ScaleAndOffsetTurnNumbersIntoDoubles) {
   EXPECT_DOUBLE_EQ(std::get<double>(decoded(p, {0, 0, 0, 2})), 2.5);
 }
 
+TEST(RegisterCodec, ScaledValuesAreTheDecimalTheDeviceMeansNotTheirBinaryNeighbour) {
+  // In plain double arithmetic 2317 × 0.1 is 231.70000000000002 and 3 × 0.1 is
+  // 0.30000000000000004; both must be published as the decimal the register map means.
+  auto p = point(DataType::uint16);
+  p.scale = 0.1;
+  EXPECT_EQ(std::get<double>(decoded(p, {2317})), 231.7);
+  EXPECT_EQ(std::get<double>(decoded(p, {3})), 0.3);
+  p.scale = 0.01;
+  p.offset = -40.0;
+  EXPECT_EQ(std::get<double>(decoded(p, {1234})), -27.66);
+}
+
 TEST(RegisterCodec, EnumMapTurnsRawValuesIntoLabels) {
   auto p = point(DataType::uint16);
   p.enum_map = {{0, "idle"}, {3, "brewing"}};

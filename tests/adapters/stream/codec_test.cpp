@@ -295,6 +295,13 @@ TEST_F(BinaryCodecTest, DecodesTypesEndiannessBitfieldsAndEnumsOfAFrame) {
   EXPECT_EQ(field(ev[0], "label"), Value{std::string("DOOR")});
 }
 
+TEST_F(BinaryCodecTest, ScaledFieldsAreTheDecimalTheDeviceMeans) {
+  // 2317 × 0.1 in plain double arithmetic is 231.70000000000002.
+  const auto out = feed(*codec_, status_frame(2317, 0, 0.0f));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(field(out[0], "temp"), Value{231.7});
+}
+
 TEST_F(BinaryCodecTest, EverySplitAndMergeOfFramesDecodesTheSame) {
   std::vector<std::uint8_t> stream;
   for (int i = 0; i < 5; ++i) {
@@ -349,7 +356,7 @@ TEST_F(BinaryCodecTest, RandomGarbageBetweenFramesLosesNoGoodFrame) {
   // Every good frame is there, in order (a chance CRC match in garbage could add one more).
   std::size_t next = 0;
   for (const double t : temps)
-    if (next < static_cast<std::size_t>(frames) && t == static_cast<double>(next) * 0.1) ++next;
+    if (next < static_cast<std::size_t>(frames) && t == static_cast<double>(next) / 10.0) ++next;
   EXPECT_EQ(next, static_cast<std::size_t>(frames));
   EXPECT_GT(codec_->counters().garbage_bytes, 0u);
   EXPECT_LE(codec_->buffered(), 32u);

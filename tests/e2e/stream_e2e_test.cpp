@@ -49,6 +49,19 @@ TEST(StreamE2E, SerialShotsArriveAsRecordsAndAPulledCableAsCommFail) {
   EXPECT_EQ(record.at("fields").at(1).at("name"), "duration");
   EXPECT_EQ(record.at("fields").at(1).at("unit"), "s");
 
+  // The human status shows what matters for a device that pushes data: messages and their age,
+  // not Modbus poll counters.
+  const auto human = run_command(
+      {binary_path("guardian").string(), "status", "--socket", gw.socket_path().string()});
+  ASSERT_EQ(human.exit_code, 0) << human.output;
+  const auto line_start = human.output.find("    espresso-2");
+  ASSERT_NE(line_start, std::string::npos) << human.output;
+  const auto line = human.output.substr(line_start, human.output.find('\n', line_start) - line_start);
+  EXPECT_NE(line.find(" messages "), std::string::npos) << line;
+  EXPECT_NE(line.find(" ago"), std::string::npos) << line;
+  EXPECT_EQ(line.find("polls"), std::string::npos) << line;
+  EXPECT_EQ(line.find("rtt"), std::string::npos) << line;
+
   pty.kill();  // the cable is pulled
   ASSERT_TRUE(collector.wait_for(
       [](const auto& all) {

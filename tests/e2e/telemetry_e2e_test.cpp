@@ -111,6 +111,11 @@ TEST(TelemetryE2E, PymodbusRegistersArriveDecodedWithUnitsAndQuality) {
   EXPECT_EQ(ghost->at("quality"), "comm_fail");
   EXPECT_TRUE(ghost->at("value").is_null());
   EXPECT_FALSE(ghost->at("error").get<std::string>().empty());
+  // And the technician reading journald sees it once, with the reason.
+  ASSERT_TRUE(wait_until(
+      [&] { return gw.log().find("/ghost: comm_fail: ") != std::string::npos; }, 10s))
+      << gw.log();
+  EXPECT_EQ(gw.log().find("/ghost: comm_fail: "), gw.log().rfind("/ghost: comm_fail: "));
 
   // Retained online status, then health; all of it valid against the published schema.
   const auto status = collector.messages_on("/status");

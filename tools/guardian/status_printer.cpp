@@ -5,6 +5,8 @@
 #include <sstream>
 #include <string>
 
+#include "guardian/common/time_format.hpp"
+
 namespace guardian::tools {
 namespace {
 
@@ -67,6 +69,16 @@ T get(const nlohmann::json& j, const char* key, T fallback) {
   }
 }
 
+// "4.2s ago" from two RFC 3339 times; "never" when there is no last time.
+std::string age_text(const std::string& now, const std::string& last) {
+  const auto n = parse_rfc3339(now);
+  const auto l = parse_rfc3339(last);
+  if (!n || !l || *l == Timestamp{}) return "never";
+  const double seconds =
+      std::chrono::duration<double>(*n - *l).count();
+  return duration_text(seconds < 0 ? 0 : seconds) + " ago";
+}
+
 }  // namespace
 
 void print_status(std::ostream& out, const nlohmann::json& st) {
@@ -113,13 +125,26 @@ void print_status(std::ostream& out, const nlohmann::json& st) {
     if (a.contains("warnings") && a["warnings"].is_array())
       for (const auto& w : a["warnings"])
         if (w.is_string()) out << "    warning: " << w.get<std::string>() << "\n";
+    // What matters differs by kind: a polled Modbus unit has polls, round trips and timeouts; a
+    // device that pushes data has messages, their age, and what its codec rejected.
+    const bool polled = get<std::string>(a, "type", "").starts_with("modbus");
     for (const auto& s : section(a, "sources", true)) {
-      char rtt[32];
-      std::snprintf(rtt, sizeof rtt, "%.1f", get<double>(s, "rtt_ms_avg", 0));
       out << "    " << std::left << std::setw(20) << get<std::string>(s, "source", "?") << std::setw(11)
-          << get<std::string>(s, "state", "?") << " polls " << get<std::uint64_t>(s, "polls", 0)
-          << "  timeouts " << get<std::uint64_t>(s, "timeouts", 0) << "  errors "
-          << get<std::uint64_t>(s, "errors", 0) << "  rtt " << rtt << " ms";
+          << get<std::string>(s, "state", "?");
+      if (polled || get<std::uint64_t>(s, "polls", 0) > 0) {
+        char rtt[32];
+        std::snprintf(rtt, sizeof rtt, "%.1f", get<double>(s, "rtt_ms_avg", 0));
+        out << " polls " << get<std::uint64_t>(s, "polls", 0) << "  timeouts "
+            << get<std::uint64_t>(s, "timeouts", 0) << "  errors "
+            << get<std::uint64_t>(s, "errors", 0) << "  rtt " << rtt << " ms";
+      }
+      if (!polled) {
+        out << " messages " << get<std::uint64_t>(s, "responses", 0) << "  last "
+            << age_text(get<std::string>(st, "ts", ""), get<std::string>(s, "last_ok", ""));
+        for (const auto& [name, value] : section(s, "counters").items())
+          if (name != "messages" && value.is_number_unsigned() && value.get<std::uint64_t>() > 0)
+            out << "  " << name << " " << value.get<std::uint64_t>();
+      }
       if (s.contains("last_error")) out << "  last error: " << get<std::string>(s, "last_error", "");
       out << std::right << "\n";
     }

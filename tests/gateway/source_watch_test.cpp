@@ -1,0 +1,57 @@
+// SourceWatch: the transitions a technician reads in journald, each once, with the reason.
+#include "guardian/gateway/source_watch.hpp"
+
+#include <gtest/gtest.h>
+
+namespace guardian::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::vector<adapters::AdapterHealth> snapshot(const std::string& state, const std::string& error,
+                                              Timestamp last_ok = {}) {
+  adapters::AdapterHealth a;
+  a.name = "bus";
+  adapters::SourceHealth s;
+  s.source = "espresso-1";
+  s.state = state;
+  s.last_error = error;
+  s.last_ok = last_ok;
+  a.sources.push_back(s);
+  return {a};
+}
+
+TEST(SourceWatch, LogsAFailureOnceWithItsReasonAndTheRecoveryWithItsDuration) {
+  SourceWatch watch;
+  const Timestamp t0{std::chrono::milliseconds{1'795'680'000'000}};
+  EXPECT_TRUE(watch.observe(snapshot("connecting", ""), t0).empty());  // a normal start
+  EXPECT_TRUE(watch.observe(snapshot("ok", "", t0), t0 + 1s).empty());
+  auto lines = watch.observe(snapshot("comm_fail", "no answer from unit 1", t0), t0 + 2s);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].level, log::Level::warn);
+  EXPECT_EQ(lines[0].message, "bus/espresso-1: comm_fail: no answer from unit 1");
+  // Still failing, even with another error text: nothing more.
+  EXPECT_TRUE(watch.observe(snapshot("comm_fail", "no answer from unit 1 (2)", t0), t0 + 3s).empty());
+  lines = watch.observe(snapshot("ok", "", t0 + 14s), t0 + 14s);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].level, log::Level::info);
+  EXPECT_EQ(lines[0].message, "bus/espresso-1: answering again after 12 s");
+  EXPECT_TRUE(watch.observe(snapshot("ok", "", t0 + 15s), t0 + 15s).empty());
+}
+
+TEST(SourceWatch, ALostConnectionAndADeviceThatNeverAnsweredAreFailuresToo) {
+  SourceWatch watch;
+  const Timestamp t0{std::chrono::milliseconds{1'795'680'000'000}};
+  // Seen failing at the first look: a device that never answered.
+  auto lines = watch.observe(snapshot("backoff", "connection refused"), t0);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].message, "bus/espresso-1: backoff: connection refused");
+  EXPECT_EQ(watch.observe(snapshot("ok", "", t0 + 5s), t0 + 5s).size(), 1u);
+  // Connecting again after it had answered: the connection was lost.
+  lines = watch.observe(snapshot("connecting", "peer closed the connection", t0 + 5s), t0 + 6s);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].message, "bus/espresso-1: connecting: peer closed the connection");
+}
+
+}  // namespace
+}  // namespace guardian::gateway

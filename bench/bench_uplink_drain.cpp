@@ -2,7 +2,7 @@
 // delete) against raw Paho publishing the same payloads with the same in-flight window, to a
 // mosquitto this program starts, in the same run.
 //   bench_uplink_drain [--messages 20000] [--readings 50] [--inflight 100] [--dir /var/tmp]
-//                      [--rounds 5]
+//                      [--rounds 5] [--mqtt 5|3.1.1] [--broker-inflight 0]
 // See bench/README.md.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -52,16 +52,19 @@ bool logged_running(const std::filesystem::path& log) {
   return false;
 }
 
-// A mosquitto for the run: no persistence, no message-queue limits, this user.
+// A mosquitto for the run: no persistence, no message-queue limits, this user; `inflight` is its
+// max_inflight_messages (0: no limit; mosquitto's default, 20, is the Receive Maximum it gives
+// MQTT 5 clients).
 class Broker {
  public:
-  explicit Broker(const std::filesystem::path& dir) : port_(free_port()) {
+  Broker(const std::filesystem::path& dir, int inflight) : port_(free_port()) {
     const auto conf = dir / "mosquitto.conf";
     const auto log = dir / "mosquitto.log";
     std::ofstream(conf) << "user " << (::getuid() == 0 ? "root" : std::getenv("USER")) << "\n"
                         << "persistence false\nlog_dest stderr\n"
                         << "log_type information\nmax_queued_messages 0\n"
-                        << "max_inflight_messages 0\nlistener " << port_ << " 127.0.0.1\n"
+                        << "max_inflight_messages " << inflight << "\nlistener " << port_
+                        << " 127.0.0.1\n"
                         << "allow_anonymous true\n";
     std::fflush(nullptr);
     pid_ = ::fork();
@@ -216,18 +219,22 @@ int run(int argc, char** argv) {
   const auto [messages, readings, rounds, scratch_base] = bench::common_options(argc, argv);
   const int inflight = std::stoi(bench::option(argc, argv, "inflight", "100"));
   bench::ScratchDir dir(scratch_base);
-  Broker broker(dir.path());
+  const int broker_inflight = std::stoi(bench::option(argc, argv, "broker-inflight", "0"));
+  Broker broker(dir.path(), broker_inflight);
 
   config::SiteConfig site;
   site.device_id = kDevice;
   site.uplink.broker = broker.uri();
   site.uplink.max_inflight = inflight;
+  const std::string mqtt = bench::option(argc, argv, "mqtt", "5");
+  if (mqtt != "5" && mqtt != "3.1.1") throw std::runtime_error("--mqtt takes 5 or 3.1.1");
+  site.uplink.mqtt_version = mqtt == "5" ? config::MqttVersion::v5 : config::MqttVersion::v3_1_1;
   const auto samples = bench::telemetry_messages(16, readings);
   std::printf(
       "bench_uplink_drain: %zu messages x %u readings (%zu bytes/message), QoS 1, %d in flight, "
-      "%s\n",
+      "uplink MQTT %s (raw Paho 3.1.1), %s\n",
       messages, readings, gateway::envelope(kDevice, 1, samples[0].body).size(), inflight,
-      broker.uri().c_str());
+      mqtt.c_str(), broker.uri().c_str());
 
   int round = 0;
   auto [uplink, raw] = bench::median_of_alternating(

@@ -47,6 +47,8 @@ struct BrokerAddress {
   BrokerScheme scheme;
 };
 
+constexpr std::array<Choice<MqttVersion>, 3> kMqttVersions{
+    {{"auto", MqttVersion::automatic}, {"5", MqttVersion::v5}, {"3.1.1", MqttVersion::v3_1_1}}};
 constexpr std::array<Choice<BrokerScheme>, 2> kBrokerSchemes{
     {{"tcp", BrokerScheme::tcp}, {"ssl", BrokerScheme::ssl}}};
 
@@ -179,6 +181,11 @@ void read_uplink(ObjectReader& r, UplinkConfig& uplink, bool secure_link) {
   r.read("keepalive", uplink.keepalive, duration_in(1s, 65535s, 1s));
   r.read("max_inflight", uplink.max_inflight, integer_in<int>(1, 65535));
   r.read("max_readings_per_message", uplink.max_readings_per_message, integer_in<int>(1, 100000));
+  // The floor leaves room for the envelope and a few readings; the ceiling is MQTT's own limit
+  // (a remaining length below 256 MiB).
+  r.read("max_message_bytes", uplink.max_message_bytes, size_in(kKiB, 255 * kMiB));
+  r.read("mqtt_version", uplink.mqtt_version, one_of(kMqttVersions));
+  r.read("refuse_after_disconnects", uplink.refuse_after_disconnects, integer_in<int>(1, 100));
   r.read("health_interval", uplink.health_interval, duration_in(1s, days{1}));
   read_delay_range(r, "reconnect", uplink.reconnect_min, uplink.reconnect_max, 100ms, days{1});
   r.read("live_share", uplink.live_share_percent, percent_in(0, 100));

@@ -12,7 +12,8 @@ namespace guardian::gateway {
 namespace {
 
 constexpr std::array<const char*, kDropReasonCount> kReasonNames{
-    "backpressure", "queue_full", "source_quota", "max_age", "disk_full", "corrupt_queue"};
+    "backpressure", "queue_full",        "source_quota",     "max_age",
+    "disk_full",    "corrupt_queue",     "refused_by_broker"};
 
 // The JSON string starting at `pos` (just after its opening quote), with escapes resolved the
 // simple way (the character after a backslash): names are identifiers, so escapes are rare.
@@ -52,6 +53,11 @@ void DroppedData::add_name(std::string_view name) {
   if (std::find(names.begin(), names.end(), name) == names.end()) names.emplace_back(name);
 }
 
+void DroppedData::add_seq(std::uint64_t seq) {
+  if (seqs.size() >= kMaxGapNames) return;
+  if (std::find(seqs.begin(), seqs.end(), seq) == seqs.end()) seqs.push_back(seq);
+}
+
 void DroppedData::merge(const DroppedData& other) {
   const bool empty = count == 0 && messages == 0;
   if (empty || other.from < from) from = other.from;
@@ -59,6 +65,7 @@ void DroppedData::merge(const DroppedData& other) {
   count += other.count;
   messages += other.messages;
   for (const auto& n : other.names) add_name(n);
+  for (const auto seq : other.seqs) add_seq(seq);
 }
 
 DroppedData describe_dropped(MessageKind kind, std::string_view source, std::uint32_t count,
@@ -115,7 +122,16 @@ PendingMessage encode_gap(const DroppedData& d) {
   append_rfc3339(out, d.from);
   out.append("\",\"to\":\"");
   append_rfc3339(out, d.to);
-  out.append("\",\"points\":[");
+  out.push_back('"');
+  if (!d.seqs.empty()) {
+    out.append(",\"seqs\":[");
+    for (std::size_t i = 0; i < d.seqs.size(); ++i) {
+      if (i != 0) out.push_back(',');
+      append_json_number(out, d.seqs[i]);
+    }
+    out.push_back(']');
+  }
+  out.append(",\"points\":[");
   for (std::size_t i = 0; i < d.names.size(); ++i) {
     if (i != 0) out.push_back(',');
     append_json_string(out, d.names[i]);
@@ -154,6 +170,9 @@ std::optional<DroppedData> decode_gap(std::string_view body) {
   if (const auto points = j.find("points"); points != j.end() && points->is_array())
     for (const auto& p : *points)
       if (p.is_string()) d.add_name(p.get<std::string>());
+  if (const auto seqs = j.find("seqs"); seqs != j.end() && seqs->is_array())
+    for (const auto& seq : *seqs)
+      if (seq.is_number_unsigned()) d.add_seq(seq.get<std::uint64_t>());
   return d;
 }
 

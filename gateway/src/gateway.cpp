@@ -15,6 +15,7 @@
 #include "guardian/gateway/mqtt_uplink.hpp"
 #include "guardian/gateway/outbox.hpp"
 #include "guardian/gateway/pipeline.hpp"
+#include "guardian/gateway/source_watch.hpp"
 #include "guardian/secure_link/link.hpp"
 
 namespace guardian::gateway {
@@ -27,11 +28,18 @@ constexpr std::chrono::milliseconds kFirstHealthDelay{2000};
 // Freed heap pages (payload churn, a large configuration's parse tree) are handed back to the
 // system this often, so resident memory tracks what is in use rather than its high-water mark.
 constexpr std::chrono::seconds kMemoryTrimInterval{10};
+// How often the sources' states are looked at for the log (SourceWatch).
+constexpr std::chrono::seconds kSourceWatchInterval{1};
 }  // namespace
 
 struct Gateway::Impl {
   Impl(asio::io_context& io_, config::SiteConfig site_)
-      : io(io_), site(std::move(site_)), health_timer(io_), trim_timer(io_), started(now_ms()) {}
+      : io(io_),
+        site(std::move(site_)),
+        health_timer(io_),
+        trim_timer(io_),
+        watch_timer(io_),
+        started(now_ms()) {}
 
   [[nodiscard]] GatewayView view() const {
     return GatewayView{site, adapters, *outbox, *uplink, *pipeline, started};
@@ -52,6 +60,21 @@ struct Gateway::Impl {
       if (ec) return;
       ::malloc_trim(0);
       schedule_memory_trim();
+    });
+  }
+
+  // A source that stops or starts answering is logged once, with the reason (journald is where
+  // a technician looks; health has the counters).
+  void schedule_source_watch() {
+    watch_timer.expires_after(kSourceWatchInterval);
+    watch_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      std::vector<adapters::AdapterHealth> snapshot;
+      snapshot.reserve(adapters.size());
+      for (const auto& a : adapters) snapshot.push_back(a->health());
+      for (const auto& line : source_watch.observe(snapshot, now_ms()))
+        log::write(line.level, "source", line.message);
+      schedule_source_watch();
     });
   }
 
@@ -81,6 +104,8 @@ struct Gateway::Impl {
   config::SiteConfig site;
   asio::steady_timer health_timer;
   asio::steady_timer trim_timer;
+  asio::steady_timer watch_timer;
+  SourceWatch source_watch;
   Timestamp started;
   std::unique_ptr<Outbox> outbox;
   std::unique_ptr<Pipeline> pipeline;
@@ -121,6 +146,9 @@ result<void> Gateway::start() {
     return make_error(std::string("uplink: ") + e.what());
   }
   m.uplink = std::make_unique<MqttUplink>(m.io, site, *m.link, *m.outbox);
+  // A broker that takes smaller messages than uplink.max_message_bytes: encode them smaller.
+  m.uplink->on_message_limit(
+      [p = m.pipeline.get()](std::uint64_t bytes) { p->set_max_message_bytes(bytes); });
 
   try {
     for (const auto& cfg : site.adapters) {
@@ -154,6 +182,7 @@ result<void> Gateway::start() {
   for (auto& a : m.adapters) a->start();
   m.schedule_health(std::min(kFirstHealthDelay, site.uplink.health_interval));
   m.schedule_memory_trim();
+  m.schedule_source_watch();
   m.running = true;
   if (const auto& q = m.outbox->stats().quarantine)
     log::warn("gateway", "queue " + site.queue.path.string() + " was corrupt (" + q->reason +
@@ -176,6 +205,7 @@ void Gateway::stop() {
   m.pipeline->stop();
   m.health_timer.cancel();
   m.trim_timer.cancel();
+  m.watch_timer.cancel();
   if (m.outbox) m.outbox->flush();
   if (m.uplink) m.uplink->stop();
   if (m.control) m.control->stop();

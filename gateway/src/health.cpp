@@ -71,7 +71,13 @@ nlohmann::json health_json(const GatewayView& v, Timestamp now) {
                       {"connect_failures", uc.connect_failures},
                       {"connection_losses", uc.connection_losses},
                       {"received", uc.received},
-                      {"skipped_dropped", uc.skipped_dropped}};
+                      {"skipped_dropped", uc.skipped_dropped},
+                      {"refused", uc.refused},
+                      {"split", uc.split},
+                      {"parts_published", uc.parts_published}};
+  if (uc.mqtt_version != 0) link["mqtt"] = uc.mqtt_version >= 5 ? "5" : "3.1.1";
+  if (uc.window != 0) link["window"] = uc.window;
+  if (uc.broker_max_packet != 0) link["broker_max_packet"] = uc.broker_max_packet;
   if (!uc.last_error.empty()) link["last_error"] = uc.last_error;
   if (info.cert_not_after) {
     link["cert_not_after"] = format_rfc3339(*info.cert_not_after);

@@ -7,13 +7,11 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -24,8 +22,11 @@
 
 #include "guardian/common/backoff.hpp"
 #include "guardian/common/json_writer.hpp"
+#include "guardian/common/log.hpp"
 #include "guardian/common/time_format.hpp"
 #include "guardian/gateway/payload.hpp"
+#include "guardian/gateway/refusal_watch.hpp"
+#include "mqtt_session.hpp"
 
 // Threads (see mqtt_uplink.hpp for the state diagram):
 //
@@ -34,7 +35,7 @@
 //   begin_attempt() ──post──▶    link.open(), new async_client,
 //                                connect(listener) ─────────────────▶  CONNACK / failure
 //   on_connected() ◀──────────────────────────────────post───────────  connect listener
-//   pump(): publish(seq) ───────────────────────────────────────────▶  PUBACK
+//   pump(): publish(seq[, parts]) ──────────────────────────────────▶  PUBACK / reason code
 //   drain_pubacks() ◀────post (batched; stop() drains directly)─────── publish listener
 //   on_connection_lost() ◀───────────────────────────post───────────── connection_lost
 //   retire(connection) ──post──▶ destroy the old client, link.close()
@@ -46,10 +47,10 @@ namespace guardian::gateway {
 namespace {
 
 namespace asio = boost::asio;
+using detail::Connection;
 
 constexpr int kQos = 1;
-constexpr std::chrono::seconds kConnectTimeout{10};
-// Paho slots beyond max_inflight for live (health/status) publishes.
+// Paho slots beyond the window for live (health/status) publishes.
 constexpr int kLiveHeadroom = 16;
 // stop(): longest wait for the offline status, and for the disconnect.
 constexpr std::chrono::milliseconds kStopStepTimeout{900};
@@ -62,11 +63,16 @@ constexpr std::chrono::milliseconds kPumpRetryDelay{100};
 // after this long (SendClaims::Verdict::wait; the transaction is one group commit).
 constexpr std::chrono::milliseconds kClaimWaitDelay{2};
 
-void* seq_context(std::uint64_t seq) noexcept {
-  return reinterpret_cast<void*>(static_cast<std::uintptr_t>(seq));
+// A publish's context: its seq and the attempt that published it (16 bits), so that a PUBACK of
+// a part published before the message was sent again is not counted for the new attempt.
+void* publish_context(std::uint64_t seq, std::uint16_t attempt) noexcept {
+  return reinterpret_cast<void*>(static_cast<std::uintptr_t>((seq << 16) | attempt));
 }
-std::uint64_t seq_from_context(void* context) noexcept {
-  return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(context));
+std::uint64_t context_seq(void* context) noexcept {
+  return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(context)) >> 16;
+}
+std::uint16_t context_attempt(void* context) noexcept {
+  return static_cast<std::uint16_t>(reinterpret_cast<std::uintptr_t>(context) & 0xFFFFu);
 }
 
 std::string status_payload(const std::string& device, const char* state,
@@ -87,78 +93,11 @@ std::string status_payload(const std::string& device, const char* state,
   return out;
 }
 
-// The password, read at every attempt (it may be rotated); trailing newlines are not part of it.
-result<std::string> read_password(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return make_errno_error(errno, "uplink.password_file " + path.string() +
-                                       " cannot be read; check the path and its permissions");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string password = ss.str();
-  while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
-    password.pop_back();
-  return password;
+int first_version(config::MqttVersion v) noexcept {
+  return v == config::MqttVersion::v3_1_1 ? MQTTVERSION_3_1_1 : MQTTVERSION_5;
 }
 
-// An iaction_listener forwarding to functions set by the owner.
-class Listener final : public mqtt::iaction_listener {
- public:
-  std::function<void(const mqtt::token&)> succeeded;
-  std::function<void(const mqtt::token&)> failed;
-
- private:
-  void on_success(const mqtt::token& t) override {
-    if (succeeded) succeeded(t);
-  }
-  void on_failure(const mqtt::token& t) override {
-    if (failed) failed(t);
-  }
-};
-
-class ClientCallback final : public mqtt::callback {
- public:
-  std::function<void(const std::string&)> lost;
-  std::function<void(mqtt::const_message_ptr)> arrived;
-
- private:
-  void connection_lost(const std::string& cause) override {
-    if (lost) lost(cause);
-  }
-  void message_arrived(mqtt::const_message_ptr message) override {
-    if (arrived) arrived(std::move(message));
-  }
-};
-
-// One connection attempt and, if it succeeds, the connection. Its listeners are declared before
-// the client so that they outlive it: Paho may call them until the client is destroyed.
-struct Connection {
-  Listener connect_listener;
-  Listener publish_listener;
-  Listener subscribe_listener;
-  ClientCallback callback;
-  std::mutex tls_mutex;
-  std::string tls_errors;  // OpenSSL's messages for this attempt, for last_error
-  std::string server_uri;
-  bool tls = false;
-  std::uint64_t generation = 0;
-  std::unique_ptr<mqtt::async_client> client;
-
-  std::string take_tls_errors() {
-    std::lock_guard lock(tls_mutex);
-    return std::exchange(tls_errors, {});
-  }
-};
-
-void destroy_connection(std::shared_ptr<Connection> conn) {
-  if (!conn || !conn->client) return;
-  try {
-    if (conn->client->is_connected()) conn->client->disconnect(0)->wait_for(kStopStepTimeout);
-  } catch (const mqtt::exception&) {
-    // Already gone; destroying the client is all that is left.
-  }
-  conn.reset();
-}
+const char* version_name(int v) noexcept { return v >= MQTTVERSION_5 ? "MQTT 5" : "MQTT 3.1.1"; }
 
 // One stream of queued messages to publish: the seqs in (cursor, up_to] not yet fetched, and
 // those fetched ahead of publishing (each held in the Outbox's SendClaims until it leaves here).
@@ -190,6 +129,18 @@ struct Lane {
     contended = 0;
   }
 };
+
+// A queued message published and not yet acknowledged: what is needed to account for it, and to
+// say what it was if the broker refuses it.
+struct Flight {
+  std::uint16_t attempt = 0;
+  std::uint32_t parts_left = 1;
+  MessageKind kind = MessageKind::telemetry;
+  std::string source;
+  std::uint32_t count = 0;
+};
+
+enum class Published : std::uint8_t { sent, retry, refused };
 
 }  // namespace
 
@@ -227,7 +178,10 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
         backoff(site.uplink.reconnect_min, site.uplink.reconnect_max),
         backlog(o.claims()),
         live(o.claims()),
-        live_share(static_cast<std::uint64_t>(std::clamp(site.uplink.live_share_percent, 0, 100))) {
+        live_share(static_cast<std::uint64_t>(std::clamp(site.uplink.live_share_percent, 0, 100))),
+        watch(site.uplink.refuse_after_disconnects),
+        version(first_version(site.uplink.mqtt_version)),
+        window(max_inflight) {
     counters.state_since = now_ms();
   }
 
@@ -255,17 +209,17 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
   void begin_attempt() {
     const std::uint64_t gen = ++generation;
     set_state(LinkState::connecting);
-    asio::post(*connector, [self = shared_from_this(), gen] { self->attempt(gen); });
+    asio::post(*connector, [self = shared_from_this(), gen, v = version] { self->attempt(gen, v); });
   }
 
   void retire(std::shared_ptr<Connection> conn) {
     asio::post(*connector, [self = shared_from_this(), conn = std::move(conn)]() mutable {
-      destroy_connection(std::move(conn));
+      detail::destroy_connection(std::move(conn), kStopStepTimeout);
       self->link.close();
     });
   }
 
-  void on_connected(std::uint64_t gen) {
+  void on_connected(std::uint64_t gen, detail::BrokerLimits limits) {
     // With a callback set, Paho C++ 1.2 calls the connect listener's on_success twice (once for
     // the connect token, once from the client's "connected" notification): the first one counts.
     if (gen != generation || stopping || state == LinkState::connected) return;
@@ -277,21 +231,62 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     set_state(LinkState::connected);
     ++counters.connects;
     backoff.reset();
+    apply_limits(limits);
+    log::info("uplink", "connected to " + active->server_uri + " (" +
+                            version_name(counters.mqtt_version) + ", " +
+                            std::to_string(window) + " in flight, messages ≤ " +
+                            std::to_string(max_payload(kind_topics[0].size())) + " bytes)");
+    last_failure_logged.clear();
     publish_live_topic(status_topic, status_payload(device_id, "online", now_ms()), true);
     for (const auto& [topic, handler] : subscriptions) subscribe_topic(topic);
     // Re-send everything not acknowledged, from the lowest seq (at-least-once; consumers drop
     // duplicates by seq). What was committed before this connection is the backlog; what is
     // committed from now on is live, and gets its share of the link while the backlog drains.
     committed_hint = std::max(committed_hint, outbox.stats().last_seq);
-    in_flight.clear();
+    clear_flights();
     backlog.reset(0, committed_hint);
     live.reset(committed_hint, std::numeric_limits<std::uint64_t>::max());
     pump();
   }
 
-  void on_connect_failed(std::uint64_t gen, std::string reason) {
+  // What this connection's CONNACK allows: the window (Receive Maximum) and the largest packet.
+  void apply_limits(const detail::BrokerLimits& limits) {
+    counters.mqtt_version = limits.mqtt_version;
+    broker_max_packet = limits.max_packet_size.value_or(0);
+    counters.broker_max_packet = broker_max_packet;
+    window = max_inflight;
+    if (limits.receive_maximum && *limits.receive_maximum > 0)
+      window = std::min<std::size_t>(window, *limits.receive_maximum);
+    counters.window = static_cast<std::uint32_t>(window);
+    if (message_limit_handler) message_limit_handler(max_payload(kind_topics[0].size()));
+  }
+
+  // The largest payload a publish on a topic of `topic_size` bytes may carry on this connection.
+  [[nodiscard]] std::uint64_t max_payload(std::size_t topic_size) const {
+    std::uint64_t bound = uplink.max_message_bytes;
+    if (broker_max_packet > 0) {
+      const std::uint64_t overhead = detail::publish_overhead(topic_size);
+      bound = std::min<std::uint64_t>(bound, broker_max_packet > overhead
+                                                 ? broker_max_packet - overhead
+                                                 : 0);
+    }
+    return bound;
+  }
+
+  void on_connect_failed(std::uint64_t gen, std::string reason, bool version_refused) {
     if (gen != generation || stopping) return;
     ++counters.connect_failures;
+    if (version_refused && uplink.mqtt_version == config::MqttVersion::automatic &&
+        version >= MQTTVERSION_5) {
+      version = MQTTVERSION_3_1_1;
+      reason += ": it does not speak MQTT 5, so MQTT 3.1.1 from now on";
+      log::warn("uplink", reason);
+      last_failure_logged = reason;
+    } else if (reason != last_failure_logged) {
+      // Once per distinct reason: a broker that stays away does not fill the journal.
+      log::warn("uplink", reason + " (retrying with back-off)");
+      last_failure_logged = reason;
+    }
     counters.last_error = std::move(reason);
     std::shared_ptr<Connection> failed;
     {
@@ -307,11 +302,31 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     ++counters.connection_losses;
     counters.last_error = "connection to " + (active ? active->server_uri : std::string("broker")) +
                           " lost" + (cause.empty() ? std::string{} : ": " + cause);
+    // Was it the broker refusing the message it was sent right before?
+    std::optional<std::uint64_t> lowest;
+    std::optional<std::uint64_t> highest;
+    Flight lowest_flight;
+    if (!flights.empty()) {
+      lowest = flights.begin()->first;
+      highest = flights.rbegin()->first;
+      lowest_flight = flights.begin()->second;
+    }
+    const auto refused = watch.on_connection_lost(lowest, highest, flights.size() == 1,
+                                                  std::chrono::steady_clock::now() - last_publish);
+    if (const auto through = watch.alone_through(); through && !refused)
+      counters.last_error += "; messages up to seq " + std::to_string(*through) +
+                             " are sent one at a time next, to find one the broker refuses";
+    log::warn("uplink", counters.last_error);
     // Un-acknowledged publishes of this connection are forgotten: the next connection re-sends
     // them from the queue.
-    in_flight.clear();
+    clear_flights();
     backlog.reset(0, 0);
     live.reset(0, 0);
+    if (refused)
+      refuse(*refused, lowest_flight,
+             "the broker closed the connection right after it, each of the " +
+                 std::to_string(uplink.refuse_after_disconnects) + " times it was sent alone" +
+                 (cause.empty() ? std::string{} : " (" + cause + ")"));
     retire(std::move(active));
     schedule_retry();
   }
@@ -342,11 +357,33 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     return live.contended * 100 < live_share * (contended + 1) ? &live : &backlog;
   }
 
+  [[nodiscard]] bool backlog_exhausted() const {
+    return !backlog.fetching && backlog.ahead.empty() &&
+           backlog.cursor >= std::min(backlog.up_to, committed_hint);
+  }
+
+  // After a loss right after publishing, the messages then in flight go one at a time (each
+  // after the previous one's PUBACK), from the backlog where they are: the one the broker drops
+  // the link for is then alone (RefusalWatch). Returns the lane to publish from, nullptr to wait.
+  Lane* pick_lane_carefully(std::uint64_t through) {
+    if (backlog.ahead.empty()) {
+      if (!backlog_exhausted()) return nullptr;
+      watch.passed(std::numeric_limits<std::uint64_t>::max());  // all delivered or dropped
+      return pick_lane();
+    }
+    const std::uint64_t front = backlog.ahead.front().seq;
+    watch.passed(front);
+    if (front > through) return pick_lane();
+    return flights.empty() ? &backlog : nullptr;
+  }
+
   void pump() {
     if (state != LinkState::connected || !active || stopping) return;
-    while (in_flight.size() < max_inflight) {
-      Lane* lane = pick_lane();
+    while (publishes_in_flight < window) {
+      const auto careful = watch.alone_through();
+      Lane* lane = careful ? pick_lane_carefully(*careful) : pick_lane();
       if (lane == nullptr) break;
+      const bool alone = careful && lane == &backlog && lane->ahead.front().seq <= *careful;
       const bool contended = !backlog.ahead.empty() && !live.ahead.empty();
       const StoredMessage& m = lane->ahead.front();
       // The queue's bounds may have dropped it since it was fetched (then a gap reports it), or
@@ -361,14 +398,16 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
         lane->pop_front();
         continue;
       }
-      if (!publish_queued(m)) {
+      const Published outcome = publish_queued(m);
+      if (outcome == Published::retry) {
         arm_pump_retry();
         break;
       }
-      in_flight.insert(m.seq);
       lane->pop_front();
+      if (outcome == Published::refused) continue;
       if (contended) ++lane->contended;
       ++counters.published;
+      if (alone) break;  // nothing beside it until its PUBACK
     }
     // Fetch ahead while publishing, so the link never waits on the disk; the two lanes share
     // the fetch-ahead budget.
@@ -378,20 +417,71 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
         fetch_more(*lane);
   }
 
-  bool publish_queued(const StoredMessage& m) {
+  // Publishes `m` whole, or in parts when it is larger than this broker takes. A message that
+  // cannot be split small enough is refused here: sending it would only get the link dropped.
+  Published publish_queued(const StoredMessage& m) {
     const auto kind = static_cast<std::size_t>(m.kind);
     const mqtt::string_ref& topic = kind < kind_topics.size() ? kind_topics[kind] : kind_topics[0];
-    try {
-      // The topic is shared and the envelope moved into the message: Paho C makes the one copy
-      // it needs, the C++ layer none.
-      auto message = mqtt::make_message(topic, mqtt::binary_ref(envelope(device_id, m.seq, m.body)),
-                                        kQos, false);
-      active->client->publish(std::move(message), seq_context(m.seq), active->publish_listener);
-      return true;
-    } catch (const mqtt::exception& e) {
-      counters.last_error = "publish of seq " + std::to_string(m.seq) + " refused: " + e.what();
-      return false;
+    const std::uint64_t limit = max_payload(topic.size());
+    Flight flight{++attempts, 1, m.kind, m.source, m.count};
+    std::vector<std::string> documents;
+    if (auto whole = envelope(device_id, m.seq, m.body); whole.size() <= limit) {
+      documents.push_back(std::move(whole));
+    } else {
+      const std::uint64_t overhead = envelope_overhead(device_id);
+      auto parts = limit > overhead ? split_body(m.body, static_cast<std::size_t>(limit - overhead))
+                                    : std::nullopt;
+      if (!parts) {
+        refuse(m.seq, flight,
+               "it is larger than the broker takes (" + std::to_string(limit) +
+                   " bytes a message) and cannot be split between its readings to fit");
+        return Published::refused;
+      }
+      const auto count = static_cast<std::uint32_t>(parts->size());
+      for (std::uint32_t i = 0; i < count; ++i)
+        documents.push_back(envelope(device_id, m.seq, (*parts)[i], MessagePart{i + 1, count}));
+      ++counters.split;
+      counters.parts_published += count;
     }
+    flight.parts_left = static_cast<std::uint32_t>(documents.size());
+    std::size_t sent = 0;
+    try {
+      for (auto& document : documents) {
+        // The topic is shared and the document moved into the message: Paho C makes the one copy
+        // it needs, the C++ layer none.
+        auto message = mqtt::make_message(topic, mqtt::binary_ref(std::move(document)), kQos, false);
+        active->client->publish(std::move(message), publish_context(m.seq, flight.attempt),
+                                active->publish_listener);
+        ++sent;
+      }
+    } catch (const mqtt::exception& e) {
+      // Tried again whole shortly; PUBACKs of parts already out carry this attempt, which no
+      // flight has, and are ignored (the consumer drops the duplicate parts by seq and part).
+      counters.last_error = "publish of seq " + std::to_string(m.seq) + " refused: " + e.what();
+      return Published::retry;
+    }
+    publishes_in_flight += sent;
+    last_publish = std::chrono::steady_clock::now();
+    flights.insert_or_assign(m.seq, std::move(flight));
+    return Published::sent;
+  }
+
+  // The broker refused `seq` (or would): out of the queue, logged once, reported on `gaps`.
+  void refuse(std::uint64_t seq, const Flight& what, const std::string& reason) {
+    ++counters.refused;
+    counters.last_error = "seq " + std::to_string(seq) + " refused by the broker: " + reason;
+    log::warn("uplink", "seq " + std::to_string(seq) + " (" + topic_suffix(what.kind) +
+                            (what.source.empty() ? std::string{} : " from " + what.source) + ", " +
+                            std::to_string(what.count) + " value(s)) refused by the broker: " +
+                            reason + "; taken out of the queue and reported on gaps as "
+                            "refused_by_broker");
+    watch.on_settled(seq);
+    outbox.refuse(seq);
+  }
+
+  void clear_flights() {
+    flights.clear();
+    publishes_in_flight = 0;
   }
 
   void arm_pump_retry(std::chrono::milliseconds delay = kPumpRetryDelay) {
@@ -433,7 +523,7 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     auto& messages = fetched.value();
     for (auto& m : messages) {
       lane.cursor = std::max(lane.cursor, m.seq);
-      if (in_flight.contains(m.seq)) {
+      if (flights.contains(m.seq)) {
         outbox.claims().release(m.seq);
         continue;
       }
@@ -446,12 +536,12 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
   }
 
   // Paho thread: PUBACKs are collected and handed over in batches.
-  void puback_arrived(std::uint64_t seq) {
+  void puback_arrived(void* context) {
     bool first = false;
     {
       std::lock_guard lock(puback_mutex);
       first = pubacks.empty();
-      pubacks.push_back(seq);
+      pubacks.push_back(context);
     }
     if (first)
       asio::post(io, [weak = weak_from_this()] {
@@ -460,24 +550,47 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
   }
 
   void drain_pubacks() {
-    std::vector<std::uint64_t> seqs;
+    std::vector<void*> contexts;
     {
       std::lock_guard lock(puback_mutex);
-      seqs.swap(pubacks);
+      contexts.swap(pubacks);
     }
-    for (const auto seq : seqs) {
-      in_flight.erase(seq);
+    for (void* context : contexts) {
+      const auto it = flights.find(context_seq(context));
+      if (it == flights.end() || it->second.attempt != context_attempt(context)) continue;
+      if (publishes_in_flight > 0) --publishes_in_flight;
+      if (--it->second.parts_left > 0) continue;
+      const std::uint64_t seq = it->first;
+      flights.erase(it);
       ++counters.acknowledged;
+      watch.on_settled(seq);
       outbox.acknowledge(seq);
     }
-    if (!seqs.empty()) pump();
+    if (!contexts.empty()) pump();
   }
 
-  void on_publish_failed(std::uint64_t gen, std::uint64_t seq, std::string reason) {
+  void on_publish_failed(std::uint64_t gen, void* context, int reason_code, std::string reason) {
     if (gen != generation || state != LinkState::connected) return;
+    const std::uint64_t seq = context_seq(context);
+    const auto it = flights.find(seq);
+    if (it == flights.end() || it->second.attempt != context_attempt(context)) return;
+    const bool broker_answer = active && active->mqtt_version >= MQTTVERSION_5 &&
+                               reason_code >= 0x80 && reason_code < 0xFF;
+    // Paho fails what is in flight when the connection drops, before it reports the loss: left
+    // to on_connection_lost(), which must see what was in flight to tell what the broker refused.
+    if (!broker_answer && active && !active->client->is_connected()) return;
+    const Flight flight = std::move(it->second);
+    flights.erase(it);
+    publishes_in_flight -= std::min<std::size_t>(publishes_in_flight, flight.parts_left);
+    // MQTT 5: the broker's answer. A reason code ≥ 0x80 on a PUBACK is final for this message
+    // (Paho C++ reports 0xFF, which no broker sends, for failures of its own under 3.1.1).
+    if (broker_answer) {
+      refuse(seq, flight, "PUBACK reason code " + detail::reason_text(reason_code));
+      pump();
+      return;
+    }
     counters.last_error = "publish of seq " + std::to_string(seq) + " failed: " + reason;
     // Re-send from just below the failed seq; fetched messages already in flight are skipped.
-    in_flight.erase(seq);
     Lane& lane = seq > backlog.up_to ? live : backlog;
     lane.reset(std::min(lane.cursor, seq - 1), lane.up_to);
     pump();
@@ -486,6 +599,15 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
   void publish_live_topic(const std::string& topic, const std::string& payload, bool retained) {
     if (state != LinkState::connected || !active) {
       ++counters.live_dropped;
+      return;
+    }
+    // Never sent larger than the broker takes: it would drop the connection (health grows with
+    // the number of adapters and sources).
+    if (const auto limit = max_payload(topic.size()); payload.size() > limit) {
+      ++counters.live_dropped;
+      counters.last_error = topic + " not sent: " + std::to_string(payload.size()) +
+                            " bytes, more than the broker takes (" + std::to_string(limit) + ")";
+      if (oversized_live_logged.insert(topic).second) log::warn("uplink", counters.last_error);
       return;
     }
     try {
@@ -545,12 +667,12 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
         counters.last_error = std::string("offline status not sent: ") + e.what();
       }
     }
-    destroy_connection(std::move(active));
-    destroy_connection(std::move(pending_attempt));
+    detail::destroy_connection(std::move(active), kStopStepTimeout);
+    detail::destroy_connection(std::move(pending_attempt), kStopStepTimeout);
     // PUBACKs that arrived while stopping still count: those messages must not be sent again.
     drain_pubacks();
     link.close();
-    in_flight.clear();
+    clear_flights();
     backlog.reset(0, 0);
     live.reset(0, 0);
     set_state(LinkState::stopped);
@@ -558,85 +680,69 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
 
   // ── connect worker thread ──
 
-  void attempt(std::uint64_t gen) {
+  void attempt(std::uint64_t gen, int mqtt_version) {
     if (stopping) return;
     link.close();
     auto endpoint = link.open();
-    if (!endpoint) return post_connect_failed(gen, endpoint.error().describe());
+    if (!endpoint) return post_connect_failed(gen, endpoint.error().describe(), false);
 
     auto conn = std::make_shared<Connection>();
     conn->server_uri = endpoint.value().server_uri;
     conn->generation = gen;
     try {
-      mqtt::connect_options options;
-      options.set_mqtt_version(MQTTVERSION_3_1_1);
-      options.set_clean_session(true);
-      options.set_automatic_reconnect(false);  // our loop: Link::open() before every attempt
-      options.set_keep_alive_interval(
-          std::chrono::duration_cast<std::chrono::seconds>(uplink.keepalive));
-      options.set_connect_timeout(kConnectTimeout);
-      options.set_max_inflight(static_cast<int>(max_inflight) + kLiveHeadroom);
-      const auto will = status_payload(device_id, "offline", std::nullopt);
-      options.set_will(mqtt::will_options(status_topic, will, kQos, true));
-      if (!uplink.username.empty()) options.set_user_name(uplink.username);
-      if (!uplink.password_file.empty()) {
-        auto password = read_password(uplink.password_file);
-        if (!password) return post_connect_failed(gen, password.error().describe());
-        options.set_password(password.value());
-      }
-      if (const auto& tls = endpoint.value().tls) {
-        conn->tls = true;
-        mqtt::ssl_options ssl;
-        if (!tls->ca_file.empty()) ssl.set_trust_store(tls->ca_file.string());
-        if (!tls->cert_file.empty()) ssl.set_key_store(tls->cert_file.string());
-        if (!tls->key_file.empty()) ssl.set_private_key(tls->key_file.string());
-        ssl.set_enable_server_cert_auth(true);
-        ssl.set_verify(true);  // host name / IP in the broker certificate
-        ssl.set_ssl_version(MQTT_SSL_VERSION_TLS_1_2);
-        ssl.set_error_handler([raw = conn.get()](const std::string& message) {
-          std::lock_guard lock(raw->tls_mutex);
-          if (!raw->tls_errors.empty()) raw->tls_errors += "; ";
-          raw->tls_errors += message;
-        });
-        options.set_ssl(std::move(ssl));
-      }
-
-      // Paho's own buffer must hold max_inflight publishes plus live ones (FIELD-NOTES: the
-      // default of 100 throws "No more messages can be buffered" even while connected). Off-line
-      // buffering stays off — create_options(version, n) would turn it on: while disconnected a
-      // publish must fail, the queue keeps the message (and Paho C leaks the buffered commands of
-      // a client destroyed before it reconnects; seen with LeakSanitizer).
-      mqtt::create_options create(MQTTVERSION_3_1_1);
-      create.set_max_buffered_messages(static_cast<int>(2 * max_inflight) + 100);
-      create.set_send_while_disconnected(false);
-      conn->client =
-          std::make_unique<mqtt::async_client>(conn->server_uri, client_id, create, nullptr);
+      detail::SessionSettings settings;
+      settings.client_id = client_id;
+      settings.will_topic = status_topic;
+      settings.will_payload = status_payload(device_id, "offline", std::nullopt);
+      settings.mqtt_version = mqtt_version;
+      settings.max_inflight = static_cast<int>(max_inflight) + kLiveHeadroom;
+      settings.max_buffered = static_cast<int>(2 * max_inflight) + 100;
+      auto options = detail::prepare_session(*conn, uplink, endpoint.value(), settings);
+      if (!options) return post_connect_failed(gen, options.error().describe(), false);
       wire(*conn, gen);
       conn->client->set_callback(conn->callback);
+      conn->client->set_disconnected_handler(
+          [weak = weak_from_this(), gen](const mqtt::properties&, mqtt::ReasonCode code) {
+            if (auto self = weak.lock())
+              asio::post(self->io, [weak, gen, code] {
+                if (auto s = weak.lock())
+                  s->on_connection_lost(gen, "the broker disconnected with reason " +
+                                                 detail::reason_text(static_cast<int>(code)));
+              });
+          });
       {
         std::lock_guard lock(handoff_mutex);
         handoff = conn;
       }
-      conn->client->connect(options, nullptr, conn->connect_listener);
+      conn->client->connect(options.value(), nullptr, conn->connect_listener);
     } catch (const mqtt::exception& e) {
-      post_connect_failed(gen, "connect to " + conn->server_uri + " failed: " + e.what());
+      post_connect_failed(gen, "connect to " + conn->server_uri + " failed: " + e.what(), false);
     }
   }
 
   void wire(Connection& conn, std::uint64_t gen) {
     std::weak_ptr<Impl> weak = weak_from_this();
-    conn.connect_listener.succeeded = [weak, gen](const mqtt::token&) {
+    conn.connect_listener.succeeded = [weak, gen](const mqtt::token& t) {
+      auto limits = detail::limits_from(t);
       if (auto self = weak.lock())
-        asio::post(self->io, [weak, gen] {
-          if (auto s = weak.lock()) s->on_connected(gen);
+        asio::post(self->io, [weak, gen, limits] {
+          if (auto s = weak.lock()) s->on_connected(gen, limits);
         });
     };
     conn.connect_listener.failed = [weak, gen, raw = &conn](const mqtt::token& t) {
       auto self = weak.lock();
       if (!self) return;
-      std::string reason = "connect to " + raw->server_uri +
-                           " failed: " + mqtt::exception::error_str(t.get_return_code()) + " (" +
-                           std::to_string(t.get_return_code()) + ")";
+      // MQTT 5 puts the CONNACK's reason code (≥ 0x80) where 3.1.1 puts a return code.
+      const int rc = t.get_return_code();
+      const int code = std::max(static_cast<int>(t.get_reason_code()), rc);
+      const bool version_refused = detail::refuses_protocol_version(t);
+      std::string reason = "connect to " + raw->server_uri + " (" +
+                           version_name(raw->mqtt_version) + ") failed: " +
+                           (version_refused ? std::string("the broker refused the protocol version")
+                            : code >= 0x80  ? "the broker refused it with reason " +
+                                                 detail::reason_text(code)
+                                            : mqtt::exception::error_str(rc) + " (" +
+                                                 std::to_string(rc) + ")");
       if (const auto tls = raw->take_tls_errors(); !tls.empty())
         reason += "; TLS: " + tls;
       else if (raw->tls)
@@ -646,18 +752,19 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
             "; no TLS error was reported: the broker is unreachable, or its certificate does"
             " not name the host in " +
             raw->server_uri;
-      self->post_connect_failed(gen, std::move(reason));
+      self->post_connect_failed(gen, std::move(reason), version_refused);
     };
     conn.publish_listener.succeeded = [weak](const mqtt::token& t) {
-      if (auto self = weak.lock()) self->puback_arrived(seq_from_context(t.get_user_context()));
+      if (auto self = weak.lock()) self->puback_arrived(t.get_user_context());
     };
     conn.publish_listener.failed = [weak, gen](const mqtt::token& t) {
       auto self = weak.lock();
       if (!self) return;
-      const std::uint64_t seq = seq_from_context(t.get_user_context());
+      void* context = t.get_user_context();
+      const int reason_code = static_cast<int>(t.get_reason_code());
       std::string reason = mqtt::exception::error_str(t.get_return_code());
-      asio::post(self->io, [weak, gen, seq, reason = std::move(reason)]() mutable {
-        if (auto s = weak.lock()) s->on_publish_failed(gen, seq, std::move(reason));
+      asio::post(self->io, [weak, gen, context, reason_code, reason = std::move(reason)]() mutable {
+        if (auto s = weak.lock()) s->on_publish_failed(gen, context, reason_code, std::move(reason));
       });
     };
     conn.subscribe_listener.failed = [weak](const mqtt::token& t) {
@@ -683,9 +790,11 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     };
   }
 
-  void post_connect_failed(std::uint64_t gen, std::string reason) {
-    asio::post(io, [weak = weak_from_this(), gen, reason = std::move(reason)]() mutable {
-      if (auto self = weak.lock()) self->on_connect_failed(gen, std::move(reason));
+  void post_connect_failed(std::uint64_t gen, std::string reason, bool version_refused) {
+    asio::post(io, [weak = weak_from_this(), gen, reason = std::move(reason),
+                    version_refused]() mutable {
+      if (auto self = weak.lock())
+        self->on_connect_failed(gen, std::move(reason), version_refused);
     });
   }
 
@@ -708,7 +817,7 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
   std::shared_ptr<Connection> handoff;  // the attempt in progress, created by the worker
 
   std::mutex puback_mutex;
-  std::vector<std::uint64_t> pubacks;  // from Paho threads, drained on the io_context
+  std::vector<void*> pubacks;  // publish contexts from Paho threads, drained on the io_context
 
   // io_context thread only:
   asio::steady_timer retry_timer;
@@ -722,7 +831,17 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
   Lane backlog;                       // seqs committed before this connection
   Lane live;                          // seqs committed since
   const std::uint64_t live_share;     // percent of contended publishes for the live lane
-  std::set<std::uint64_t> in_flight;  // published, PUBACK not yet received
+  std::map<std::uint64_t, Flight> flights;  // published, not yet acknowledged, by seq
+  std::size_t publishes_in_flight = 0;      // their parts not yet acknowledged
+  std::uint16_t attempts = 0;               // publish attempts, for their contexts
+  std::chrono::steady_clock::time_point last_publish{};
+  RefusalWatch watch;
+  int version;                        // MQTT version of the next attempt
+  std::size_t window;                 // publishes in flight at most on this connection
+  std::uint32_t broker_max_packet = 0;
+  std::string last_failure_logged;
+  std::set<std::string> oversized_live_logged;  // topics whose live message was too large
+  std::function<void(std::uint64_t)> message_limit_handler;
   std::map<std::string, MqttUplink::MessageHandler> subscriptions;  // by full topic
 };
 
@@ -742,11 +861,15 @@ void MqttUplink::publish_live(const std::string& topic_suffix, std::string paylo
   impl_->publish_live_topic(impl_->prefix + topic_suffix, payload, retained);
 }
 
+void MqttUplink::on_message_limit(std::function<void(std::uint64_t)> handler) {
+  impl_->message_limit_handler = std::move(handler);
+}
+
 LinkState MqttUplink::state() const noexcept { return impl_->state; }
 
 const UplinkCounters& MqttUplink::counters() const noexcept { return impl_->counters; }
 
-std::uint64_t MqttUplink::in_flight() const noexcept { return impl_->in_flight.size(); }
+std::uint64_t MqttUplink::in_flight() const noexcept { return impl_->flights.size(); }
 
 // Live: Link::info() is thread-safe, so a certificate renewed while connected shows at once.
 secure_link::LinkInfo MqttUplink::link_info() const { return impl_->link.info(); }

@@ -233,6 +233,26 @@ struct Outbox::Impl : std::enable_shared_from_this<Outbox::Impl> {
     }
   }
 
+  // A refused message is kept from fetches (like an acknowledged one) until it is gone; if its
+  // refusal fails it is fetched, sent and refused again: never lost.
+  void refuse(std::uint64_t seq) {
+    if (closed || !acked.insert(seq).second) return;
+    asio::post(worker, [self = shared_from_this(), seq] {
+      auto outcome = self->store->refuse(seq);
+      auto snapshot = self->snapshot();
+      asio::post(self->io, [self, seq, outcome = std::move(outcome),
+                            snapshot = std::move(snapshot)]() mutable {
+        if (self->closed) return;
+        self->apply(std::move(snapshot));
+        self->acked.erase(seq);
+        if (!outcome)
+          self->counters.last_error = outcome.error().describe();
+        else if (outcome.value())
+          ++self->counters.refused;
+      });
+    });
+  }
+
   void arm_delete_timer(std::chrono::milliseconds delay) {
     delete_timer_armed = true;
     const std::uint64_t generation = ++delete_timer_generation;
@@ -494,6 +514,8 @@ void Outbox::async_fetch(std::uint64_t after_seq, std::size_t limit, FetchHandle
 }
 
 void Outbox::acknowledge(std::uint64_t seq) { impl_->acknowledge(seq); }
+
+void Outbox::refuse(std::uint64_t seq) { impl_->refuse(seq); }
 
 void Outbox::flush() { impl_->flush(); }
 

@@ -53,6 +53,12 @@ constexpr const char* kMigrateToV2 =
     "UPDATE outbox SET priority = 3 WHERE kind = 2;"
     "PRAGMA user_version = 2;";
 
+// Schema v3: the gap ledger names the seqs of messages whose reason names them
+// (refused_by_broker), space-separated.
+constexpr const char* kMigrateToV3 =
+    "ALTER TABLE gap_ledger ADD COLUMN seqs TEXT NOT NULL DEFAULT '';"
+    "PRAGMA user_version = 3;";
+
 constexpr std::string_view kInsertSql =
     "INSERT INTO outbox(kind, priority, source, first_ts, last_ts, created, count, body)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
@@ -70,8 +76,8 @@ constexpr std::string_view kVictimColumns =
     "SELECT seq, kind, count, first_ts, last_ts, length(body), body, priority, source, created"
     " FROM outbox";
 constexpr std::string_view kLedgerPutSql =
-    "INSERT OR REPLACE INTO gap_ledger(source, reason, count, messages, first_ts, last_ts, names)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    "INSERT OR REPLACE INTO gap_ledger(source, reason, count, messages, first_ts, last_ts, names,"
+    " seqs) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 // Page cache while the file is scanned at start-up (KiB when negative).
 constexpr const char* kStartupCacheSql = "PRAGMA cache_size=-128";
@@ -310,7 +316,10 @@ result<OutboxStore> OutboxStore::open_checked(const config::QueueConfig& config,
           BOOST_OUTCOME_TRY(sqlite::exec(db, floor_sql.c_str()));
         }
       }
-      BOOST_OUTCOME_TRY(sqlite::exec(db, kMigrateToV2));
+      if (version < 2) {
+        BOOST_OUTCOME_TRY(sqlite::exec(db, kMigrateToV2));
+      }
+      BOOST_OUTCOME_TRY(sqlite::exec(db, kMigrateToV3));
       return sqlite::exec(db, "COMMIT");
     }();
     if (!upgraded) {

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <set>
 
 #include "guardian/gateway/outbox_store.hpp"
@@ -249,9 +250,10 @@ class OutboxStore::Evictor {
     s_.stats_.bytes -= std::min(s_.stats_.bytes, v.size);
     s_.forget_usage({v.priority, v.source}, SourceUsage{1, v.size});
     ++s_.stats_.dropped_messages;
-    record(describe_dropped(v.kind, v.source, v.count, v.first_ts, v.last_ts, v.body, reason,
-                            /*accepted=*/true),
-           v.kind != MessageKind::gap);
+    auto dropped = describe_dropped(v.kind, v.source, v.count, v.first_ts, v.last_ts, v.body,
+                                    reason, /*accepted=*/true);
+    if (reason == DropReason::refused_by_broker) dropped.add_seq(v.seq);
+    record(dropped, v.kind != MessageKind::gap);
     if (v.seq == s_.oldest_seq_) oldest_dropped_ = true;
     return outcome::success();
   }
@@ -507,6 +509,8 @@ result<void> OutboxStore::write_ledger_entries(
     if (it == acct_->ledger.end()) continue;
     const DroppedData& d = it->second;
     const std::string names = join_names(d.names);
+    std::string seqs;
+    for (const auto seq : d.seqs) seqs += (seqs.empty() ? "" : " ") + std::to_string(seq);
     sqlite::StatementReset reset(put);
     sqlite3_bind_text(put, 1, d.source.data(), static_cast<int>(d.source.size()), SQLITE_STATIC);
     sqlite3_bind_int(put, 2, static_cast<int>(d.reason));
@@ -515,6 +519,7 @@ result<void> OutboxStore::write_ledger_entries(
     sqlite3_bind_int64(put, 5, to_millis(d.from));
     sqlite3_bind_int64(put, 6, to_millis(d.to));
     sqlite3_bind_text(put, 7, names.data(), static_cast<int>(names.size()), SQLITE_STATIC);
+    sqlite3_bind_text(put, 8, seqs.data(), static_cast<int>(seqs.size()), SQLITE_STATIC);
     if (const int rc = sqlite3_step(put); rc != SQLITE_DONE)
       return write_error(db_.get(), rc, "queue " + path_.string() + ": cannot record a gap");
   }
@@ -673,14 +678,40 @@ result<std::uint64_t> OutboxStore::expire(Timestamp cutoff) {
   return expired;
 }
 
+result<bool> OutboxStore::refuse(std::uint64_t seq) {
+  RelaxedDurability relaxed(stmts_->relaxed_sync.get(), stmts_->configured_sync.get());
+  BoundedWrite write(*this);
+  BOOST_OUTCOME_TRY(write.begun("a refusal"));
+  Evictor& evictor = write.evictor();
+  Victim v;
+  {
+    sqlite3_stmt* stmt = stmts_->oldest_rows.get();  // the rows after seq - 1: seq, if stored
+    sqlite::StatementReset reset(stmt);
+    sqlite3_bind_int64(stmt, 1, static_cast<std::int64_t>(seq) - 1);
+    const int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+      return write.fail(write_error(db_.get(), rc, write.where() + ": cannot read seq " +
+                                                       std::to_string(seq)));
+    if (rc == SQLITE_DONE || static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 0)) != seq)
+      return false;
+    v = read_victim(stmt, /*with_body=*/true);
+  }
+  if (auto r = evictor.drop(v, DropReason::refused_by_broker); !r) return write.fail(r.error());
+  if (evictor.oldest_dropped())
+    if (auto r = refresh_oldest(); !r) return write.fail(r.error());
+  BOOST_OUTCOME_TRY(write.commit("a refusal"));
+  if (claims_) claims_->forget(std::span<const std::uint64_t>(&seq, 1));
+  return true;
+}
+
 // ───────────────────────────── the gap ledger ─────────────────────────────
 
 result<void> OutboxStore::load_ledger() {
   sqlite3* db = db_.get();
   sqlite3_stmt* raw = nullptr;
   int rc = sqlite3_prepare_v2(db,
-                              "SELECT source, reason, count, messages, first_ts, last_ts, names"
-                              " FROM gap_ledger",
+                              "SELECT source, reason, count, messages, first_ts, last_ts, names,"
+                              " seqs FROM gap_ledger",
                               -1, &raw, nullptr);
   sqlite::StatementPtr stmt(raw);
   if (rc == SQLITE_OK)
@@ -695,6 +726,12 @@ result<void> OutboxStore::load_ledger() {
       d.from = from_millis(sqlite3_column_int64(stmt.get(), 4));
       d.to = from_millis(sqlite3_column_int64(stmt.get(), 5));
       d.names = split_names(column_string(stmt.get(), 6));
+      const std::string seqs = column_string(stmt.get(), 7);
+      for (std::size_t pos = 0; pos < seqs.size();) {
+        const auto end = std::min(seqs.find(' ', pos), seqs.size());
+        d.add_seq(std::strtoull(seqs.c_str() + pos, nullptr, 10));
+        pos = end + 1;
+      }
       acct_->ledger[{d.source, d.reason}] = std::move(d);
     }
   if (rc != SQLITE_DONE)

@@ -14,10 +14,22 @@ constexpr std::chrono::seconds kTickInterval{1};
 Pipeline::Pipeline(boost::asio::io_context& io, const config::SiteConfig& site, Outbox& outbox)
     : outbox_(outbox),
       max_per_message_(static_cast<std::size_t>(std::max(1, site.uplink.max_readings_per_message))),
+      configured_max_message_bytes_(site.uplink.max_message_bytes),
+      envelope_overhead_(envelope_overhead(site.device_id)),
+      max_body_bytes_(0),
       edge_(site.processing, outbox.saved_state()),
-      tick_timer_(io) {}
+      tick_timer_(io) {
+  set_max_message_bytes(configured_max_message_bytes_);
+}
 
 Pipeline::~Pipeline() { stop(); }
+
+void Pipeline::set_max_message_bytes(std::uint64_t bytes) {
+  const std::uint64_t bound = std::min(bytes, configured_max_message_bytes_);
+  // A bound smaller than the envelope still lets one reading through per message.
+  max_body_bytes_ = static_cast<std::size_t>(
+      bound > envelope_overhead_ + 64 ? bound - envelope_overhead_ : 64);
+}
 
 void Pipeline::start() {
   if (ticking_ || edge_.empty()) return;
@@ -86,12 +98,25 @@ void Pipeline::submit_chunks(const std::string& source, std::span<const Reading>
                              Priority priority) {
   for (std::size_t start = 0; start < all.size(); start += max_per_message_) {
     const auto chunk = all.subspan(start, std::min(max_per_message_, all.size() - start));
-    auto message = encode_telemetry(source, chunk);
-    message.priority = priority;
-    if (submit(std::move(message))) continue;
-    counters_.readings_refused += chunk.size();
-    counters_.refused_by_source[source] += chunk.size();
+    submit_bounded(source, chunk, priority);
   }
+}
+
+// Encoded whole when it fits (nearly always); halved until it does otherwise. A single reading
+// larger than the bound goes alone: the uplink splits nothing further and reports it refused.
+void Pipeline::submit_bounded(const std::string& source, std::span<const Reading> readings,
+                              Priority priority) {
+  auto message = encode_telemetry(source, readings);
+  if (message.body.size() > max_body_bytes_ && readings.size() > 1) {
+    const std::size_t half = readings.size() / 2;
+    submit_bounded(source, readings.first(half), priority);
+    submit_bounded(source, readings.subspan(half), priority);
+    return;
+  }
+  message.priority = priority;
+  if (submit(std::move(message))) return;
+  counters_.readings_refused += readings.size();
+  counters_.refused_by_source[source] += readings.size();
 }
 
 void Pipeline::on_record(Record&& record) {

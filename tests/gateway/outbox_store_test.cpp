@@ -193,6 +193,52 @@ TEST(OutboxStore, MaintainsStatsThroughCommitsAndRemovals) {
   EXPECT_EQ(store.stats().last_seq, 4u);
 }
 
+TEST(OutboxStore, AMessageTheBrokerRefusedLeavesWithItsReadingsInTheGapLedgerEvenWhenSent) {
+  TempDir dir;
+  auto store = open_store(queue_config(dir));
+  auto claims = std::make_shared<SendClaims>();
+  store.share_claims(claims);
+  (void)commit(store, messages(3, 5));
+  auto fetched = store.fetch_after(0, 10);
+  ASSERT_TRUE(fetched);
+  ASSERT_EQ(claims->start_sending(2), SendClaims::Verdict::send);  // on its way to the broker
+  auto refused = store.refuse(2);
+  ASSERT_TRUE(refused) << refused.error().describe();
+  EXPECT_TRUE(refused.value());
+  EXPECT_EQ(all_seqs(store), (std::vector<std::uint64_t>{1, 3}));
+  EXPECT_EQ(store.stats().depth, 2u);
+  EXPECT_EQ(store.stats().readings, 10u);
+  EXPECT_EQ(store.stats().dropped[static_cast<std::size_t>(DropReason::refused_by_broker)], 5u);
+  const auto ledger = store.gap_ledger();
+  ASSERT_EQ(ledger.size(), 1u);
+  EXPECT_EQ(ledger[0].reason, DropReason::refused_by_broker);
+  EXPECT_EQ(ledger[0].count, 5u);
+  EXPECT_EQ(ledger[0].messages, 1u);
+  EXPECT_FALSE(ledger[0].names.empty());
+  EXPECT_EQ(ledger[0].seqs, (std::vector<std::uint64_t>{2})) << "the refused message is named";
+  EXPECT_EQ(claims->sent(), 0u) << "its send claim is forgotten";
+  // Refused twice (a retry after a lost answer): nothing more happens.
+  refused = store.refuse(2);
+  ASSERT_TRUE(refused);
+  EXPECT_FALSE(refused.value());
+  EXPECT_EQ(store.gap_ledger()[0].count, 5u);
+  {
+    // The ledger keeps the seq in the file.
+    auto reopened = open_store(queue_config(dir));
+    ASSERT_EQ(reopened.gap_ledger().size(), 1u);
+    EXPECT_EQ(reopened.gap_ledger()[0].seqs, (std::vector<std::uint64_t>{2}));
+  }
+  // Reported like every other drop, under its own reason.
+  auto gaps = store.report_gaps();
+  ASSERT_TRUE(gaps);
+  ASSERT_EQ(gaps.value().size(), 1u);
+  const auto gap = store.fetch_after(gaps.value()[0] - 1, 1);
+  ASSERT_TRUE(gap);
+  EXPECT_NE(gap.value()[0].body.find("\"reason\":\"refused_by_broker\""), std::string::npos)
+      << gap.value()[0].body;
+  EXPECT_NE(gap.value()[0].body.find("\"seqs\":[2]"), std::string::npos) << gap.value()[0].body;
+}
+
 TEST(OutboxStore, LoadsTheSameStatsAfterAReopen) {
   TempDir dir;
   const auto c = queue_config(dir);

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 
@@ -87,6 +89,26 @@ TEST_F(PipelineFixture, SplitsABatchIntoMessagesOfAtMostTheConfiguredSize) {
   }
   EXPECT_EQ(total, 10u);
   EXPECT_EQ(p.counters().messages, 3u);
+}
+
+TEST_F(PipelineFixture, NoMessageIsLargerThanMaxMessageBytesNorThanTheBrokerTakes) {
+  site.uplink.max_message_bytes = 4096;
+  open();
+  Pipeline p(io, site, *outbox);
+  p.on_batch(batch("a", 300));  // ~20 KB of readings
+  p.set_max_message_bytes(1 << 20);  // a broker limit above the configured bound: no effect
+  p.on_batch(batch("b", 300));
+  p.set_max_message_bytes(1500);  // a broker that takes less
+  p.on_batch(batch("c", 300));
+  std::map<std::string, std::size_t> readings;
+  for (const auto& m : committed()) {
+    const auto document = envelope("pipe-01", m.seq, m.body);
+    EXPECT_LE(document.size(), m.source == "c" ? 1500u : 4096u) << m.source;
+    readings[m.source] += nlohmann::json::parse(document).at("readings").size();
+  }
+  EXPECT_EQ(readings["a"], 300u);
+  EXPECT_EQ(readings["b"], 300u);
+  EXPECT_EQ(readings["c"], 300u);
 }
 
 TEST_F(PipelineFixture, RefusedReadingsBecomeAGapMessageOnceTheQueueAcceptsAgain) {

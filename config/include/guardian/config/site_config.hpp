@@ -172,6 +172,13 @@ struct TlsFilesConfig {
 /// there is none. What the MQTT client checks the broker's certificate against.
 [[nodiscard]] std::string broker_uri_host(std::string_view uri);
 
+/// Which MQTT the uplink speaks.
+enum class MqttVersion : std::uint8_t {
+  automatic,  ///< MQTT 5, and 3.1.1 from the first broker that refuses 5 (the default)
+  v5,         ///< MQTT 5 only
+  v3_1_1,     ///< MQTT 3.1.1 only (no reason codes, no packet size from the broker)
+};
+
 struct UplinkConfig {
   std::string broker = "tcp://127.0.0.1:1883";  ///< tcp://host:port or ssl://host:port
   std::string client_id;                        ///< default: the device id
@@ -179,6 +186,13 @@ struct UplinkConfig {
   Duration keepalive{30000};
   int max_inflight = 100;
   int max_readings_per_message = 500;
+  /// No message payload is larger: bodies are split at encode time, and a broker's smaller
+  /// Maximum Packet Size (MQTT 5 CONNACK) lowers it.
+  std::uint64_t max_message_bytes = 128 * 1024;
+  MqttVersion mqtt_version = MqttVersion::automatic;
+  /// A message the connection drops right after, each time it is sent alone, this many times in
+  /// a row, counts as refused by the broker (MQTT 3.1.1 has no other way to say so).
+  int refuse_after_disconnects = 3;
   Duration health_interval{30000};
   Duration reconnect_min{1000};
   Duration reconnect_max{60000};

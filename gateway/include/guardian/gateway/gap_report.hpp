@@ -28,11 +28,13 @@ enum class DropReason : std::uint8_t {
   max_age = 3,        ///< accepted, but older than queue.max_age before it could be sent
   disk_full = 4,      ///< the file system had no space left for it
   corrupt_queue = 5,  ///< it was in a queue file found corrupt (moved aside, kept for analysis)
+  refused_by_broker = 6,  ///< the broker refused it (an MQTT 5 reason code, a disconnect right
+                          ///< after it each time it was sent alone, or larger than it takes)
 };
-inline constexpr std::size_t kDropReasonCount = 6;
+inline constexpr std::size_t kDropReasonCount = 7;
 
 /// Wire name: "backpressure", "queue_full", "source_quota", "max_age", "disk_full",
-/// "corrupt_queue".
+/// "corrupt_queue", "refused_by_broker".
 [[nodiscard]] const char* to_string(DropReason reason) noexcept;
 /// The reason of a wire name; nullopt for an unknown one.
 [[nodiscard]] std::optional<DropReason> drop_reason_from_string(std::string_view name) noexcept;
@@ -49,12 +51,17 @@ struct DroppedData {
   Timestamp from{};            ///< earliest source timestamp dropped
   Timestamp to{};              ///< latest source timestamp dropped
   std::vector<std::string> names;  ///< distinct point names and record types, at most kMaxGapNames
+  /// The seqs of the queued messages dropped, where the reason names them (refused_by_broker:
+  /// the operator must know which message the broker would not take), at most kMaxGapNames.
+  std::vector<std::uint64_t> seqs;
 
   /// Adds `other` (same source and reason) to this: counts summed, time range widened, names
   /// united up to the cap.
   void merge(const DroppedData& other);
   /// Adds one name unless present or the cap is reached.
   void add_name(std::string_view name);
+  /// Adds one seq unless present or the cap is reached.
+  void add_seq(std::uint64_t seq);
 };
 
 /// What a message that is dropped amounts to: its source, counts, time range and the names found
@@ -66,7 +73,7 @@ struct DroppedData {
                                            DropReason reason, bool accepted);
 
 /// The queued message reporting `dropped` (kind gap, priority gap):
-/// body = "source":…,"reason":…,"count":…,"messages":…,"from":…,"to":…,"points":[…]}
+/// body = "source":…,"reason":…,"count":…,"messages":…,"from":…,"to":…[,"seqs":[…]],"points":[…]}
 [[nodiscard]] PendingMessage encode_gap(const DroppedData& dropped);
 
 /// Reads a gap body written by encode_gap back (nullopt when it is not one).

@@ -11,11 +11,22 @@
 ///          have messages ready the live lane gets uplink.live_share of the publishes
 ///   connection lost ─▶ forget in-flight, lanes reset (re-send all unacked), reconnect
 ///
+/// Every message has an outcome (docs/telemetry.md "Delivery"): delivered (PUBACK), or refused —
+/// an MQTT 5 PUBACK reason code ≥ 0x80, larger than the broker takes even when split, or the
+/// connection dropped right after it each time it was sent alone (RefusalWatch) — and a refused
+/// message leaves the queue (Outbox::refuse), is logged once and reported on `gaps`
+/// (refused_by_broker); the messages behind it flow on.
+///
+/// MQTT 5 by default (uplink.mqtt_version), 3.1.1 from the first broker that refuses 5. The
+/// broker's CONNACK sets the in-flight window (Receive Maximum) and the largest packet (Maximum
+/// Packet Size): a stored message larger than that is published in parts ("part"/"parts" in the
+/// envelope, split between readings), and the pipeline is told to encode smaller messages.
+///
 /// Paho's callbacks arrive on Paho's threads and are posted to the io_context; everything in this
 /// class runs on the io_context thread, except Link::open() and the creation/destruction of Paho
 /// clients, which run on the uplink's own connect worker thread.
 ///
-/// MQTT 3.1.1, QoS 1, clean session, no Paho persistence (the Outbox is the persistence), a fresh
+/// QoS 1, clean session (MQTT 5: clean start, no session expiry), no Paho persistence (the Outbox is the persistence), a fresh
 /// Paho client per connection attempt (the Link may hand out a different URI each time). Topics:
 /// SiteConfig::topic_prefix() + telemetry | records | gaps (by MessageKind), health, status.
 /// status: retained {"v":1,"device":…,"state":"online","ts":…} on connect; the last will is the
@@ -52,13 +63,20 @@ struct UplinkCounters {
   std::uint64_t published = 0;          ///< queued messages handed to Paho (re-sends included)
   std::uint64_t acknowledged = 0;       ///< PUBACKs received for queued messages
   std::uint64_t live_published = 0;     ///< health/status messages published
-  std::uint64_t live_dropped = 0;       ///< health messages not sent because the link was down
+  std::uint64_t live_dropped = 0;       ///< health messages not sent: the link was down, or the
+                                        ///< message was larger than the broker takes
   std::uint64_t connects = 0;           ///< successful connections
   std::uint64_t connect_failures = 0;   ///< attempts that failed (Link::open(), TCP, TLS, CONNACK)
   std::uint64_t connection_losses = 0;  ///< established connections that dropped
   std::uint64_t skipped_dropped = 0;    ///< fetched, then dropped by the queue's bounds before
                                         ///< it was sent (in a gap message, so not sent)
   std::uint64_t received = 0;           ///< messages received on subscribed topics
+  std::uint64_t refused = 0;            ///< queued messages the broker refused (taken out)
+  std::uint64_t split = 0;              ///< queued messages published in parts to fit
+  std::uint64_t parts_published = 0;    ///< the parts of those
+  int mqtt_version = 0;                 ///< of the current (or last) connection: 5, or 4 (3.1.1)
+  std::uint32_t broker_max_packet = 0;  ///< the broker's Maximum Packet Size (0: none said)
+  std::uint32_t window = 0;             ///< queued publishes in flight at most, this connection
   std::string last_error;               ///< the latest failure, with the URI (never a secret)
   Timestamp state_since{};              ///< when state() last changed
 };
@@ -95,6 +113,10 @@ class MqttUplink {
   /// counters().last_error. Messages sent while the gateway is not connected are not delivered.
   /// Replaces an earlier handler for the same suffix.
   void subscribe(const std::string& topic_suffix, MessageHandler handler);
+
+  /// Called with the largest message (payload bytes, on the telemetry topic) the current broker
+  /// takes, at every connection; uplink.max_message_bytes when it states no smaller limit.
+  void on_message_limit(std::function<void(std::uint64_t bytes)> handler);
 
   /// The current state of the connect loop.
   [[nodiscard]] LinkState state() const noexcept;

@@ -56,6 +56,7 @@ struct OutboxCounters {
   std::uint64_t disk_full_errors = 0;  ///< commits that failed for lack of disk space
   std::uint64_t expired = 0;           ///< messages dropped by max_age
   std::uint64_t gaps_reported = 0;     ///< gap messages committed
+  std::uint64_t refused = 0;           ///< messages the broker refused, taken out (refuse())
   std::string last_error;           ///< the last commit/delete error, for health
 };
 
@@ -96,6 +97,10 @@ class Outbox {
 
   /// Marks `seq` as delivered (PUBACK received); deleted in the next batched delete.
   void acknowledge(std::uint64_t seq);
+
+  /// Takes `seq` out of the queue because the broker refused it (OutboxStore::refuse): it is
+  /// reported on `gaps` (refused_by_broker) with the next gap report and never fetched again.
+  void refuse(std::uint64_t seq);
 
   /// The edge-processing state saved in the queue file, as it was at construction.
   [[nodiscard]] const std::map<std::string, std::string>& saved_state() const noexcept;

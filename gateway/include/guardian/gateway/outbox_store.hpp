@@ -97,7 +97,7 @@ class OutboxStore {
  public:
   /// Schema version stored in `PRAGMA user_version`. A file with a higher version was written by
   /// a newer Guardian: open() refuses it (it is not corrupt; it must not be quarantined).
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   /// How far above the last assigned seq the seq mark is written (see the file comment).
   static constexpr std::uint64_t kSeqMarkHeadroom = 100'000;
 
@@ -130,6 +130,12 @@ class OutboxStore {
   /// taken as age order (a wall clock stepping back may leave an older message behind a newer
   /// one until that one expires too).
   [[nodiscard]] result<std::uint64_t> expire(Timestamp cutoff);
+
+  /// Deletes the message `seq`, which the broker refused (reason refused_by_broker), recording it
+  /// in the gap ledger in the same transaction; false when it is not stored (delivered or dropped
+  /// meanwhile). Unlike the bounds it takes a sent message: its delivery has ended. Like a delete
+  /// it is not durable on its own (undone by a power cut, the message is sent and refused again).
+  [[nodiscard]] result<bool> refuse(std::uint64_t seq);
 
   /// Turns every gap ledger entry into a gap message (one per source and reason) and empties the
   /// ledger, in one durable transaction; returns the seqs of the gap messages.

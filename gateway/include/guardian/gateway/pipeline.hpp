@@ -2,9 +2,10 @@
 /// \file
 /// The per-point pipeline between adapters and the queue: keeps the last value of every point
 /// (for `guardian status`), applies edge processing (EdgeProcessor: deadband, aggregates,
-/// counters), splits what remains into messages of at most max_readings_per_message — alarm
-/// points in messages of their own, at alarm priority — encodes them and submits them to the
-/// Outbox. What back-pressure refuses is counted here and reported by the Outbox as a gap.
+/// counters), splits what remains into messages of at most max_readings_per_message and at most
+/// uplink.max_message_bytes (with the envelope; lowered by set_max_message_bytes() when a broker
+/// takes less) — alarm points in messages of their own, at alarm priority — encodes them and
+/// submits them to the Outbox. What back-pressure refuses is counted here and reported by the Outbox as a gap.
 ///
 ///   adapter ─ReadingBatch─▶ Pipeline ─▶ last values
 ///                              └──▶ EdgeProcessor ─▶ encode_telemetry ─▶ Outbox::submit
@@ -59,6 +60,12 @@ class Pipeline {
   /// Runs the edge-processing clock once at `now` (what the timer does every second).
   void tick(Timestamp now);
 
+  /// Messages encoded from now on are at most `bytes` long with their envelope, and never more
+  /// than uplink.max_message_bytes (the uplink calls this with the broker's limit).
+  void set_max_message_bytes(std::uint64_t bytes);
+  /// The bound on a body encoded now (max message bytes less the envelope).
+  [[nodiscard]] std::size_t max_body_bytes() const noexcept { return max_body_bytes_; }
+
   /// Last reading of every point, by source then point name.
   using LastValues = std::map<std::string, std::map<std::string, Reading>>;
   [[nodiscard]] const LastValues& last_values() const noexcept { return last_; }
@@ -69,11 +76,16 @@ class Pipeline {
   void submit_readings(const std::string& source, std::vector<Reading>& readings);
   void submit_chunks(const std::string& source, std::span<const Reading> readings,
                      Priority priority);
+  void submit_bounded(const std::string& source, std::span<const Reading> readings,
+                      Priority priority);
   bool submit(PendingMessage message);
   void arm_tick();
 
   Outbox& outbox_;
   std::size_t max_per_message_;
+  const std::uint64_t configured_max_message_bytes_;
+  const std::size_t envelope_overhead_;
+  std::size_t max_body_bytes_;
   EdgeProcessor edge_;
   boost::asio::steady_timer tick_timer_;
   bool ticking_ = false;

@@ -1,6 +1,8 @@
 #include "guardian/adapters/modbus/modbus_adapter.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -20,7 +22,20 @@ struct DeliveryGate {
   std::recursive_mutex mutex;
   bool open = true;
   ReadingSink sink;
+
+  // Back-pressure: readings posted to the io_context and not yet handed to the sink. When the
+  // io_context falls behind (an overloaded uplink or encoder), the bus worker waits here instead
+  // of posting more, so polls slow down before memory grows; `closing` releases it for stop().
+  std::mutex budget_mutex;
+  std::condition_variable budget_cv;
+  std::size_t in_transit = 0;
+  bool closing = false;
+  std::atomic<std::uint64_t> waits{0};
 };
+
+// Readings one adapter may have on their way to the io_context (~0.5 MB): about twenty polls of a
+// 100-point device. A single poll larger than this still goes, alone.
+constexpr std::size_t kMaxReadingsInTransit = 2048;
 
 // "file:line:column: " when the configuration loader recorded where something was declared.
 [[nodiscard]] std::string located(const config::SourceLocation& where) {
@@ -87,13 +102,34 @@ ModbusAdapter::ModbusAdapter(config::ModbusAdapterConfig config, boost::asio::io
   const std::string type = transport_type(config.transport);
   // Runs on the worker thread: hand the batches to the io_context, where the sink lives.
   auto deliver = [&io, gate = impl_->gate](std::vector<ReadingBatch>&& batches) {
-    boost::asio::post(io, [gate, batches = std::move(batches)]() mutable {
-      std::lock_guard lock(gate->mutex);
-      for (auto& batch : batches) {
-        // Checked per batch: the sink itself may call stop().
-        if (!gate->open || !gate->sink) return;
-        gate->sink(std::move(batch));
+    std::size_t n = 0;
+    for (const auto& b : batches) n += b.readings.size();
+    {
+      std::unique_lock budget(gate->budget_mutex);
+      const auto fits = [&] {
+        return gate->closing || gate->in_transit == 0 ||
+               gate->in_transit + n <= kMaxReadingsInTransit;
+      };
+      if (!fits()) {
+        ++gate->waits;
+        gate->budget_cv.wait(budget, fits);
       }
+      gate->in_transit += n;
+    }
+    boost::asio::post(io, [gate, n, batches = std::move(batches)]() mutable {
+      {
+        std::lock_guard lock(gate->mutex);
+        for (auto& batch : batches) {
+          // Checked per batch: the sink itself may call stop().
+          if (!gate->open || !gate->sink) break;
+          gate->sink(std::move(batch));
+        }
+      }
+      {
+        std::lock_guard budget(gate->budget_mutex);
+        gate->in_transit -= std::min(gate->in_transit, n);
+      }
+      gate->budget_cv.notify_all();
     });
   };
   impl_->scheduler = std::make_unique<ModbusBusScheduler>(std::move(config), type,
@@ -102,9 +138,21 @@ ModbusAdapter::ModbusAdapter(config::ModbusAdapterConfig config, boost::asio::io
 
 ModbusAdapter::~ModbusAdapter() { stop(); }
 
-void ModbusAdapter::start() { impl_->scheduler->start(); }
+void ModbusAdapter::start() {
+  {
+    std::lock_guard budget(impl_->gate->budget_mutex);
+    impl_->gate->closing = false;
+  }
+  impl_->scheduler->start();
+}
 
 void ModbusAdapter::stop() {
+  {
+    // A worker waiting for the io_context (which may be this thread) must not hold up stop().
+    std::lock_guard budget(impl_->gate->budget_mutex);
+    impl_->gate->closing = true;
+  }
+  impl_->gate->budget_cv.notify_all();
   impl_->scheduler->stop();
   // Batches posted before the worker stopped must not reach the sink; waits for a sink call
   // in progress on another thread.
@@ -114,7 +162,12 @@ void ModbusAdapter::stop() {
 
 const std::string& ModbusAdapter::name() const { return impl_->config.name; }
 
-AdapterHealth ModbusAdapter::health() const { return impl_->scheduler->health(); }
+AdapterHealth ModbusAdapter::health() const {
+  auto h = impl_->scheduler->health();
+  // Polls that waited because the gateway could not take their readings as fast (overload).
+  if (const auto waits = impl_->gate->waits.load(); waits > 0) h.counters["delivery_waits"] = waits;
+  return h;
+}
 
 void ModbusAdapter::async_write(const WriteCommand& command, WriteHandler handler) {
   WriteResult result;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bench_support.hpp"
+#include "guardian/gateway/compact_payload.hpp"
 #include "guardian/gateway/control_server.hpp"
 #include "guardian/testing/environment.hpp"
 #include "guardian/testing/mosquitto.hpp"
@@ -29,7 +30,8 @@ using guardian::bench::proc_stats;
 
 namespace {
 
-// Counts readings in telemetry payloads without a JSON parser (one "name": per reading).
+// Counts readings and payload bytes in telemetry: v1 without a JSON parser (one "name": per
+// reading), v2 by the length of its "d" array (inflated first when deflated).
 class CountingSubscriber : public virtual mqtt::callback {
  public:
   CountingSubscriber(const std::string& uri) : client_(uri, "bench-counter") {
@@ -40,14 +42,25 @@ class CountingSubscriber : public virtual mqtt::callback {
   void message_arrived(mqtt::const_message_ptr msg) override {
     const auto& p = msg->get_payload_ref().str();
     std::uint64_t n = 0;
-    for (std::size_t pos = p.find("\"name\":"); pos != std::string::npos;
-         pos = p.find("\"name\":", pos + 7))
-      ++n;
+    if (!p.empty() && p.front() == '{' && p.find("\"v\":1,") != std::string::npos) {
+      for (std::size_t pos = p.find("\"name\":"); pos != std::string::npos;
+           pos = p.find("\"name\":", pos + 7))
+        ++n;
+    } else {
+      auto text = p.front() == '{' ? guardian::result<std::string>(p)
+                                   : guardian::gateway::inflate_bytes(p, 64u << 20);
+      if (text) {
+        const auto j = nlohmann::json::parse(text.value(), nullptr, false);
+        if (j.is_object() && j.contains("d")) n = j["d"].size();
+      }
+    }
     readings_ += n;
+    bytes_ += p.size();
     ++messages_;
   }
   std::atomic<std::uint64_t> readings_{0};
   std::atomic<std::uint64_t> messages_{0};
+  std::atomic<std::uint64_t> bytes_{0};
 
  private:
   mqtt::async_client client_;
@@ -63,13 +76,21 @@ int main(int argc, char** argv) {
   app.add_option("--poll", poll_ms, "Poll interval per device, ms")->capture_default_str();
   app.add_option("--seconds", seconds, "Measurement time")->capture_default_str();
   app.add_option("--max-per-message", per_message, "uplink.max_readings_per_message")->capture_default_str();
+  std::string payload = "v1", compression = "none", model = "bulk";
+  app.add_option("--model", model,
+                 "guardian-sim model: bulk (every register readable, counting values) or espresso "
+                 "(14 registers; the rest are refused and sent as bad readings with their error)")
+      ->capture_default_str();
+  app.add_option("--payload", payload, "uplink.payload: v1 or v2")->capture_default_str();
+  app.add_option("--compression", compression, "uplink.compression (v2): none or deflate")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   TempDir dir("guardian-bench");
   MosquittoBroker broker;
   const auto sim_port = free_tcp_port();
   Process sim({{binary_path("guardian-sim").string(), "modbus-tcp", "--port", std::to_string(sim_port),
-                "--model", "espresso"},
+                "--model", model},
                {}, dir / "sim.log", {}});
   if (!wait_for_tcp_port(sim_port, 10s)) {
     std::cerr << "guardian-sim did not start\n";
@@ -79,7 +100,9 @@ int main(int argc, char** argv) {
   std::string yaml = "device:\n  id: bench-01\nqueue:\n  path: " + (dir / "queue.db").string() +
                      "\nuplink:\n  broker: " + broker.uri() +
                      "\n  max_readings_per_message: " + std::to_string(per_message) +
-                     "\n  max_inflight: 200\ncontrol:\n  socket: " + (dir / "control.sock").string() +
+                     "\n  max_inflight: 200\n  payload: " + payload +
+                     (payload == "v2" ? "\n  compression: " + compression : std::string()) +
+                     "\ncontrol:\n  socket: " + (dir / "control.sock").string() +
                      "\nadapters:\n";
   for (int d = 0; d < devices; ++d) {
     yaml += "  - name: bus-" + std::to_string(d) + "\n    type: modbus\n    host: 127.0.0.1\n    port: " +
@@ -114,19 +137,25 @@ int main(int argc, char** argv) {
   { std::ofstream(("/proc/" + std::to_string(gw.pid()) + "/clear_refs").c_str()) << "5"; }
   const auto r0 = counter.readings_.load();
   const auto m0 = counter.messages_.load();
+  const auto b0 = counter.bytes_.load();
   const auto c0 = proc_stats(gw.pid());
   const auto t0 = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(std::chrono::seconds{seconds});  // the measurement window
   const auto t1 = std::chrono::steady_clock::now();
   const auto r1 = counter.readings_.load();
   const auto m1 = counter.messages_.load();
+  const auto b1 = counter.bytes_.load();
   const auto c1 = proc_stats(gw.pid());
   const auto st = status();
 
   const double elapsed = std::chrono::duration<double>(t1 - t0).count();
   const double offered = static_cast<double>(devices) * points * 1000.0 / poll_ms;
-  std::printf("bench_e2e: %d devices x %d points every %d ms (offered %.0f points/s), %d s\n",
-              devices, points, poll_ms, offered, seconds);
+  std::printf("bench_e2e: %d devices x %d points every %d ms (offered %.0f points/s), %d s, "
+              "model %s, payload %s%s\n",
+              devices, points, poll_ms, offered, seconds, model.c_str(), payload.c_str(),
+              payload == "v2" ? (" " + compression).c_str() : "");
+  std::printf("  wire           %.2f bytes per reading (telemetry payloads, envelope included)\n",
+              r1 > r0 ? static_cast<double>(b1 - b0) / static_cast<double>(r1 - r0) : 0.0);
   std::printf("  delivered      %.0f points/s (%.2f of offered), %.0f messages/s\n",
               static_cast<double>(r1 - r0) / elapsed, static_cast<double>(r1 - r0) / elapsed / offered,
               static_cast<double>(m1 - m0) / elapsed);

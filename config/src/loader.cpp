@@ -49,6 +49,10 @@ struct BrokerAddress {
 
 constexpr std::array<Choice<MqttVersion>, 3> kMqttVersions{
     {{"auto", MqttVersion::automatic}, {"5", MqttVersion::v5}, {"3.1.1", MqttVersion::v3_1_1}}};
+constexpr std::array<Choice<PayloadFormat>, 2> kPayloadFormats{
+    {{"v1", PayloadFormat::v1}, {"v2", PayloadFormat::v2}}};
+constexpr std::array<Choice<Compression>, 2> kCompressions{
+    {{"none", Compression::none}, {"deflate", Compression::deflate}}};
 constexpr std::array<Choice<BrokerScheme>, 2> kBrokerSchemes{
     {{"tcp", BrokerScheme::tcp}, {"ssl", BrokerScheme::ssl}}};
 
@@ -186,6 +190,11 @@ void read_uplink(ObjectReader& r, UplinkConfig& uplink, bool secure_link) {
   r.read("max_message_bytes", uplink.max_message_bytes, size_in(kKiB, 255 * kMiB));
   r.read("mqtt_version", uplink.mqtt_version, one_of(kMqttVersions));
   r.read("refuse_after_disconnects", uplink.refuse_after_disconnects, integer_in<int>(1, 100));
+  r.read("payload", uplink.payload, one_of(kPayloadFormats));
+  if (r.read("compression", uplink.compression, one_of(kCompressions)) &&
+      uplink.compression != Compression::none && uplink.payload == PayloadFormat::v1)
+    r.error("compression", "compression applies to the compact payload: add 'payload: v2' (v1 "
+                           "consumers expect plain JSON)");
   r.read("health_interval", uplink.health_interval, duration_in(1s, days{1}));
   read_delay_range(r, "reconnect", uplink.reconnect_min, uplink.reconnect_max, 100ms, days{1});
   r.read("live_share", uplink.live_share_percent, percent_in(0, 100));

@@ -24,6 +24,7 @@
 #include "guardian/common/json_writer.hpp"
 #include "guardian/common/log.hpp"
 #include "guardian/common/time_format.hpp"
+#include "guardian/gateway/compact_payload.hpp"
 #include "guardian/gateway/payload.hpp"
 #include "guardian/gateway/refusal_watch.hpp"
 #include "mqtt_session.hpp"
@@ -180,6 +181,9 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
         live(o.claims()),
         live_share(static_cast<std::uint64_t>(std::clamp(site.uplink.live_share_percent, 0, 100))),
         watch(site.uplink.refuse_after_disconnects),
+        compact(site.uplink.payload == config::PayloadFormat::v2),
+        compress(site.uplink.compression == config::Compression::deflate),
+        version_of_payload(compact ? 2 : kSchemaVersion),
         version(first_version(site.uplink.mqtt_version)),
         window(max_inflight) {
     counters.state_since = now_ms();
@@ -421,16 +425,26 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
   // cannot be split small enough is refused here: sending it would only get the link dropped.
   Published publish_queued(const StoredMessage& m) {
     const auto kind = static_cast<std::size_t>(m.kind);
-    const mqtt::string_ref& topic = kind < kind_topics.size() ? kind_topics[kind] : kind_topics[0];
+    // A schema message goes to its source's own topic, retained: a consumer that starts later
+    // still learns the names behind the indices.
+    const bool schema = m.kind == MessageKind::schema;
+    const mqtt::string_ref topic = schema ? mqtt::string_ref(prefix + "schema/" + m.source)
+                                   : kind < kind_topics.size() ? kind_topics[kind]
+                                                               : kind_topics[0];
     const std::uint64_t limit = max_payload(topic.size());
     Flight flight{++attempts, 1, m.kind, m.source, m.count};
     std::vector<std::string> documents;
-    if (auto whole = envelope(device_id, m.seq, m.body); whole.size() <= limit) {
+    if (auto whole = finish(envelope(device_id, m.seq, m.body, {}, version_of_payload));
+        whole.size() <= limit) {
       documents.push_back(std::move(whole));
     } else {
-      const std::uint64_t overhead = envelope_overhead(device_id);
-      auto parts = limit > overhead ? split_body(m.body, static_cast<std::size_t>(limit - overhead))
-                                    : std::nullopt;
+      // Parts are bounded before compression, which never makes them larger than this slack.
+      const std::uint64_t overhead = envelope_overhead(device_id) + (compress ? 64 : 0);
+      const auto body_limit = static_cast<std::size_t>(limit > overhead ? limit - overhead : 0);
+      auto parts = body_limit == 0 ? std::nullopt
+                   : compact && m.kind == MessageKind::telemetry
+                       ? split_v2_body(m.body, body_limit)
+                       : split_body(m.body, body_limit);
       if (!parts) {
         refuse(m.seq, flight,
                "it is larger than the broker takes (" + std::to_string(limit) +
@@ -439,20 +453,20 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
       }
       const auto count = static_cast<std::uint32_t>(parts->size());
       for (std::uint32_t i = 0; i < count; ++i)
-        documents.push_back(envelope(device_id, m.seq, (*parts)[i], MessagePart{i + 1, count}));
+        documents.push_back(finish(envelope(device_id, m.seq, (*parts)[i],
+                                            MessagePart{i + 1, count}, version_of_payload)));
       ++counters.split;
       counters.parts_published += count;
     }
     flight.parts_left = static_cast<std::uint32_t>(documents.size());
-    std::size_t sent = 0;
     try {
       for (auto& document : documents) {
         // The topic is shared and the document moved into the message: Paho C makes the one copy
         // it needs, the C++ layer none.
-        auto message = mqtt::make_message(topic, mqtt::binary_ref(std::move(document)), kQos, false);
+        auto message =
+            mqtt::make_message(topic, mqtt::binary_ref(std::move(document)), kQos, schema);
         active->client->publish(std::move(message), publish_context(m.seq, flight.attempt),
                                 active->publish_listener);
-        ++sent;
       }
     } catch (const mqtt::exception& e) {
       // Tried again whole shortly; PUBACKs of parts already out carry this attempt, which no
@@ -460,10 +474,15 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
       counters.last_error = "publish of seq " + std::to_string(m.seq) + " refused: " + e.what();
       return Published::retry;
     }
-    publishes_in_flight += sent;
+    publishes_in_flight += documents.size();
     last_publish = std::chrono::steady_clock::now();
     flights.insert_or_assign(m.seq, std::move(flight));
     return Published::sent;
+  }
+
+  // A document as it goes on the wire: deflated when uplink.compression says so.
+  [[nodiscard]] std::string finish(std::string document) const {
+    return compress ? deflate_bytes(document) : document;
   }
 
   // The broker refused `seq` (or would): out of the queue, logged once, reported on `gaps`.
@@ -836,6 +855,9 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
   std::uint16_t attempts = 0;               // publish attempts, for their contexts
   std::chrono::steady_clock::time_point last_publish{};
   RefusalWatch watch;
+  const bool compact;                 // uplink.payload v2
+  const bool compress;                // uplink.compression deflate
+  const int version_of_payload;       // "v" of queued messages' envelopes
   int version;                        // MQTT version of the next attempt
   std::size_t window;                 // publishes in flight at most on this connection
   std::uint32_t broker_max_packet = 0;

@@ -37,6 +37,8 @@ constexpr int kCheckpointAfterDeleteFrames = 4 * kCheckpointAfterCommitFrames;
       return MessageKind::record;
     case 2:
       return MessageKind::gap;
+    case 3:
+      return MessageKind::schema;
     default:
       return MessageKind::telemetry;
   }

@@ -83,11 +83,11 @@ PendingMessage encode_record(const Record& record) {
 }
 
 std::string envelope(std::string_view device_id, std::uint64_t seq, std::string_view body,
-                     MessagePart part) {
+                     MessagePart part, int version) {
   std::string out;
   out.reserve(48 + device_id.size() + body.size());
   out.append("{\"v\":");
-  append_json_number(out, static_cast<std::int64_t>(kSchemaVersion));
+  append_json_number(out, static_cast<std::int64_t>(version));
   out.append(",\"device\":");
   append_json_string(out, device_id);
   out.append(",\"seq\":");

@@ -13,6 +13,7 @@ constexpr std::chrono::seconds kTickInterval{1};
 
 Pipeline::Pipeline(boost::asio::io_context& io, const config::SiteConfig& site, Outbox& outbox)
     : outbox_(outbox),
+      compact_(site.uplink.payload == config::PayloadFormat::v2),
       max_per_message_(static_cast<std::size_t>(std::max(1, site.uplink.max_readings_per_message))),
       configured_max_message_bytes_(site.uplink.max_message_bytes),
       envelope_overhead_(envelope_overhead(site.device_id)),
@@ -106,7 +107,21 @@ void Pipeline::submit_chunks(const std::string& source, std::span<const Reading>
 // larger than the bound goes alone: the uplink splits nothing further and reports it refused.
 void Pipeline::submit_bounded(const std::string& source, std::span<const Reading> readings,
                               Priority priority) {
-  auto message = encode_telemetry(source, readings);
+  PendingMessage message;
+  if (compact_) {
+    // The schema message goes before the data that uses it (a lower seq).
+    bool changed = false;
+    const auto& schema = schemas_.learn(source, readings, changed);
+    if (changed || unannounced_.contains(source)) {
+      if (submit(encode_schema(source, schema)))
+        unannounced_.erase(source);
+      else
+        unannounced_.insert(source);
+    }
+    message = encode_telemetry_v2(source, schema, readings);
+  } else {
+    message = encode_telemetry(source, readings);
+  }
   if (message.body.size() > max_body_bytes_ && readings.size() > 1) {
     const std::size_t half = readings.size() / 2;
     submit_bounded(source, readings.first(half), priority);

@@ -81,6 +81,18 @@ TEST(UplinkDelivery, BadValuesAreLocatedAndExplained) {
                           {5, 29, "out of range"}}));
 }
 
+TEST(UplinkDelivery, TheCompactPayloadAndItsCompressionAreChosenPerUplink) {
+  const auto v2 = parse("device: {id: gw}\nuplink: {payload: v2, compression: deflate}\n");
+  ASSERT_TRUE(loads(v2));
+  EXPECT_EQ(v2.config->uplink.payload, PayloadFormat::v2);
+  EXPECT_EQ(v2.config->uplink.compression, Compression::deflate);
+  EXPECT_EQ(parse("device: {id: gw}\n").config->uplink.payload, PayloadFormat::v1);
+  EXPECT_TRUE(has_error(parse("device: {id: gw}\nuplink: {compression: deflate}\n"), 2, 23,
+                        "compression applies to the compact payload: add 'payload: v2'"));
+  EXPECT_TRUE(has_error(parse("device: {id: gw}\nuplink: {payload: v3}\n"), 2, 19,
+                        "unknown value 'v3'"));
+}
+
 /// A site with one Modbus device `dev` (points t, state, pump) and `processing` from line 13.
 std::string with_processing(std::string_view rules) {
   return "device: {id: gw}\n"                                                     // 1

@@ -2,6 +2,8 @@
 // arrives — decoded values, units, quality, and payloads valid against the published schema.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "e2e_common.hpp"
 #include "gateway_process.hpp"
 #include "guardian/testing/mosquitto.hpp"
@@ -56,17 +58,24 @@ std::string adapters_yaml(std::uint16_t port, const std::string& poll = "200ms")
 )";
 }
 
-// The latest reading of `point` from `source` among the telemetry received.
-std::optional<json> latest(const std::vector<ReceivedMessage>& all, const std::string& source,
-                           const std::string& point) {
+// The latest reading of `point` from `source` among v1 telemetry documents.
+std::optional<json> latest_in(const std::vector<json>& documents, const std::string& source,
+                              const std::string& point) {
   std::optional<json> found;
-  for (const auto& m : on_topic(all, "/telemetry")) {
-    const auto j = json::parse(m.payload);
+  for (const auto& j : documents) {
     if (j.at("source") != source) continue;
     for (const auto& r : j.at("readings"))
       if (r.at("name") == point) found = r;
   }
   return found;
+}
+
+// The same among the telemetry received.
+std::optional<json> latest(const std::vector<ReceivedMessage>& all, const std::string& source,
+                           const std::string& point) {
+  std::vector<json> documents;
+  for (const auto& m : on_topic(all, "/telemetry")) documents.push_back(json::parse(m.payload));
+  return latest_in(documents, source, point);
 }
 
 TEST(TelemetryE2E, PymodbusRegistersArriveDecodedWithUnitsAndQuality) {
@@ -135,6 +144,89 @@ TEST(TelemetryE2E, PymodbusRegistersArriveDecodedWithUnitsAndQuality) {
   EXPECT_NE(validation.output.find("health="), std::string::npos) << validation.output;
   EXPECT_NE(validation.output.find("telemetry="), std::string::npos) << validation.output;
   EXPECT_NE(validation.output.find("status="), std::string::npos) << validation.output;
+}
+
+// The payloads of `messages` on schema/ and telemetry topics, hex-encoded one per line (what
+// `mosquitto_sub -F %x` prints), in arrival order.
+std::string hex_lines(const std::vector<ReceivedMessage>& messages) {
+  std::string out;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (const auto& m : messages) {
+    if (!m.topic.ends_with("/telemetry") && m.topic.find("/schema/") == std::string::npos) continue;
+    for (const unsigned char c : m.payload) {
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+    out.push_back('\n');
+  }
+  return out;
+}
+
+// The same among JSON lines of decoded messages.
+std::optional<json> latest_decoded(const std::string& lines, const std::string& source,
+                                   const std::string& point) {
+  std::vector<json> documents;
+  std::istringstream in(lines);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line.front() == '{') documents.push_back(json::parse(line));
+  return latest_in(documents, source, point);
+}
+
+TEST(TelemetryE2E, CompactDeflatedTelemetryDecodesFromTheDocsAloneToWhatThePeerHolds) {
+  TempDir dir("guardian-e2e-v2");
+  MosquittoBroker broker;
+  MqttCollector collector(broker.uri(), "guardian/v1/#");
+  PymodbusServer modbus(espresso_registers());
+  GatewayProcess gw(dir, "e2e-v2-01", broker.uri(), adapters_yaml(modbus.port()),
+                    "  payload: v2\n  compression: deflate\n");
+  gw.start();
+  ASSERT_TRUE(collector.wait_for(
+      [&](const auto& all) {
+        std::size_t telemetry = 0;
+        for (const auto& m : all) telemetry += m.topic.ends_with("/telemetry") ? 1 : 0;
+        return telemetry >= 4 && !on_topic(all, "/schema/espresso-1").empty() &&
+               !on_topic(all, "/schema/ghost").empty();
+      },
+      20s))
+      << gw.log();
+  EXPECT_EQ(gw.stop(), 0);
+  // A consumer that starts later still learns the names: the schemas are retained.
+  MqttCollector late(broker.uri(), "guardian/v1/+/schema/#");
+  EXPECT_TRUE(late.wait_for_count("/schema/espresso-1", 1, 10s));
+  EXPECT_TRUE(late.wait_for_count("/schema/ghost", 1, 10s));
+  const auto messages = collector.messages();
+  for (const auto& m : on_topic(messages, "/telemetry"))
+    EXPECT_EQ(static_cast<unsigned char>(m.payload.at(0)), 0x78) << "deflated (zlib)";
+  write_file(dir / "payloads.hex", hex_lines(messages));
+
+  // A consumer written from docs/telemetry.md alone, and the reference decoder, agree with the
+  // registers the peer holds.
+  const auto python = run_command(
+      {"/bin/sh", "-c",
+       "/usr/bin/python3 " + source_path("tests/support/decode_v2.py").string() + " < " +
+           (dir / "payloads.hex").string()});
+  ASSERT_EQ(python.exit_code, 0) << python.output;
+  const auto reference = run_command(
+      {"/bin/sh", "-c",
+       binary_path("guardian").string() + " decode --hex-lines < " + (dir / "payloads.hex").string()});
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
+  for (const auto* decoded : {&python.output, &reference.output}) {
+    const auto boiler = latest_decoded(*decoded, "espresso-1", "boiler_temp");
+    ASSERT_TRUE(boiler) << *decoded;
+    EXPECT_EQ(boiler->at("value"), 93.25);
+    EXPECT_EQ(boiler->at("unit"), "degC");
+    EXPECT_EQ(boiler->at("quality"), "good");
+    const auto pump = latest_decoded(*decoded, "espresso-1", "pump_pressure");
+    ASSERT_TRUE(pump);
+    EXPECT_EQ(pump->at("value"), 9.0);
+    EXPECT_EQ(latest_decoded(*decoded, "espresso-1", "state")->at("value"), "brewing");
+    EXPECT_EQ(latest_decoded(*decoded, "espresso-1", "shot_count")->at("value"), 123456);
+    const auto ghost = latest_decoded(*decoded, "ghost", "level");
+    ASSERT_TRUE(ghost);
+    EXPECT_EQ(ghost->at("quality"), "comm_fail");
+    EXPECT_TRUE(ghost->at("value").is_null());
+    EXPECT_FALSE(ghost->at("error").get<std::string>().empty());
+  }
 }
 
 TEST(TelemetryE2E, SimulatedEspressoMachineTelemetryEvolves) {

@@ -111,6 +111,32 @@ TEST_F(PipelineFixture, NoMessageIsLargerThanMaxMessageBytesNorThanTheBrokerTake
   EXPECT_EQ(readings["c"], 300u);
 }
 
+TEST_F(PipelineFixture, CompactPayloadQueuesEachSourcesSchemaBeforeTheDataThatUsesIt) {
+  site.uplink.payload = config::PayloadFormat::v2;
+  open();
+  Pipeline p(io, site, *outbox);
+  p.on_batch(batch("a", 5));
+  p.on_batch(batch("a", 5));  // the same points: no new schema
+  p.on_batch(batch("b", 2));
+  p.on_batch(batch("a", 6));  // a new point p5: the schema grows
+  const auto msgs = committed();
+  std::vector<std::pair<MessageKind, std::string>> order;
+  for (const auto& m : msgs) order.emplace_back(m.kind, m.source);
+  const std::vector<std::pair<MessageKind, std::string>> expected{
+      {MessageKind::schema, "a"},    {MessageKind::telemetry, "a"}, {MessageKind::telemetry, "a"},
+      {MessageKind::schema, "b"},    {MessageKind::telemetry, "b"}, {MessageKind::schema, "a"},
+      {MessageKind::telemetry, "a"}};
+  EXPECT_EQ(order, expected);
+  EXPECT_EQ(msgs[0].priority, Priority::gap) << "a schema outlives the data that needs it";
+  const auto first = nlohmann::json::parse("{" + msgs[0].body);
+  const auto grown = nlohmann::json::parse("{" + msgs[5].body);
+  EXPECT_EQ(first.at("points").size(), 5u);
+  EXPECT_EQ(grown.at("points").size(), 6u);
+  EXPECT_NE(first.at("schema"), grown.at("schema"));
+  EXPECT_EQ(nlohmann::json::parse("{" + msgs[6].body).at("schema"), grown.at("schema"));
+  EXPECT_EQ(nlohmann::json::parse("{" + msgs[1].body).at("d").size(), 5u);
+}
+
 TEST_F(PipelineFixture, RefusedReadingsBecomeAGapMessageOnceTheQueueAcceptsAgain) {
   // A pending bound smaller than two messages: the second submit in the same commit window is
   // refused by back-pressure.

@@ -29,6 +29,7 @@
 #include "guardian/gateway/control_server.hpp"
 #include "guardian/gateway/gateway.hpp"
 #include "control_write.hpp"
+#include "decode_command.hpp"
 #include "identity_command.hpp"
 #include "modbus_probe.hpp"
 #include "modbus_scan.hpp"
@@ -222,6 +223,11 @@ int main(int argc, char** argv) {
                 "and read it back");
   guardian::tools::add_write_modbus_options(*write_modbus, write_options);
 
+  guardian::tools::DecodeOptions decode_options;
+  auto* decode = app.add_subcommand(
+      "decode", "Turn compact (v2) payloads back into v1 JSON, given their schema messages");
+  guardian::tools::add_decode_options(*decode, decode_options);
+
   auto* version = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -244,6 +250,7 @@ int main(int argc, char** argv) {
       }
       return guardian::tools::run_control_write(control_write_options, std::cout, std::cerr);
     }
+    if (*decode) return guardian::tools::run_decode(decode_options, std::cin, std::cout, std::cerr);
     if (*version) {
       std::cout << "guardian " << kVersion << '\n';
       return 0;

@@ -179,6 +179,12 @@ enum class MqttVersion : std::uint8_t {
   v3_1_1,     ///< MQTT 3.1.1 only (no reason codes, no packet size from the broker)
 };
 
+/// How telemetry is encoded (docs/telemetry.md): v1 names every reading; v2 is compact, with
+/// names in a retained schema message per source.
+enum class PayloadFormat : std::uint8_t { v1, v2 };
+/// Compression of every published document (v2 only).
+enum class Compression : std::uint8_t { none, deflate };
+
 struct UplinkConfig {
   std::string broker = "tcp://127.0.0.1:1883";  ///< tcp://host:port or ssl://host:port
   std::string client_id;                        ///< default: the device id
@@ -190,6 +196,8 @@ struct UplinkConfig {
   /// Maximum Packet Size (MQTT 5 CONNACK) lowers it.
   std::uint64_t max_message_bytes = 128 * 1024;
   MqttVersion mqtt_version = MqttVersion::automatic;
+  PayloadFormat payload = PayloadFormat::v1;
+  Compression compression = Compression::none;
   /// A message the connection drops right after, each time it is sent alone, this many times in
   /// a row, counts as refused by the broker (MQTT 3.1.1 has no other way to say so).
   int refuse_after_disconnects = 3;

@@ -37,10 +37,11 @@ struct MessagePart {
   std::uint32_t count = 1;
 };
 
-/// The complete JSON document for a stored body; a part of a split message carries
-/// "part":index,"parts":count after "seq".
+/// The complete JSON document for a stored body, with "v":`version` (2 for the compact payload);
+/// a part of a split message carries "part":index,"parts":count after "seq".
 [[nodiscard]] std::string envelope(std::string_view device_id, std::uint64_t seq,
-                                   std::string_view body, MessagePart part = {});
+                                   std::string_view body, MessagePart part = {},
+                                   int version = kSchemaVersion);
 
 /// Bytes the envelope adds to a body (for seqs up to 20 digits and a split into up to 10^9 parts).
 [[nodiscard]] std::size_t envelope_overhead(std::string_view device_id) noexcept;

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 
 #include "guardian/common/reading.hpp"
 #include "guardian/config/site_config.hpp"
+#include "guardian/gateway/compact_payload.hpp"
 #include "guardian/gateway/edge_processor.hpp"
 #include "guardian/gateway/outbox.hpp"
 
@@ -82,6 +84,9 @@ class Pipeline {
   void arm_tick();
 
   Outbox& outbox_;
+  const bool compact_;  // uplink.payload v2: schema messages and compact telemetry
+  SchemaRegistry schemas_;
+  std::set<std::string> unannounced_;  // sources whose schema message back-pressure refused
   std::size_t max_per_message_;
   const std::uint64_t configured_max_message_bytes_;
   const std::size_t envelope_overhead_;

@@ -85,7 +85,19 @@ inline CommandResult validate_against_schema(const std::vector<ReceivedMessage>&
   std::string lines;
   for (const auto& m : messages) {
     if (m.payload.empty()) continue;  // a cleared retained message
-    lines += nlohmann::json{{"topic", m.topic}, {"payload", m.payload}}.dump() + "\n";
+    if (m.payload.front() == '{') {
+      lines += nlohmann::json{{"topic", m.topic}, {"payload", m.payload}}.dump() + "\n";
+      continue;
+    }
+    // Not text (a deflated v2 payload): hex, inflated by the validator.
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string hex;
+    for (const char ch : m.payload) {
+      const auto c = static_cast<unsigned char>(ch);
+      hex.push_back(kHex[c >> 4]);
+      hex.push_back(kHex[c & 15]);
+    }
+    lines += nlohmann::json{{"topic", m.topic}, {"payload_hex", hex}}.dump() + "\n";
   }
   write_file(dir / "messages.jsonl", lines);
   return run_command({"/usr/bin/python3", source_path("tests/support/validate_payloads.py").string(),

@@ -153,7 +153,8 @@ std::string hex_lines(const std::vector<ReceivedMessage>& messages) {
   static constexpr char kHex[] = "0123456789abcdef";
   for (const auto& m : messages) {
     if (!m.topic.ends_with("/telemetry") && m.topic.find("/schema/") == std::string::npos) continue;
-    for (const unsigned char c : m.payload) {
+    for (const char ch : m.payload) {
+      const auto c = static_cast<unsigned char>(ch);
       out.push_back(kHex[c >> 4]);
       out.push_back(kHex[c & 15]);
     }
@@ -183,7 +184,7 @@ TEST(TelemetryE2E, CompactDeflatedTelemetryDecodesFromTheDocsAloneToWhatThePeerH
   ASSERT_TRUE(collector.wait_for(
       [&](const auto& all) {
         std::size_t telemetry = 0;
-        for (const auto& m : all) telemetry += m.topic.ends_with("/telemetry") ? 1 : 0;
+        for (const auto& m : all) telemetry += m.topic.ends_with("/telemetry") ? 1u : 0u;
         return telemetry >= 4 && !on_topic(all, "/schema/espresso-1").empty() &&
                !on_topic(all, "/schema/ghost").empty();
       },
@@ -197,6 +198,11 @@ TEST(TelemetryE2E, CompactDeflatedTelemetryDecodesFromTheDocsAloneToWhatThePeerH
   const auto messages = collector.messages();
   for (const auto& m : on_topic(messages, "/telemetry"))
     EXPECT_EQ(static_cast<unsigned char>(m.payload.at(0)), 0x78) << "deflated (zlib)";
+  // Valid against the published JSON Schema once inflated (an independent validator).
+  const auto validation = validate_against_schema(messages, dir);
+  EXPECT_EQ(validation.exit_code, 0) << validation.output;
+  EXPECT_NE(validation.output.find("telemetry_v2="), std::string::npos) << validation.output;
+  EXPECT_NE(validation.output.find("schema="), std::string::npos) << validation.output;
   write_file(dir / "payloads.hex", hex_lines(messages));
 
   // A consumer written from docs/telemetry.md alone, and the reference decoder, agree with the

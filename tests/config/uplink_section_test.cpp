@@ -178,5 +178,45 @@ TEST(ControlRules, TheSocketPathMustFitAUnixSocketAddress) {
                         "expected a socket path of at most 107 bytes"));
 }
 
+TEST(UplinkDelivery, DefaultsToMqtt5AutoWithA128KiBMessageBoundAndThreeDisconnects) {
+  const auto result = parse("device: {id: gw}\n");
+  ASSERT_TRUE(loads(result));
+  EXPECT_EQ(result.config->uplink.mqtt_version, MqttVersion::automatic);
+  EXPECT_EQ(result.config->uplink.max_message_bytes, 128u * 1024u);
+  EXPECT_EQ(result.config->uplink.refuse_after_disconnects, 3);
+  const auto set = parse(
+      "device: {id: gw}\n"
+      "uplink: {mqtt_version: 3.1.1, max_message_bytes: 4000B, refuse_after_disconnects: 5}\n");
+  ASSERT_TRUE(loads(set));
+  EXPECT_EQ(set.config->uplink.mqtt_version, MqttVersion::v3_1_1);
+  EXPECT_EQ(set.config->uplink.max_message_bytes, 4000u);
+  EXPECT_EQ(set.config->uplink.refuse_after_disconnects, 5);
+  EXPECT_EQ(parse("device: {id: gw}\nuplink: {mqtt_version: 5}\n").config->uplink.mqtt_version,
+            MqttVersion::v5);
+}
+
+TEST(UplinkDelivery, BadValuesAreLocatedAndExplained) {
+  EXPECT_TRUE(has_errors(parse("device: {id: gw}\n"
+                               "uplink:\n"
+                               "  mqtt_version: 4\n"
+                               "  max_message_bytes: 100B\n"
+                               "  refuse_after_disconnects: 0\n"),
+                         {{3, 17, "unknown value '4'"},
+                          {4, 22, "expected a size between 1KiB and 255MiB"},
+                          {5, 29, "out of range"}}));
+}
+
+TEST(UplinkDelivery, TheCompactPayloadAndItsCompressionAreChosenPerUplink) {
+  const auto v2 = parse("device: {id: gw}\nuplink: {payload: v2, compression: deflate}\n");
+  ASSERT_TRUE(loads(v2));
+  EXPECT_EQ(v2.config->uplink.payload, PayloadFormat::v2);
+  EXPECT_EQ(v2.config->uplink.compression, Compression::deflate);
+  EXPECT_EQ(parse("device: {id: gw}\n").config->uplink.payload, PayloadFormat::v1);
+  EXPECT_TRUE(has_error(parse("device: {id: gw}\nuplink: {compression: deflate}\n"), 2, 23,
+                        "compression applies to the compact payload: add 'payload: v2'"));
+  EXPECT_TRUE(has_error(parse("device: {id: gw}\nuplink: {payload: v3}\n"), 2, 19,
+                        "unknown value 'v3'"));
+}
+
 }  // namespace
 }  // namespace guardian::config

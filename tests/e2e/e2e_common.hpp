@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -78,6 +79,19 @@ struct SeqLedger {
   }
 };
 
+/// Lowercase hex of `bytes` (what `mosquitto_sub -F %x` prints for a payload).
+inline std::string to_hex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * bytes.size());
+  for (const char ch : bytes) {
+    const auto c = static_cast<unsigned char>(ch);
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
 /// Validates every received payload against docs/schema/guardian-v1.schema.json with
 /// python3-jsonschema. Returns the validator's exit code and output.
 inline CommandResult validate_against_schema(const std::vector<ReceivedMessage>& messages,
@@ -90,14 +104,7 @@ inline CommandResult validate_against_schema(const std::vector<ReceivedMessage>&
       continue;
     }
     // Not text (a deflated v2 payload): hex, inflated by the validator.
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string hex;
-    for (const char ch : m.payload) {
-      const auto c = static_cast<unsigned char>(ch);
-      hex.push_back(kHex[c >> 4]);
-      hex.push_back(kHex[c & 15]);
-    }
-    lines += nlohmann::json{{"topic", m.topic}, {"payload_hex", hex}}.dump() + "\n";
+    lines += nlohmann::json{{"topic", m.topic}, {"payload_hex", to_hex(m.payload)}}.dump() + "\n";
   }
   write_file(dir / "messages.jsonl", lines);
   return run_command({"/usr/bin/python3", source_path("tests/support/validate_payloads.py").string(),

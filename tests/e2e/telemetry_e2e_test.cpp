@@ -150,16 +150,9 @@ TEST(TelemetryE2E, PymodbusRegistersArriveDecodedWithUnitsAndQuality) {
 // `mosquitto_sub -F %x` prints), in arrival order.
 std::string hex_lines(const std::vector<ReceivedMessage>& messages) {
   std::string out;
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (const auto& m : messages) {
-    if (!m.topic.ends_with("/telemetry") && m.topic.find("/schema/") == std::string::npos) continue;
-    for (const char ch : m.payload) {
-      const auto c = static_cast<unsigned char>(ch);
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-    out.push_back('\n');
-  }
+  for (const auto& m : messages)
+    if (m.topic.ends_with("/telemetry") || m.topic.find("/schema/") != std::string::npos)
+      out += to_hex(m.payload) + "\n";
   return out;
 }
 

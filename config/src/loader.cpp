@@ -291,6 +291,7 @@ SiteConfig read_site(const YAML::Node& root, const std::string& file_name,
          [&](ObjectReader& item) { read_adapter(item, config, names); });
   // After the adapters: a rule must name a source and a point they declare.
   read_processing(r, config);
+  read_traces(r, config);
   r.finish();
   profile_errors = profiles.take_errors();
   if (config.uplink.client_id.empty()) config.uplink.client_id = config.device_id;

@@ -50,49 +50,6 @@ ScalarParser<Deadband> deadband_amount() {
           }};
 }
 
-/// The points each source declares, by source name: a Modbus device's points; for a stream
-/// adapter, the fields of the messages it sends as readings (not records), under its own source
-/// and each of its peers' sources. Sources named at run time by `source_field` are not known here.
-using DeclaredPoints = std::map<std::string, std::vector<std::string>, std::less<>>;
-
-DeclaredPoints declared_points(const SiteConfig& config) {
-  DeclaredPoints out;
-  const auto add = [&](const std::string& source, const std::vector<std::string>& points) {
-    auto& names = out[source];
-    for (const auto& point : points)
-      if (std::find(names.begin(), names.end(), point) == names.end()) names.push_back(point);
-  };
-  for (const auto& adapter : config.adapters) {
-    if (const auto* modbus = std::get_if<ModbusAdapterConfig>(&adapter)) {
-      for (const auto& device : modbus->devices) {
-        std::vector<std::string> points;
-        for (const auto& point : device.points) points.push_back(point.name);
-        add(device.name, points);
-      }
-    } else if (const auto* stream = std::get_if<StreamAdapterConfig>(&adapter)) {
-      std::vector<std::string> points;
-      for (const auto& message : messages_of(stream->codec))
-        if (!message.record)
-          for (const auto& field : message.fields)
-            if (field.name != stream->source_field) points.push_back(field.name);
-      if (!stream->source.empty()) add(stream->source, points);
-      for (const auto& peer : stream->peers) add(peer.source, points);
-    }
-  }
-  return out;
-}
-
-std::string unknown_name_message(std::string_view what, const std::string& name,
-                                 const std::vector<std::string>& known) {
-  std::vector<std::string_view> candidates(known.begin(), known.end());
-  std::string message = "unknown " + std::string(what) + " '" + name + "'";
-  if (const auto near = closest_match(name, candidates))
-    message += " (did you mean '" + std::string(*near) + "'?)";
-  else if (!candidates.empty() && candidates.size() <= 12)
-    message += "; known: " + quoted_list(candidates);
-  return message;
-}
-
 void read_rule(ObjectReader& r, const DeclaredPoints& declared, UniqueNames& claimed,
                std::vector<PointProcessing>& out) {
   PointProcessing rule;
@@ -187,6 +144,44 @@ void read_rule(ObjectReader& r, const DeclaredPoints& declared, UniqueNames& cla
 }
 
 }  // namespace
+
+DeclaredPoints declared_points(const SiteConfig& config) {
+  DeclaredPoints out;
+  const auto add = [&](const std::string& source, const std::vector<std::string>& points) {
+    auto& names = out[source];
+    for (const auto& point : points)
+      if (std::find(names.begin(), names.end(), point) == names.end()) names.push_back(point);
+  };
+  for (const auto& adapter : config.adapters) {
+    if (const auto* modbus = std::get_if<ModbusAdapterConfig>(&adapter)) {
+      for (const auto& device : modbus->devices) {
+        std::vector<std::string> points;
+        for (const auto& point : device.points) points.push_back(point.name);
+        add(device.name, points);
+      }
+    } else if (const auto* stream = std::get_if<StreamAdapterConfig>(&adapter)) {
+      std::vector<std::string> points;
+      for (const auto& message : messages_of(stream->codec))
+        if (!message.record)
+          for (const auto& field : message.fields)
+            if (field.name != stream->source_field) points.push_back(field.name);
+      if (!stream->source.empty()) add(stream->source, points);
+      for (const auto& peer : stream->peers) add(peer.source, points);
+    }
+  }
+  return out;
+}
+
+std::string unknown_name_message(std::string_view what, const std::string& name,
+                                 const std::vector<std::string>& known) {
+  std::vector<std::string_view> candidates(known.begin(), known.end());
+  std::string message = "unknown " + std::string(what) + " '" + name + "'";
+  if (const auto near = closest_match(name, candidates))
+    message += " (did you mean '" + std::string(*near) + "'?)";
+  else if (!candidates.empty() && candidates.size() <= 12)
+    message += "; known: " + quoted_list(candidates);
+  return message;
+}
 
 void read_processing(ObjectReader& r, SiteConfig& config) {
   const DeclaredPoints declared = declared_points(config);

@@ -3,6 +3,7 @@
 /// Readers for sections of the site file that are shared or live in their own file. Private to
 /// config/.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,9 +56,25 @@ enum class SerialLineUse : std::uint8_t { modbus, stream };
 /// keys for a Modbus RTU bus and a stream adapter. serial_port_section.cpp.
 void read_serial_port(ObjectReader& r, SerialPortSettings& settings, SerialLineUse use);
 
+/// Names declared per source, by source name.
+using DeclaredPoints = std::map<std::string, std::vector<std::string>, std::less<>>;
+
+/// The points each source declares, by source name: a Modbus device's points; for a stream
+/// adapter, the fields of the messages it sends as readings (not records), under its own source
+/// and each of its peers' sources. Sources named at run time by `source_field` are not known here.
+[[nodiscard]] DeclaredPoints declared_points(const SiteConfig& config);
+
+/// "unknown <what> '<name>'" with a did-you-mean among `known`, or the list of them when short.
+[[nodiscard]] std::string unknown_name_message(std::string_view what, const std::string& name,
+                                               const std::vector<std::string>& known);
+
 /// Reads the `processing` list of `r` into config.processing, checking each rule's source and
 /// point against the adapters already in config.adapters.
 void read_processing(ObjectReader& r, SiteConfig& config);
+
+/// Reads the `traces` list of `r` into config.traces, checking each capture's source, points and
+/// conditions against the adapters already in config.adapters (trace_section.cpp).
+void read_traces(ObjectReader& r, SiteConfig& config);
 
 /// Reads the keys of one `type: modbus` entry of `adapters` (name and type are already read).
 [[nodiscard]] AdapterConfig read_modbus_adapter(ObjectReader& r, std::string name,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <set>
 #include <cstdio>
 #include <stdexcept>
 
@@ -316,6 +317,124 @@ result<std::string> inflate_bytes(std::string_view data, std::size_t max_bytes) 
   return out;
 }
 
+// The chunks of traces being reassembled, by device, source, type and start. A capture is whole
+// when each of its `chunks` chunks arrived with all of its parts.
+struct CompactDecoder::TraceChunks {
+  // Bounds against payloads that announce more than any gateway sends.
+  static constexpr std::uint64_t kMaxValues = 1u << 20;  // points × samples of one trace
+  static constexpr std::size_t kMaxPending = 256;        // traces in reassembly at once
+
+  struct Pending {
+    Json doc;
+    std::uint64_t chunks = 0;
+    std::uint64_t order = 0;
+    std::map<std::uint64_t, std::set<std::uint64_t>> parts_seen;  // by seq
+    std::set<std::uint64_t> chunks_done;
+  };
+  std::map<std::string, Pending> pending;
+  std::uint64_t arrivals = 0;
+
+  static std::uint64_t number(const Json& j, const char* key, std::uint64_t fallback) {
+    const auto it = j.find(key);
+    if (it == j.end()) return fallback;
+    if (!it->is_number_unsigned()) throw std::invalid_argument(std::string(key) + " is not a count");
+    return it->get<std::uint64_t>();
+  }
+
+  result<std::optional<std::string>> add(const Json& j) {
+    try {
+      const auto samples = number(j, "samples", 0);
+      const auto chunks = number(j, "chunks", 1);
+      const auto chunk = number(j, "chunk", 1);
+      const auto first = number(j, "first", 0);
+      const auto seq = number(j, "seq", 0);
+      const auto parts = number(j, "parts", 1);
+      const auto part = number(j, "part", 1);
+      if (chunks == 0 || chunk == 0 || chunk > chunks || chunks > samples + 1 || part == 0 ||
+          part > parts || parts > kMaxValues)
+        return make_error("a trace chunk whose chunk/chunks or part/parts do not add up");
+      if (samples > kMaxValues) return make_error("a trace of more samples than a gateway sends");
+      const auto& points = j.at("points");
+      if (!points.is_array()) return make_error("a trace chunk's points are not an array");
+      const std::string key = j.value("device", std::string()) + " " +
+                              j.at("source").get<std::string>() + " " +
+                              j.at("type").get<std::string>() + " " +
+                              j.at("start").get<std::string>();
+      auto [it, fresh] = pending.try_emplace(key);
+      auto& t = it->second;
+      if (fresh) {
+        if (pending.size() > kMaxPending) {
+          auto oldest = std::min_element(pending.begin(), pending.end(), [](const auto& a, const auto& b) {
+            return a.second.order < b.second.order;
+          });
+          if (oldest != it) pending.erase(oldest);
+        }
+        t.doc = Json::object();
+        t.doc["v"] = 1;
+        for (const char* k : {"device", "source", "type", "start", "end", "interval_ms", "samples",
+                              "end_reason"})
+          if (j.contains(k)) t.doc[k] = j[k];
+        t.doc["seqs"] = Json::array();
+        t.doc["summary"] = Json::array();
+        t.doc["points"] = Json::array();
+        t.chunks = chunks;
+      } else if (t.chunks != chunks || t.doc["samples"].get<std::uint64_t>() != samples) {
+        return make_error("trace " + key + ": a chunk says " + std::to_string(chunks) +
+                          " chunks of " + std::to_string(samples) + " samples, another " +
+                          std::to_string(t.chunks) + " of " + t.doc["samples"].dump());
+      }
+      t.order = ++arrivals;
+      if (chunk == 1 && j.contains("summary") && j["summary"].is_array())
+        t.doc["summary"] = j["summary"];
+      auto& out_points = t.doc["points"];
+      for (const auto& p : points) {
+        const auto& name = p.at("name").get_ref<const std::string&>();
+        const auto& values = p.at("values");
+        if (!values.is_array() || first + values.size() > samples)
+          return make_error("trace " + key + ": point " + name + " has values beyond its samples");
+        auto existing = std::find_if(out_points.begin(), out_points.end(),
+                                     [&](const Json& q) { return q["name"] == name; });
+        if (existing == out_points.end()) {
+          if ((out_points.size() + 1) * samples > kMaxValues)
+            return make_error("trace " + key + ": more values than a gateway sends");
+          Json q = Json::object();
+          q["name"] = name;
+          if (p.contains("unit")) q["unit"] = p["unit"];
+          q["values"] = Json::array();
+          q["values"].get_ref<Json::array_t&>().resize(samples);
+          out_points.push_back(std::move(q));
+          existing = out_points.end() - 1;
+        }
+        auto& target = (*existing)["values"];
+        for (std::size_t i = 0; i < values.size(); ++i) target[first + i] = values[i];
+      }
+      auto& seen = t.parts_seen[seq];
+      if (seen.empty()) t.doc["seqs"].push_back(seq);
+      seen.insert(part);
+      if (seen.size() == parts) t.chunks_done.insert(chunk);
+      if (t.chunks_done.size() < t.chunks) return std::optional<std::string>{};
+      std::string whole = t.doc.dump();
+      pending.erase(it);
+      return std::optional<std::string>{std::move(whole)};
+    } catch (const std::exception& e) {
+      return make_error(std::string("a trace chunk that is not one: ") + e.what());
+    }
+  }
+
+  [[nodiscard]] std::vector<std::string> incomplete() const {
+    std::vector<std::string> out;
+    for (const auto& [key, t] : pending) out.push_back(key);
+    return out;
+  }
+};
+
+CompactDecoder::CompactDecoder() : traces_(std::make_unique<TraceChunks>()) {}
+CompactDecoder::~CompactDecoder() = default;
+
+std::vector<std::string> CompactDecoder::incomplete_traces() const {
+  return traces_->incomplete();
+}
+
 result<std::optional<std::string>> CompactDecoder::decode(std::string_view payload) {
   std::string text;
   if (!payload.empty() && payload.front() == '{') {
@@ -345,6 +464,8 @@ result<std::optional<std::string>> CompactDecoder::decode(std::string_view paylo
     }
     return std::optional<std::string>{};
   }
+  if (j.contains("chunks") && j.contains("first") && j.contains("interval_ms"))
+    return traces_->add(j);
   if (!j.contains("d") || !j.contains("schema")) {
     j["v"] = 1;  // records and gaps are the same in v1 and v2
     return std::optional<std::string>{j.dump()};

@@ -13,12 +13,7 @@ using config::AggregateFunction;
 using config::CounterKind;
 
 // The numeric value of a reading, if it has one (booleans are states, not magnitudes).
-std::optional<double> numeric(const Value& v) {
-  if (const auto* d = std::get_if<double>(&v)) return *d;
-  if (const auto* i = std::get_if<std::int64_t>(&v)) return static_cast<double>(*i);
-  if (const auto* u = std::get_if<std::uint64_t>(&v)) return static_cast<double>(*u);
-  return std::nullopt;
-}
+std::optional<double> numeric(const Value& v) { return numeric_value(v); }
 
 // Whether a value means "on" for the counters: true, or a number above the threshold.
 bool is_on(const Value& v, double on_above) {

@@ -85,7 +85,14 @@ DroppedData describe_dropped(MessageKind kind, std::string_view source, std::uin
   d.from = first_ts;
   d.to = last_ts;
   d.messages = accepted ? 1 : 0;
-  if (kind == MessageKind::record) {
+  if (kind == MessageKind::trace) {
+    // A trace chunk: its samples are the count, its trace type the name.
+    d.count = count;
+    scan_string_values(body, "\"type\":\"", [&](std::string name) {
+      d.add_name(name);
+      return false;
+    });
+  } else if (kind == MessageKind::record) {
     d.count = 1;
     scan_string_values(body, "\"type\":\"", [&](std::string name) {
       d.add_name(name);

@@ -143,6 +143,11 @@ nlohmann::json health_json(const GatewayView& v, Timestamp now) {
                {"aggregated", ec.aggregated},
                {"windows", ec.windows},
                {"counter_reports", ec.counter_reports}};
+  const auto& tc = v.pipeline.trace_counters();
+  j["traces"] = {{"open", v.pipeline.open_traces()}, {"captured", tc.captured},
+                 {"samples", tc.samples},           {"replaced", tc.replaced},
+                 {"missing", tc.missing},           {"late", tc.late},
+                 {"unsummarised", tc.unsummarised}};
 
   nlohmann::json adapters = nlohmann::json::array();
   for (const auto& a : v.adapters) {

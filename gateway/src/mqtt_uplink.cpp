@@ -169,7 +169,9 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
         status_topic(prefix + "status"),
         kind_topics{prefix + topic_suffix(MessageKind::telemetry),
                     prefix + topic_suffix(MessageKind::record),
-                    prefix + topic_suffix(MessageKind::gap)},
+                    prefix + topic_suffix(MessageKind::gap),
+                    prefix + topic_suffix(MessageKind::schema),
+                    prefix + topic_suffix(MessageKind::trace)},
         max_inflight(static_cast<std::size_t>(std::max(1, site.uplink.max_inflight))),
         fetch_batch(std::max<std::size_t>(2 * max_inflight, 64)),
         link(l),
@@ -823,7 +825,7 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
   const std::string client_id;
   const std::string prefix;
   const std::string status_topic;
-  const std::array<mqtt::string_ref, 3> kind_topics;
+  const std::array<mqtt::string_ref, kMessageKindCount> kind_topics;
   const std::size_t max_inflight;
   const std::size_t fetch_batch;
   secure_link::Link& link;  // open()/close(): connect worker only (and stop(), after joining

@@ -39,6 +39,8 @@ constexpr int kCheckpointAfterDeleteFrames = 4 * kCheckpointAfterCommitFrames;
       return MessageKind::gap;
     case 3:
       return MessageKind::schema;
+    case 4:
+      return MessageKind::trace;
     default:
       return MessageKind::telemetry;
   }

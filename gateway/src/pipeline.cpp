@@ -19,6 +19,7 @@ Pipeline::Pipeline(boost::asio::io_context& io, const config::SiteConfig& site, 
       envelope_overhead_(envelope_overhead(site.device_id)),
       max_body_bytes_(0),
       edge_(site.processing, outbox.saved_state()),
+      traces_(site.traces),
       tick_timer_(io) {
   set_max_message_bytes(configured_max_message_bytes_);
 }
@@ -33,7 +34,7 @@ void Pipeline::set_max_message_bytes(std::uint64_t bytes) {
 }
 
 void Pipeline::start() {
-  if (ticking_ || edge_.empty()) return;
+  if (ticking_ || (edge_.empty() && traces_.empty())) return;
   ticking_ = true;
   arm_tick();
 }
@@ -41,6 +42,10 @@ void Pipeline::start() {
 void Pipeline::stop() {
   ticking_ = false;
   tick_timer_.cancel();
+  // A capture in progress is kept as far as it went (end reason "stopped"): the queue is still
+  // open and commits it with the rest.
+  traces_.stop(now_ms(), finished_);
+  submit_traces();
 }
 
 void Pipeline::arm_tick() {
@@ -59,6 +64,10 @@ void Pipeline::on_batch(ReadingBatch&& batch) {
   auto& points = last_[batch.source];
   for (const auto& r : batch.readings) points.insert_or_assign(r.point, r);
 
+  if (!traces_.empty()) {
+    traces_.on_batch(batch.source, batch.readings, finished_);
+    submit_traces();
+  }
   if (edge_.empty()) return submit_readings(batch.source, batch.readings);
   scratch_.clear();
   for (const auto& r : batch.readings) edge_.process(r, scratch_);
@@ -66,6 +75,8 @@ void Pipeline::on_batch(ReadingBatch&& batch) {
 }
 
 void Pipeline::tick(Timestamp now) {
+  traces_.tick(now, finished_);
+  submit_traces();
   scratch_.clear();
   edge_.tick(now, scratch_);
   // Results of several sources: one group of messages per source.
@@ -136,9 +147,27 @@ void Pipeline::submit_bounded(const std::string& source, std::span<const Reading
 
 void Pipeline::on_record(Record&& record) {
   ++counters_.records;
+  if (!traces_.empty()) {
+    traces_.on_record(record, finished_);
+    submit_traces();
+  }
   if (submit(encode_record(record))) return;
   ++counters_.readings_refused;
   ++counters_.refused_by_source[record.source];
+}
+
+// A trace is refused whole by back-pressure or not at all: its chunks are submitted in order,
+// and a refused one is counted like a refused record.
+void Pipeline::submit_traces() {
+  for (auto& trace : finished_) {
+    for (auto& chunk : encode_trace(trace, max_body_bytes_)) {
+      const auto values = chunk.count;
+      if (submit(std::move(chunk))) continue;
+      counters_.readings_refused += values;
+      counters_.refused_by_source[trace.source] += values;
+    }
+  }
+  finished_.clear();
 }
 
 bool Pipeline::submit(PendingMessage message) {

@@ -55,10 +55,19 @@ TEST(ExampleConfigs, DemoConfigLoadsWithoutErrors) {
   EXPECT_EQ(serial.name, "espresso-serial");
   EXPECT_EQ(serial.source, "espresso-2");
   EXPECT_EQ(serial.serial.port, "./guardian-demo/espresso-serial");
-  ASSERT_EQ(serial.codec.lines.messages.size(), 2u);
+  ASSERT_EQ(serial.codec.lines.messages.size(), 3u);
   EXPECT_EQ(serial.codec.lines.messages[0].fields.size(), 6u);
-  EXPECT_TRUE(serial.codec.lines.messages[1].record);
-  EXPECT_EQ(serial.codec.lines.messages[1].fields.size(), 12u);
+  EXPECT_EQ(serial.codec.lines.messages[1].fields.size(), 3u);
+  EXPECT_TRUE(serial.codec.lines.messages[2].record);
+  EXPECT_EQ(serial.codec.lines.messages[2].fields.size(), 12u);
+  // Each shot of the serial machine becomes a trace: its trace lines on a 100 ms grid, its shot
+  // record as summary, and those trace points nowhere else.
+  ASSERT_EQ(c.traces.size(), 1u);
+  EXPECT_EQ(c.traces[0].source, "espresso-2");
+  EXPECT_EQ(c.traces[0].points, (std::vector<std::string>{"shot_pressure", "shot_flow", "shot_temp"}));
+  EXPECT_EQ(c.traces[0].sample_interval, 100ms);
+  EXPECT_EQ(c.traces[0].summary_record, "shot");
+  EXPECT_EQ(c.traces[0].telemetry, TraceTelemetry::none);
 }
 
 TEST(ExampleConfigs, DemoConfigDescribesTheSimulatedEspressoMachineRegisterMap) {

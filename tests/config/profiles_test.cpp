@@ -261,17 +261,20 @@ TEST(StreamProfiles, ASerialAdapterTakesTheCodecAndPollOfItsProfile) {
             std::chrono::milliseconds{10000});
 }
 
-TEST(StreamProfiles, TheShippedSerialEspressoProfileDeclaresStatusAndShotRecords) {
+TEST(StreamProfiles, TheShippedSerialEspressoProfileDeclaresStatusTraceLinesAndShotRecords) {
   const auto shipped = guardian::testing::source_path("config/profiles").string();
   const auto r = parse_site_config(
       serial_site("    profile: guardian-espresso-serial\n", "[" + shipped + "]"), "/tmp/site.yaml");
   ASSERT_TRUE(loads(r)) << describe(r);
   const auto& a = std::get<StreamAdapterConfig>(r.config->adapters.at(0));
-  ASSERT_EQ(a.codec.lines.messages.size(), 2U);
+  ASSERT_EQ(a.codec.lines.messages.size(), 3U);
   EXPECT_EQ(a.codec.lines.messages[0].name, "status");
-  EXPECT_EQ(a.codec.lines.messages[1].name, "shot");
-  EXPECT_TRUE(a.codec.lines.messages[1].record);
-  EXPECT_EQ(a.codec.lines.messages[1].fields.size(), 12U);
+  EXPECT_EQ(a.codec.lines.messages[1].name, "trace");
+  EXPECT_FALSE(a.codec.lines.messages[1].record);
+  EXPECT_EQ(a.codec.lines.messages[1].fields.size(), 3U);
+  EXPECT_EQ(a.codec.lines.messages[2].name, "shot");
+  EXPECT_TRUE(a.codec.lines.messages[2].record);
+  EXPECT_EQ(a.codec.lines.messages[2].fields.size(), 12U);
 }
 
 TEST(StreamProfiles, AProfileOfTheWrongKindOrBesideACodecIsReportedAtTheReference) {

@@ -1,6 +1,6 @@
 // libFuzzer target for the compact payload's reference decoder (guardian decode): MQTT payloads
-// from a broker — plain or deflated JSON, schema messages and telemetry — in any order. Built with
-// clang 14 by tests/fuzz/CMakeLists.txt.
+// from a broker — plain or deflated JSON, schema messages, telemetry and trace chunks — in any
+// order. Built with clang 14 by tests/fuzz/CMakeLists.txt.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -4,7 +4,7 @@
 
 Input: a JSON-lines file, each line {"topic": "...", "payload": "<the MQTT payload text>"}, or
 {"topic": "...", "payload_hex": "..."} for a payload that is not text (deflated: inflated first).
-The definition is chosen from the topic's last segment (telemetry, records, gaps, health, status,
+The definition is chosen from the topic's last segment (telemetry, records, traces, gaps, health, status,
 commands); a topic ending in commands/result uses commands_result, one with /schema/<source> uses
 schema, and telemetry with "v": 2 uses telemetry_v2.
 Exit 0 when every payload is valid, 1 otherwise (each failure printed), 2 on usage errors.
@@ -23,7 +23,7 @@ def main():
     with open(sys.argv[1], encoding="utf-8") as f:
         schema = json.load(f)
     validators = {}
-    for name in ("telemetry", "telemetry_v2", "schema", "records", "gaps", "health", "status",
+    for name in ("telemetry", "telemetry_v2", "schema", "records", "traces", "gaps", "health", "status",
                  "commands", "commands_result"):
         wrapper = dict(schema)
         wrapper["$ref"] = "#/$defs/" + name

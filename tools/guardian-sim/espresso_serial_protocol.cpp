@@ -35,6 +35,11 @@ std::string status_sentence(const EspressoReadings& r) {
                        std::to_string(static_cast<int>(r.state)) + "," + (r.water_low ? "1" : "0"));
 }
 
+std::string trace_sentence(const EspressoReadings& r) {
+  return nmea_sentence("TRC," + format("%.2f", r.pump_pressure) + "," +
+                       format("%.2f", r.water_flow) + "," + format("%.1f", r.group_head_temp));
+}
+
 std::optional<std::string> ShotTracker::observe(const EspressoReadings& r, double dt) {
   const bool brewing = r.state == MachineState::brewing;
   if (brewing && !brewing_) {

@@ -8,7 +8,9 @@
 ///   $SHOT,<number>,<duration s>,<volume ml>,<pre-infusion s>,<peak bar>,<mean bar>,
 ///         <mean flow ml/s>,<boiler °C at start>,<boiler °C at end>,<lowest boiler °C>,
 ///         <energy Wh>,<result OK|SHORT|LONG>*hh
-///       once when a shot ends: twelve measurements of that shot.
+///       once when a shot ends: twelve measurements of that shot;
+///   $TRC,<pump bar>,<flow ml/s>,<group head °C>*hh
+///       every trace interval while brewing: the shot's trace.
 ///
 /// Pure and deterministic; the servers that put these lines on a pty or a socket are elsewhere.
 
@@ -24,6 +26,9 @@ namespace guardian::sim {
 
 /// The status sentence for `r`.
 [[nodiscard]] std::string status_sentence(const EspressoReadings& r);
+
+/// The trace sentence for `r` (sent while brewing).
+[[nodiscard]] std::string trace_sentence(const EspressoReadings& r);
 
 /// Follows a machine tick by tick and produces the SHOT sentence when a shot ends.
 class ShotTracker {

@@ -108,6 +108,10 @@ int main(int argc, char** argv) {
                      "Real seconds between two status lines")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  serial->add_option("--trace-interval", serial_options.trace_interval,
+                     "Real seconds between two trace lines while brewing (0: none)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   serial->add_option("--seed", serial_options.seed, "Seed of the machine's randomness")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);

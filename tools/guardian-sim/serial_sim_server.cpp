@@ -96,8 +96,12 @@ struct SerialSimServer::Impl {
     constexpr double kStep = 0.1;
     for (double done = 0; done < simulated; done += kStep) {
       const double dt = std::min(kStep, simulated - done);
+      const auto before = model.readings().state;
       model.advance(dt);
       if (auto shot = shots.observe(model.readings(), dt)) broadcast(*shot);
+      // A state change is told at once, as machines with a service port do: a shot's start
+      // and end are known to the tenth of a second.
+      if (model.readings().state != before) broadcast(status_sentence(model.readings()));
     }
   }
 };
@@ -154,6 +158,9 @@ std::uint64_t SerialSimServer::run(const volatile std::sig_atomic_t& stop) {
   auto next_status = last_tick;
   const auto status_every = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(m.options.status_interval));
+  const auto trace_every = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(m.options.trace_interval));
+  auto next_trace = last_tick;
   while (stop == 0) {
     std::vector<pollfd> fds;
     if (m.listen_fd >= 0) fds.push_back(pollfd{m.listen_fd, POLLIN, 0});
@@ -188,6 +195,11 @@ std::uint64_t SerialSimServer::run(const volatile std::sig_atomic_t& stop) {
     if (now >= next_status) {
       m.broadcast(status_sentence(m.model.readings()));
       next_status = now + status_every;
+    }
+    if (trace_every > Clock::duration{} && m.model.readings().state == MachineState::brewing &&
+        now >= next_trace) {
+      m.broadcast(trace_sentence(m.model.readings()));
+      next_trace = std::max(next_trace + trace_every, now - trace_every);
     }
   }
   return m.written;

@@ -8,6 +8,7 @@
 ///     ├─ readable   → collect bytes; a "STAT?" line → status sentence at once (to that peer)
 ///     ├─ listen     → accept a client
 ///     └─ tick due   → advance the model; SHOT sentence when a shot ends; STAT every interval
+///                     and when the state changes; TRC every trace interval while brewing
 
 #include <csignal>
 #include <cstdint>
@@ -25,6 +26,7 @@ struct SerialSimOptions {
   int baud = 9600;
   double speed = 1.0;          ///< simulated seconds per real second
   double status_interval = 1;  ///< real seconds between two STAT sentences
+  double trace_interval = 0.1; ///< real seconds between two TRC sentences while brewing; 0: none
   std::uint32_t seed = 1;
 };
 

@@ -1,7 +1,8 @@
 #pragma once
 // guardian decode: the reference decoder of the compact payload (v2). Turns v2 telemetry (plain
 // or deflated) back into v1 JSON, one document per line, given the schema messages of its
-// sources (docs/telemetry.md "Compact payload (v2)").
+// sources (docs/telemetry.md "Compact payload (v2)"), and reassembles the chunks of each trace
+// capture (v1 or v2) into one document with whole arrays (docs/telemetry.md "traces").
 //
 //   guardian decode FILE…          each file holds one MQTT payload; schemas are read first
 //   mosquitto_sub -t 'guardian/v1/DEV/#' -F %x | guardian decode --hex-lines

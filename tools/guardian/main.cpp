@@ -81,6 +81,10 @@ int cmd_config_check(const std::string& file) {
   std::cout << file << ": OK — device " << c.device_id << ", " << c.adapters.size()
             << " adapter(s), " << devices << " source(s), " << points << " point(s), broker "
             << c.uplink.broker;
+  if (!c.traces.empty()) {
+    std::cout << ", traces";
+    for (const auto& t : c.traces) std::cout << ' ' << t.source << '/' << t.name;
+  }
   if (!profiles.empty()) {
     std::cout << ", profiles";
     for (const auto& p : profiles) std::cout << ' ' << p;
@@ -225,7 +229,7 @@ int main(int argc, char** argv) {
 
   guardian::tools::DecodeOptions decode_options;
   auto* decode = app.add_subcommand(
-      "decode", "Turn compact (v2) payloads back into v1 JSON, given their schema messages");
+      "decode", "Turn compact (v2) payloads back into v1 JSON and trace chunks into whole traces");
   guardian::tools::add_decode_options(*decode, decode_options);
 
   auto* version = app.add_subcommand("version", "Print the version");

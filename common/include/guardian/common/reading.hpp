@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -40,6 +41,15 @@ enum class Quality : std::uint8_t {
 
 /// A decoded value. monostate = no value (comm_fail, or a decode failure).
 using Value = std::variant<std::monostate, bool, std::int64_t, std::uint64_t, double, std::string>;
+
+/// The magnitude of a numeric value (an integer or a real); nullopt for booleans, text and no
+/// value.
+[[nodiscard]] inline std::optional<double> numeric_value(const Value& v) noexcept {
+  if (const auto* d = std::get_if<double>(&v)) return *d;
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return static_cast<double>(*i);
+  if (const auto* u = std::get_if<std::uint64_t>(&v)) return static_cast<double>(*u);
+  return std::nullopt;
+}
 
 /// One value of one point of one source at one instant.
 struct Reading {

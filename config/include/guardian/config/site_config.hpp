@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "guardian/config/processing_config.hpp"
+#include "guardian/config/trace_config.hpp"
 #include "guardian/config/secure_link_config.hpp"
 #include "guardian/config/serial_port_config.hpp"
 #include "guardian/config/stream_config.hpp"
@@ -231,6 +232,8 @@ struct SiteConfig {
   std::vector<AdapterConfig> adapters;
   /// Edge processing rules, at most one per (source, point).
   std::vector<PointProcessing> processing;
+  /// Trace captures (shot traces), names unique per source.
+  std::vector<TraceConfig> traces;
 
   /// uplink.topic_prefix with {device_id} substituted, always ending in '/'.
   [[nodiscard]] std::string topic_prefix() const;

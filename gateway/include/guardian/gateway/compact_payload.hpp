@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -71,16 +72,29 @@ class SchemaRegistry {
 [[nodiscard]] result<std::string> inflate_bytes(std::string_view data, std::size_t max_bytes);
 
 /// Turns v2 payloads back into v1 JSON documents (the reference decoder, `guardian decode`).
+/// Also reassembles traces: the chunks (and parts) of one capture yield nothing until the last
+/// one arrives, then the whole capture as one document (docs/telemetry.md "traces").
 class CompactDecoder {
  public:
+  CompactDecoder();
+  ~CompactDecoder();
+  CompactDecoder(const CompactDecoder&) = delete;
+  CompactDecoder& operator=(const CompactDecoder&) = delete;
+
   /// Takes one MQTT payload (JSON or deflated JSON). A schema message is remembered and yields
-  /// nothing; a v2 telemetry message yields its v1 document; any other v1 or v2 message (records,
-  /// gaps) comes back as its JSON with "v":1. Errors name what is wrong (an unknown schema id, a
-  /// payload that is not JSON, an index beyond the schema).
+  /// nothing; a v2 telemetry message yields its v1 document; a trace chunk yields nothing, or the
+  /// whole trace with its last chunk; any other v1 or v2 message (records, gaps) comes back as
+  /// its JSON with "v":1. Errors name what is wrong (an unknown schema id, a payload that is not
+  /// JSON, an index beyond the schema, a chunk that contradicts its trace).
   [[nodiscard]] result<std::optional<std::string>> decode(std::string_view payload);
 
+  /// Traces of which some chunks arrived and others not (yet), as "<source> <type> <start>".
+  [[nodiscard]] std::vector<std::string> incomplete_traces() const;
+
  private:
+  struct TraceChunks;
   std::map<std::string, std::vector<SchemaRegistry::Point>> schemas_;  // by id
+  std::unique_ptr<TraceChunks> traces_;
 };
 
 }  // namespace guardian::gateway

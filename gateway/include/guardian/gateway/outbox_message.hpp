@@ -15,16 +15,19 @@ namespace guardian::gateway {
 
 /// Which topic a message goes to (stored as an integer; values are part of the queue schema).
 /// schema: a source's point names and units for compact (v2) telemetry, published retained on
-/// "schema/<source>" (compact_payload.hpp).
-enum class MessageKind : std::uint8_t { telemetry = 0, record = 1, gap = 2, schema = 3 };
+/// "schema/<source>" (compact_payload.hpp). trace: a chunk of a trace capture (trace_capture.hpp).
+enum class MessageKind : std::uint8_t { telemetry = 0, record = 1, gap = 2, schema = 3, trace = 4 };
+inline constexpr std::size_t kMessageKindCount = 5;
 
-/// Topic suffix of a kind: "telemetry", "records", "gaps", "schema" (followed by "/<source>").
+/// Topic suffix of a kind: "telemetry", "records", "gaps", "schema" (followed by "/<source>"),
+/// "traces".
 [[nodiscard]] constexpr const char* topic_suffix(MessageKind k) noexcept {
   switch (k) {
     case MessageKind::telemetry: return "telemetry";
     case MessageKind::record: return "records";
     case MessageKind::gap: return "gaps";
     case MessageKind::schema: return "schema";
+    case MessageKind::trace: return "traces";
   }
   return "telemetry";
 }

@@ -10,6 +10,7 @@
 ///   adapter ─ReadingBatch─▶ Pipeline ─▶ last values
 ///                              └──▶ EdgeProcessor ─▶ encode_telemetry ─▶ Outbox::submit
 ///   tick timer (1 s) ─────────────▶ EdgeProcessor::tick ─▶ (window results, counters) ─┘
+///   adapter batch / record / tick ─▶ TraceCapture ─▶ finished captures ─▶ encode_trace ─▶ Outbox
 ///                                   └─▶ counter state ─▶ Outbox::save_state
 ///
 /// Runs on the io_context thread only.
@@ -28,6 +29,7 @@
 #include "guardian/gateway/compact_payload.hpp"
 #include "guardian/gateway/edge_processor.hpp"
 #include "guardian/gateway/outbox.hpp"
+#include "guardian/gateway/trace_capture.hpp"
 
 namespace guardian::gateway {
 
@@ -73,6 +75,9 @@ class Pipeline {
   [[nodiscard]] const LastValues& last_values() const noexcept { return last_; }
   [[nodiscard]] const PipelineCounters& counters() const noexcept { return counters_; }
   [[nodiscard]] const EdgeCounters& edge_counters() const noexcept { return edge_.counters(); }
+  [[nodiscard]] const TraceCounters& trace_counters() const noexcept { return traces_.counters(); }
+  /// Trace captures open now.
+  [[nodiscard]] std::size_t open_traces() const noexcept { return traces_.open(); }
 
  private:
   void submit_readings(const std::string& source, std::vector<Reading>& readings);
@@ -81,6 +86,7 @@ class Pipeline {
   void submit_bounded(const std::string& source, std::span<const Reading> readings,
                       Priority priority);
   bool submit(PendingMessage message);
+  void submit_traces();
   void arm_tick();
 
   Outbox& outbox_;
@@ -92,6 +98,8 @@ class Pipeline {
   const std::size_t envelope_overhead_;
   std::size_t max_body_bytes_;
   EdgeProcessor edge_;
+  TraceCapture traces_;
+  std::vector<CapturedTrace> finished_;
   boost::asio::steady_timer tick_timer_;
   bool ticking_ = false;
   LastValues last_;

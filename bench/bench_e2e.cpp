@@ -70,12 +70,15 @@ class CountingSubscriber : public virtual mqtt::callback {
 
 int main(int argc, char** argv) {
   CLI::App app{"End-to-end throughput: guardian-sim → guardian → mosquitto"};
-  int devices = 10, points = 100, poll_ms = 50, seconds = 20, per_message = 500;
+  int devices = 10, points = 100, poll_ms = 50, seconds = 20, per_message = 500, inflight = 200;
   app.add_option("--devices", devices, "Modbus devices (connections)")->capture_default_str();
   app.add_option("--points", points, "Points per device (holding registers, uint16)")->capture_default_str();
   app.add_option("--poll", poll_ms, "Poll interval per device, ms")->capture_default_str();
   app.add_option("--seconds", seconds, "Measurement time")->capture_default_str();
   app.add_option("--max-per-message", per_message, "uplink.max_readings_per_message")->capture_default_str();
+  app.add_option("--max-inflight", inflight, "uplink.max_inflight")->capture_default_str();
+  std::string max_pending;
+  app.add_option("--max-pending", max_pending, "queue.max_pending_bytes (e.g. 4MiB; default: the gateway's)");
   std::string payload = "v1", compression = "none", model = "bulk";
   app.add_option("--model", model,
                  "guardian-sim model: bulk (every register readable, counting values) or espresso "
@@ -98,9 +101,10 @@ int main(int argc, char** argv) {
   }
 
   std::string yaml = "device:\n  id: bench-01\nqueue:\n  path: " + (dir / "queue.db").string() +
+                     (max_pending.empty() ? std::string() : "\n  max_pending_bytes: " + max_pending) +
                      "\nuplink:\n  broker: " + broker.uri() +
                      "\n  max_readings_per_message: " + std::to_string(per_message) +
-                     "\n  max_inflight: 200\n  payload: " + payload +
+                     "\n  max_inflight: " + std::to_string(inflight) + "\n  payload: " + payload +
                      (payload == "v2" ? "\n  compression: " + compression : std::string()) +
                      "\ncontrol:\n  socket: " + (dir / "control.sock").string() +
                      "\nadapters:\n";

@@ -57,7 +57,7 @@ constexpr int kLiveHeadroom = 16;
 constexpr std::chrono::milliseconds kStopStepTimeout{900};
 // Fetched-ahead bytes the drain keeps in memory, so that publishing does not wait for a fetch that
 // is queued behind a commit (an fsync) or a delete on the Outbox's worker.
-constexpr std::uint64_t kFetchAheadBytes = 4u << 20;
+constexpr std::uint64_t kFetchAheadBytes = 2u << 20;
 // A fetch error or a publish Paho refused is retried after this long.
 constexpr std::chrono::milliseconds kPumpRetryDelay{100};
 // A message the queue's bounds are dropping in a transaction still committing is looked at again

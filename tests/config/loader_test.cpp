@@ -224,7 +224,7 @@ adapters:
   EXPECT_EQ(c.queue.max_bytes, 256ull << 20);
   EXPECT_EQ(c.queue.max_age, std::chrono::hours{24 * 7});
   EXPECT_EQ(c.queue.synchronous, SyncMode::full);
-  EXPECT_EQ(c.queue.max_pending_bytes, 8ull << 20);
+  EXPECT_EQ(c.queue.max_pending_bytes, 2ull << 20);
   EXPECT_EQ(c.uplink.broker, "tcp://127.0.0.1:1883");
   EXPECT_EQ(c.uplink.client_id, "gw-1");  // defaults to the device id
   EXPECT_EQ(c.topic_prefix(), "guardian/v1/gw-1/");

@@ -152,7 +152,7 @@ struct QueueConfig {
   std::uint64_t max_bytes = 256ull << 20;        ///< Bound on the message bodies stored.
   Duration max_age{std::chrono::hours{24 * 7}};  ///< Older messages are dropped (and reported).
   SyncMode synchronous = SyncMode::full;
-  std::uint64_t max_pending_bytes = 8ull << 20;  ///< Un-committed bytes in memory before back-pressure.
+  std::uint64_t max_pending_bytes = 2ull << 20;  ///< Un-committed bytes in memory before back-pressure (memory bound under overload).
   FullPolicy when_full = FullPolicy::drop_oldest;
   /// The share of max_bytes one source may hold (1–100): beyond it that source loses its own data
   /// first, so a chatty device cannot evict the others.

@@ -208,6 +208,7 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
   void start() {
     if (state != LinkState::stopped) return;
     stopping = false;
+    link.resume();
     connector = std::make_unique<asio::thread_pool>(1);
     begin_attempt();
   }
@@ -670,7 +671,9 @@ struct MqttUplink::Impl : std::enable_shared_from_this<MqttUplink::Impl> {
     ++generation;
     retry_timer.cancel();
     pump_timer.cancel();
-    // Waits for an attempt in progress (link.open()) and for retired clients to be destroyed.
+    // Waits for an attempt in progress (link.open(), interrupted: a tunnel may be mid-handshake
+    // or waiting for the trust service) and for retired clients to be destroyed.
+    link.interrupt();
     connector->join();
     connector.reset();
     std::shared_ptr<Connection> pending_attempt;

@@ -39,7 +39,8 @@ AttestationClient::AttestationClient(config::TrustServiceConfig service, std::st
 result<IssuedCertificate> AttestationClient::attest(Identity& identity,
                                                     const Bytes& tls_public_der, unsigned pcr,
                                                     std::span<const Measurement> event_log,
-                                                    std::chrono::seconds lifetime) {
+                                                    std::chrono::seconds lifetime,
+                                                    int cancel_fd) {
   const std::string service = service_.host + ":" + std::to_string(service_.port);
   const auto deadline = steady_clock::now() + service_.timeout;
   TlsClientOptions options;
@@ -48,6 +49,7 @@ result<IssuedCertificate> AttestationClient::attest(Identity& identity,
   options.ca_file = service_.ca_file;
   options.server_name = service_.server_name;
   options.timeout = service_.timeout;
+  options.cancel_fd = cancel_fd;
   BOOST_OUTCOME_TRY(session, TlsSession::connect(options));
 
   BOOST_OUTCOME_TRY(nonce_json, exchange(*session, NonceRequest{device_id_}, deadline, service));

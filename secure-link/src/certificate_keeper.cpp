@@ -1,6 +1,9 @@
 #include "certificate_keeper.hpp"
 
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -24,6 +27,8 @@ constexpr const char* kLog = "secure-link";
 // The renewal thread re-evaluates at least this often, so a wall-clock jump (NTP at boot) does
 // not leave it asleep past a renewal.
 constexpr std::chrono::seconds kLongestSleep{30};
+// current() looks at its cancel fd this often while the renewal thread holds the attestation.
+constexpr std::chrono::milliseconds kInterruptCheck{50};
 
 // A certificate is "valid" for use until shortly before it expires, so that a handshake does
 // not start with a certificate about to lapse.
@@ -61,9 +66,13 @@ CertificateKeeper::CertificateKeeper(const config::SecureLinkConfig& cfg, Identi
     : cfg_(cfg),
       identity_(identity),
       client_(cfg.trust_service, cfg.device_id),
+      stop_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       backoff_(cfg.certificate.retry_min, cfg.certificate.retry_max) {}
 
-CertificateKeeper::~CertificateKeeper() { stop(); }
+CertificateKeeper::~CertificateKeeper() {
+  stop();
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+}
 
 void CertificateKeeper::start() {
   if (thread_.joinable()) return;
@@ -75,6 +84,8 @@ void CertificateKeeper::stop() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
+  const std::uint64_t one = 1;
+  if (stop_fd_ >= 0) (void)!::write(stop_fd_, &one, sizeof one);
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
@@ -101,7 +112,7 @@ bool CertificateKeeper::usable_now(const IssuedCertificate& c) {
                     c.approval->pcr_digest.end());
 }
 
-result<IssuedCertificate> CertificateKeeper::current() {
+result<IssuedCertificate> CertificateKeeper::current(int cancel_fd) {
   // Without attest_mutex_: a renewal in progress (which may wait seconds for an absent trust
   // service) must not hold up a tunnel that still has a good certificate.
   std::optional<IssuedCertificate> candidate;
@@ -110,7 +121,14 @@ result<IssuedCertificate> CertificateKeeper::current() {
     candidate = current_;
   }
   if (candidate && usable_now(*candidate)) return *candidate;
-  std::lock_guard attest_lock(attest_mutex_);
+  // The renewal thread may be attesting (seconds, against an absent trust service): wait for it
+  // in steps, so that an interruption is seen.
+  std::unique_lock attest_lock(attest_mutex_, std::defer_lock);
+  while (!attest_lock.try_lock_for(kInterruptCheck)) {
+    pollfd p{cancel_fd, POLLIN, 0};
+    if (cancel_fd >= 0 && ::poll(&p, 1, 0) > 0)
+      return make_errno_error(ECANCELED, "waiting for an attestation interrupted: the gateway is stopping");
+  }
   load_stored_certificate();
   {
     // Someone else may have attested while this call waited for the mutex.
@@ -118,7 +136,7 @@ result<IssuedCertificate> CertificateKeeper::current() {
     candidate = current_;
   }
   if (candidate && usable_now(*candidate)) return *candidate;
-  return attest_locked();
+  return attest_locked(cancel_fd);
 }
 
 // Caller holds attest_mutex_. Once per process: what runs is measured into the PCR (appended
@@ -169,7 +187,7 @@ void CertificateKeeper::load_stored_certificate() {
 }
 
 // Caller holds attest_mutex_.
-result<IssuedCertificate> CertificateKeeper::attest_locked() {
+result<IssuedCertificate> CertificateKeeper::attest_locked(int cancel_fd) {
   auto attempt = [&]() -> result<IssuedCertificate> {
     if (!tls_public_der_) {
       BOOST_OUTCOME_TRY(keys, identity_.find_keys());
@@ -182,7 +200,8 @@ result<IssuedCertificate> CertificateKeeper::attest_locked() {
     BOOST_OUTCOME_TRY(ensure_measured());
     BOOST_OUTCOME_TRY(issued, client_.attest(identity_, *tls_public_der_, pcr, event_log_,
                                              std::chrono::duration_cast<std::chrono::seconds>(
-                                                 cfg_.certificate.lifetime)));
+                                                 cfg_.certificate.lifetime),
+                                             cancel_fd));
     if (identity_.backend() == config::IdentityBackend::tpm) {
       if (!issued.approval)
         return make_error("the trust service sent no approval of this PCR state with the "
@@ -266,7 +285,7 @@ void CertificateKeeper::run() {
       std::lock_guard lock(mutex_);
       if (current_ && !due_for_serial.empty() && current_->serial != due_for_serial) continue;
     }
-    if (auto issued = attest_locked()) {
+    if (auto issued = attest_locked(stop_fd_)) {
       due = renewal_due(issued.value());
       due_for_serial = issued.value().serial;
     } else {

@@ -50,12 +50,15 @@ class CertificateKeeper {
 
   /// Starts the renewal thread: it attests at once, then renews before expiry.
   void start();
-  /// Stops and joins the renewal thread. Idempotent.
+  /// Stops and joins the renewal thread, interrupting an attestation it is waiting on.
+  /// Idempotent.
   void stop();
 
   /// A certificate valid now: the current one, or — when there is none or it has expired — the
-  /// result of attesting now (blocking). Errors say why no certificate could be had.
-  [[nodiscard]] result<IssuedCertificate> current();
+  /// result of attesting now (blocking). Errors say why no certificate could be had. A readable
+  /// `cancel_fd` (≥ 0) makes it return at once with ECANCELED, also while it waits for the
+  /// renewal thread's attestation.
+  [[nodiscard]] result<IssuedCertificate> current(int cancel_fd = -1);
 
   /// The current certificate without attesting (nullopt when there is none).
   [[nodiscard]] std::optional<IssuedCertificate> peek() const;
@@ -65,7 +68,7 @@ class CertificateKeeper {
 
  private:
   void run();
-  result<IssuedCertificate> attest_locked();
+  result<IssuedCertificate> attest_locked(int cancel_fd);
   void load_stored_certificate();
   result<void> ensure_measured();
   /// `c` valid now, and the PCR in the state its approval covers (TPM identities).
@@ -82,7 +85,8 @@ class CertificateKeeper {
   std::string last_error_;
   bool stopping_ = false;
 
-  std::mutex attest_mutex_;  // one attestation at a time; guards the fields below
+  int stop_fd_ = -1;  // eventfd, readable once stop() began: interrupts the renewal's waits
+  std::timed_mutex attest_mutex_;  // one attestation at a time; guards the fields below
   std::optional<Bytes> tls_public_der_;
   std::vector<Measurement> event_log_;
   bool measured_ = false;

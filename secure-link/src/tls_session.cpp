@@ -239,19 +239,22 @@ void Socket::reset() noexcept {
 }
 
 result<void> wait_for_socket(int fd, short events, SteadyDeadline deadline,
-                             const std::string& what) {
+                             const std::string& what, int cancel_fd) {
   while (true) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
     if (left.count() <= 0) return make_errno_error(ETIMEDOUT, what + " timed out");
-    pollfd p{fd, events, 0};
-    const int n = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 60000)));
+    std::array<pollfd, 2> p{pollfd{fd, events, 0}, pollfd{cancel_fd, POLLIN, 0}};
+    const int n = ::poll(p.data(), cancel_fd >= 0 ? 2 : 1,
+                         static_cast<int>(std::min<std::int64_t>(left.count(), 60000)));
+    if (n > 0 && cancel_fd >= 0 && (p[1].revents & POLLIN) != 0)
+      return make_errno_error(ECANCELED, what + " interrupted: the gateway is stopping");
     if (n > 0) return outcome::success();
     if (n < 0 && errno != EINTR) return make_errno_error(errno, what + ": poll failed");
   }
 }
 
 result<Socket> Socket::connect(const std::string& host, std::uint16_t port,
-                               SteadyDeadline deadline) {
+                               SteadyDeadline deadline, int cancel_fd) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -274,7 +277,8 @@ result<Socket> Socket::connect(const std::string& host, std::uint16_t port,
       last = make_errno_error(errno, "cannot connect to " + where);
       continue;
     }
-    auto ready = wait_for_socket(s.get(), POLLOUT, deadline, "connecting to " + where);
+    auto ready = wait_for_socket(s.get(), POLLOUT, deadline, "connecting to " + where, cancel_fd);
+    if (!ready && ready.error().code.value() == ECANCELED) return ready.error();
     if (!ready) {
       last = ready.error();
       continue;
@@ -354,7 +358,7 @@ struct TlsSession::Impl {
       if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
         BOOST_OUTCOME_TRY(wait_for_socket(
             socket.get(), rc == MBEDTLS_ERR_SSL_WANT_READ ? POLLIN : POLLOUT, deadline,
-            "TLS handshake with " + peer));
+            "TLS handshake with " + peer, cancel_fd));
         continue;
       }
       if (rc == MBEDTLS_ERR_NET_CONN_RESET || rc == MBEDTLS_ERR_NET_SEND_FAILED) {
@@ -409,6 +413,7 @@ struct TlsSession::Impl {
 
   Socket socket;
   int fd = -1;
+  int cancel_fd = -1;  // TlsClientOptions::cancel_fd; not owned
   SocketBio bio;  // the BIO's context
   mbedtls_ssl_context ssl;
   mbedtls_ssl_config conf;
@@ -454,7 +459,8 @@ result<std::unique_ptr<TlsSession>> TlsSession::connect(const TlsClientOptions& 
   rc = mbedtls_ssl_set_hostname(&m.ssl, name.c_str());
   if (rc != 0) return mbedtls_error(rc, "cannot set the expected server name " + name);
 
-  BOOST_OUTCOME_TRY(socket, Socket::connect(o.host, o.port, deadline));
+  m.cancel_fd = o.cancel_fd;
+  BOOST_OUTCOME_TRY(socket, Socket::connect(o.host, o.port, deadline, o.cancel_fd));
   m.socket = std::move(socket);
   m.fd = m.socket.get();
   m.bio.fd = m.fd;
@@ -511,7 +517,7 @@ result<void> TlsSession::write_all(std::string_view data, SteadyDeadline deadlin
       case IoStatus::want_read:
       case IoStatus::want_write: {
         BOOST_OUTCOME_TRY(wait_for_socket(m.fd, r.status == IoStatus::want_read ? POLLIN : POLLOUT,
-                                          deadline, "TLS write"));
+                                          deadline, "TLS write", m.cancel_fd));
         break;
       }
       case IoStatus::closed: return make_error("the peer closed the TLS session");
@@ -540,7 +546,7 @@ result<std::string> TlsSession::read_line(std::size_t max, SteadyDeadline deadli
       case IoStatus::want_read:
       case IoStatus::want_write: {
         BOOST_OUTCOME_TRY(wait_for_socket(m.fd, r.status == IoStatus::want_read ? POLLIN : POLLOUT,
-                                          deadline, "waiting for a TLS response"));
+                                          deadline, "waiting for a TLS response", m.cancel_fd));
         break;
       }
       case IoStatus::closed: return make_errno_error(ECONNRESET, "the peer closed the TLS session before answering");

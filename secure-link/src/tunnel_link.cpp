@@ -57,7 +57,8 @@ TunnelLink::TunnelLink(std::string broker_uri, const config::SecureLinkConfig& c
       broker_port_(uri_port(broker_uri_)),
       identity_(open_identity(cfg)),
       keeper_(std::make_unique<CertificateKeeper>(cfg_, *identity_)),
-      stop_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+      stop_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      interrupt_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   keeper_->start();
 }
 
@@ -65,11 +66,22 @@ TunnelLink::~TunnelLink() {
   close();
   keeper_->stop();
   if (stop_fd_ >= 0) ::close(stop_fd_);
+  if (interrupt_fd_ >= 0) ::close(interrupt_fd_);
 }
+
+void TunnelLink::interrupt() noexcept {
+  const std::uint64_t one = 1;
+  (void)!::write(interrupt_fd_, &one, sizeof one);
+}
+
+void TunnelLink::resume() noexcept { drain(interrupt_fd_); }
 
 result<MqttEndpoint> TunnelLink::open() {
   close();
-  auto certificate = keeper_->current();
+  if (pollfd p{interrupt_fd_, POLLIN, 0}; ::poll(&p, 1, 0) > 0)
+    return make_errno_error(ECANCELED, "secure link: not opened, the gateway is stopping");
+  // Every wait below (the trust service, the broker's handshake) gives up when interrupt()ed.
+  auto certificate = keeper_->current(interrupt_fd_);
   if (!certificate)
     return make_error(certificate.error().code,
                       "secure link: no valid certificate: " + certificate.error().message);
@@ -81,6 +93,7 @@ result<MqttEndpoint> TunnelLink::open() {
   options.server_name = cfg_.broker.server_name;
   options.credential = ClientCredential{certificate.value().certificate_pem, identity_.get()};
   options.timeout = kBrokerHandshakeTimeout;
+  options.cancel_fd = interrupt_fd_;
   auto tls = TlsSession::connect(options);
   if (!tls) {
     ++counters_.handshake_failures;

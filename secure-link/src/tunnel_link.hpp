@@ -51,6 +51,8 @@ class TunnelLink final : public Link {
   [[nodiscard]] result<MqttEndpoint> open() override;
   /// Ends the session and the listener. Idempotent.
   void close() override;
+  void interrupt() noexcept override;
+  void resume() noexcept override;
   /// kind "tpm-tunnel"/"software-tunnel"; identity and expiry of the current certificate;
   /// counters of the keeper and the tunnel.
   [[nodiscard]] LinkInfo info() const override;
@@ -68,6 +70,7 @@ class TunnelLink final : public Link {
   TunnelCounters counters_;
 
   int stop_fd_ = -1;  // eventfd: close() wakes the session thread
+  int interrupt_fd_ = -1;  // eventfd, readable between interrupt() and resume()
   std::thread session_;
   mutable std::mutex error_mutex_;
   std::string last_session_error_;

@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <condition_variable>
 #include <functional>
+#include <future>
+#include <mutex>
 #include <map>
 #include <thread>
 #include <optional>
@@ -379,6 +382,59 @@ TEST(MqttUplink, AuthenticatesWithAPasswordFileAndNeverReportsThePassword) {
       rig.io, [&] { return rig.outbox->counters().acknowledged == 1; }, 20s))
       << rig.uplink->counters().last_error;
   EXPECT_EQ(rig.uplink->counters().connects, 1u);
+}
+
+// A link whose open() waits until it is interrupted, as a tunnel does for a trust service or a
+// broker that accepted the connection and never answers (TunnelLink's own test shows that its
+// open() returns when interrupted; this one, that stop() interrupts it).
+class OpenUntilInterrupted final : public secure_link::Link {
+ public:
+  result<secure_link::MqttEndpoint> open() override {
+    std::unique_lock lock(mutex_);
+    ++opens_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return interrupted_; });
+    return make_errno_error(ECANCELED, "interrupted");
+  }
+  void close() override {}
+  void interrupt() noexcept override {
+    std::lock_guard lock(mutex_);
+    interrupted_ = true;
+    changed_.notify_all();
+  }
+  void resume() noexcept override {
+    std::lock_guard lock(mutex_);
+    interrupted_ = false;
+  }
+  [[nodiscard]] secure_link::LinkInfo info() const override { return {}; }
+  bool wait_for_open(std::chrono::milliseconds deadline) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, deadline, [&] { return opens_ > 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int opens_ = 0;
+  bool interrupted_ = false;
+};
+
+TEST(MqttUplink, StopInterruptsALinkThatIsStillOpening) {
+  TempDir dir("guardian-uplink-stop");
+  boost::asio::io_context io;
+  const auto site = test::site_config(dir, "tcp://127.0.0.1:1");
+  auto store = OutboxStore::open(site.queue);
+  ASSERT_TRUE(store) << store.error().describe();
+  Outbox outbox(io, std::move(store).value(), site.queue);
+  OpenUntilInterrupted link;
+  auto uplink = std::make_unique<MqttUplink>(io, site, link, outbox);
+  uplink->start();
+  ASSERT_TRUE(link.wait_for_open(10s));
+  auto stopped = std::async(std::launch::async, [&] { uplink->stop(); });
+  EXPECT_EQ(stopped.wait_for(30s), std::future_status::ready) << "stop() waits for the open()";
+  if (stopped.wait_for(0s) != std::future_status::ready) link.interrupt();  // let the test end
+  stopped.get();
+  EXPECT_EQ(uplink->state(), LinkState::stopped);
 }
 
 }  // namespace

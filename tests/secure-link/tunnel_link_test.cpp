@@ -2,7 +2,15 @@
 // guardian-trust process, mosquitto configured by `guardian-trust broker-config`, and Paho.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <future>
 #include <filesystem>
 #include <iostream>
 
@@ -515,6 +523,87 @@ TEST(TunnelLink, ARevokedDevicesCertificateIsRefusedByTheBrokerOnceTheCrlIsPubli
       << fleet.broker().log();
   EXPECT_NE(refused.error().message.find("certificate revoked"), std::string::npos)
       << refused.error().describe();
+}
+
+// A listening socket on loopback that never accepts and never answers: a trust service or broker
+// that hangs mid-handshake.
+struct SilentPeer {
+  SilentPeer() : socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof a;
+    if (::bind(socket.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(socket.get(), 16) != 0 ||
+        ::getsockname(socket.get(), reinterpret_cast<sockaddr*>(&a), &length) != 0)
+      throw std::runtime_error("cannot listen on 127.0.0.1");
+    port = ntohs(a.sin_port);
+  }
+  // True once a client's connection waits to be accepted (its handshake has begun).
+  [[nodiscard]] bool connected_to(std::chrono::milliseconds deadline) const {
+    pollfd p{socket.get(), POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(deadline.count())) > 0;
+  }
+  Socket socket;
+  std::uint16_t port = 0;
+};
+
+TEST(TlsSession, AHandshakeWithASilentPeerEndsWhenItsCancelFdIsSignalled) {
+  SilentPeer peer;
+  testing::TempDir dir("guardian-cancel");
+  const auto ca = dir.path() / "ca.pem";
+  const auto made = testing::run_command(
+      {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+       "-days", "1", "-subj", "/CN=cancel test CA", "-keyout", (dir.path() / "ca.key").string(),
+       "-out", ca.string()});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  const int cancel = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  TlsClientOptions o;
+  o.host = "127.0.0.1";
+  o.port = peer.port;
+  o.ca_file = ca;
+  o.timeout = 120s;  // far beyond the test's own deadline below
+  o.cancel_fd = cancel;
+  auto session = std::async(std::launch::async, [&] { return TlsSession::connect(o); });
+  ASSERT_TRUE(peer.connected_to(10s));
+  const std::uint64_t one = 1;
+  ASSERT_EQ(::write(cancel, &one, sizeof one), 8);
+  ASSERT_EQ(session.wait_for(30s), std::future_status::ready);
+  const auto r = session.get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code.value(), ECANCELED) << r.error().describe();
+  EXPECT_NE(r.error().message.find("127.0.0.1:" + std::to_string(peer.port) + " interrupted"),
+            std::string::npos)
+      << r.error().describe();
+  ::close(cancel);
+}
+
+// stop() of an uplink interrupts its link's open(): here the tunnel waits for a trust service
+// that accepted the connection and never answers (its timeout is two minutes).
+TEST(TunnelLink, AnOpenWaitingForASilentTrustServiceReturnsAtOnceWhenInterrupted) {
+  SecureFleet fleet;
+  DeviceRig rig(fleet, "store-042", config::IdentityBackend::software);
+  rig.provision();
+  SilentPeer silent;
+  auto uplink = rig.uplink();
+  uplink.secure_link->trust_service.port = silent.port;
+  uplink.secure_link->trust_service.timeout = 120s;
+  auto link = make_link(uplink);
+  auto opened = std::async(std::launch::async, [&] { return link->open(); });
+  ASSERT_TRUE(silent.connected_to(10s));  // an attestation is under way
+  link->interrupt();
+  ASSERT_EQ(opened.wait_for(30s), std::future_status::ready);
+  const auto endpoint = opened.get();
+  ASSERT_FALSE(endpoint);
+  EXPECT_EQ(endpoint.error().code.value(), ECANCELED) << endpoint.error().describe();
+  // Until resume(), a new open() does not even try.
+  const auto again = link->open();
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message.find("the gateway is stopping"), std::string::npos)
+      << again.error().describe();
+  // Destroying the link stops its renewal thread, whose attestation is interrupted too.
+  auto destroyed = std::async(std::launch::async, [&] { link.reset(); });
+  EXPECT_EQ(destroyed.wait_for(30s), std::future_status::ready);
 }
 
 }  // namespace

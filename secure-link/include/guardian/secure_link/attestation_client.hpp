@@ -55,11 +55,13 @@ class AttestationClient {
   /// Runs the protocol once (one TLS connection): nonce (activating a credential when the
   /// service sends one), quote of `pcr`, certificate valid for `lifetime` (the service may
   /// shorten it) with the approval of the quoted state. Refusals carry a TrustRefusal code
-  /// (trust_protocol.hpp) and the service's explanation; transport errors their own code.
+  /// (trust_protocol.hpp) and the service's explanation; transport errors their own code. A
+  /// readable `cancel_fd` (≥ 0) interrupts the network waits (ECANCELED).
   [[nodiscard]] result<IssuedCertificate> attest(Identity& identity, const Bytes& tls_public_der,
                                                  unsigned pcr,
                                                  std::span<const Measurement> event_log,
-                                                 std::chrono::seconds lifetime);
+                                                 std::chrono::seconds lifetime,
+                                                 int cancel_fd = -1);
 
  private:
   config::TrustServiceConfig service_;

@@ -61,6 +61,13 @@ class Link {
   [[nodiscard]] virtual result<MqttEndpoint> open() = 0;
   /// Releases what open() set up (a tunnel listener, …). Idempotent.
   virtual void close() = 0;
+  /// Makes an open() in progress on another thread return soon with an error (ECANCELED), and
+  /// every later one at once, until resume(): how a stopping uplink keeps its promise while a
+  /// link is mid-handshake or waiting for the trust service. Thread-safe; never blocks. Links
+  /// whose open() does not wait on the network need not implement it.
+  virtual void interrupt() noexcept {}
+  /// Ends interrupt(): open() works again. Not concurrent with open().
+  virtual void resume() noexcept {}
   /// What the link is and how it is doing now (a renewed certificate shows at once).
   [[nodiscard]] virtual LinkInfo info() const = 0;
 };

@@ -41,18 +41,20 @@ class Socket {
   [[nodiscard]] explicit operator bool() const noexcept { return fd_ >= 0; }
   void reset() noexcept;
 
-  /// Resolves `host` and connects to `port` (non-blocking socket, TCP_NODELAY) before `deadline`.
+  /// Resolves `host` and connects to `port` (non-blocking socket, TCP_NODELAY) before `deadline`;
+  /// a readable `cancel_fd` (≥ 0) interrupts the wait (ECANCELED).
   [[nodiscard]] static result<Socket> connect(const std::string& host, std::uint16_t port,
-                                              SteadyDeadline deadline);
+                                              SteadyDeadline deadline, int cancel_fd = -1);
 
  private:
   int fd_ = -1;
 };
 
 /// Waits until `fd` is ready for `events` (POLLIN/POLLOUT) or `deadline` passes (an error
-/// naming `what`).
+/// naming `what`). When `cancel_fd` (≥ 0, e.g. an eventfd) becomes readable, returns at once
+/// with ECANCELED: how a stopping gateway interrupts a connect or handshake in progress.
 [[nodiscard]] result<void> wait_for_socket(int fd, short events, SteadyDeadline deadline,
-                                           const std::string& what);
+                                           const std::string& what, int cancel_fd = -1);
 
 /// A client certificate whose private key is held by an Identity.
 struct ClientCredential {
@@ -68,6 +70,9 @@ struct TlsClientOptions {
   std::string server_name;          ///< checked against the server certificate; default: host
   std::optional<ClientCredential> credential;  ///< for mutual TLS
   std::chrono::milliseconds timeout{10000};    ///< connect + handshake
+  /// Readable (≥ 0) = give up: connect, handshake and the session's later waits (write_all,
+  /// read_line) return ECANCELED at once. Must outlive the session; not owned.
+  int cancel_fd = -1;
 };
 
 /// The server side's certificate, key and configuration, shared by every accepted session.

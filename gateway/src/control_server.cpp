@@ -8,7 +8,11 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
+#include <algorithm>
+#include <array>
+#include <deque>
 #include <thread>
+#include <vector>
 
 #include "guardian/common/log.hpp"
 
@@ -32,7 +36,11 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
   Impl(asio::io_context& io_, std::filesystem::path path_, AsyncHandler handler_)
       : io(io_), acceptor(io_), path(std::move(path_)), handler(std::move(handler_)) {}
 
-  struct Session : std::enable_shared_from_this<Session> {
+  // One connection: a request and its response, or — for the stream command — the lines that
+  // follow until the client leaves:
+  //   do_read ─▶ on_read ─▶ handler ─▶ respond ─▶ close
+  //                   └──▶ stream handler ─▶ send ─▶ write_next ─▶ … (watch_peer: EOF ─▶ close)
+  struct Session final : ControlStream, std::enable_shared_from_this<Session> {
     Session(std::shared_ptr<Impl> owner_, local::socket socket_)
         : owner(std::move(owner_)), socket(std::move(socket_)), buffer(kMaxRequestBytes) {}
 
@@ -58,9 +66,90 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
         return respond({{"ok", false}, {"error", "request is not a JSON object"}});
       }
       ++owner->counters.requests;
+      if (!owner->stream_cmd.empty() && request.value("cmd", std::string{}) == owner->stream_cmd)
+        return start_stream(request);
       owner->handler(request, [self = shared_from_this()](nlohmann::json response) {
         self->respond(std::move(response));
       });
+    }
+
+    // ── stream mode ──
+
+    void start_stream(const nlohmann::json& request) {
+      std::erase_if(owner->streams, [](const std::weak_ptr<Session>& s) { return s.expired(); });
+      const auto open = std::count_if(owner->streams.begin(), owner->streams.end(),
+                                      [](const std::weak_ptr<Session>& s) {
+                                        const auto session = s.lock();
+                                        return session && !session->closed();
+                                      });
+      if (static_cast<std::size_t>(open) >= kMaxStreams)
+        return respond({{"ok", false},
+                        {"error", "at most " + std::to_string(kMaxStreams) + " '" +
+                                      owner->stream_cmd + "' clients at once; stop one first"}});
+      owner->streams.push_back(weak_from_this());
+      watch_peer();
+      owner->stream_handler(request, shared_from_this());
+    }
+
+    // The client sends nothing more; a read that ends means it left.
+    void watch_peer() {
+      socket.async_read_some(asio::buffer(scratch),
+                             [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                               if (ec) return self->close_stream();
+                               self->watch_peer();
+                             });
+    }
+
+    void send(std::string line) override {
+      if (closed_) return;
+      if (backlog_bytes + line.size() + 1 > kMaxBacklogBytes) {
+        ++dropped;
+        return;
+      }
+      backlog_bytes += line.size() + 1;
+      backlog.push_back(std::move(line));
+      if (!writing) write_next();
+    }
+
+    [[nodiscard]] bool closed() const noexcept override { return closed_; }
+
+    void write_next() {
+      if (closed_ || (backlog.empty() && dropped == 0)) {
+        writing = false;
+        return;
+      }
+      writing = true;
+      out.clear();
+      if (dropped > 0) {
+        // Lines the client was too slow for: said once it reads again, never silently.
+        out = "{\"dropped\":" + std::to_string(dropped) + "}\n";
+        dropped = 0;
+      }
+      std::size_t line_bytes = 0;
+      if (!backlog.empty()) {
+        line_bytes = backlog.front().size() + 1;
+        out += backlog.front();
+        out.push_back('\n');
+        backlog.pop_front();
+      }
+      asio::async_write(socket, asio::buffer(out),
+                        [self = shared_from_this(), line_bytes](boost::system::error_code ec,
+                                                                std::size_t) {
+                          self->backlog_bytes -= line_bytes;
+                          if (ec) return self->close_stream();
+                          self->write_next();
+                        });
+    }
+
+    void close_stream() {
+      if (closed_) return;
+      closed_ = true;
+      writing = false;
+      backlog.clear();
+      backlog_bytes = 0;
+      boost::system::error_code ignored;
+      socket.shutdown(local::socket::shutdown_both, ignored);
+      socket.close(ignored);
     }
 
     void respond(const nlohmann::json& response) {
@@ -77,6 +166,13 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
     local::socket socket;
     asio::streambuf buffer;
     std::string out;
+    // stream mode
+    std::array<char, 256> scratch{};
+    std::deque<std::string> backlog;
+    std::size_t backlog_bytes = 0;
+    std::uint64_t dropped = 0;
+    bool writing = false;
+    bool closed_ = false;
   };
 
   void do_accept() {
@@ -102,6 +198,9 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
   local::acceptor acceptor;
   std::filesystem::path path;
   AsyncHandler handler;
+  std::string stream_cmd;
+  StreamHandler stream_handler;
+  std::vector<std::weak_ptr<Session>> streams;
   Counters counters;
   bool bound = false;
 };
@@ -119,6 +218,11 @@ ControlServer::ControlServer(asio::io_context& io, std::filesystem::path socket_
     : impl_(std::make_shared<Impl>(io, std::move(socket_path), std::move(handler))) {}
 
 ControlServer::~ControlServer() { stop(); }
+
+void ControlServer::set_stream_handler(std::string cmd, StreamHandler handler) {
+  impl_->stream_cmd = std::move(cmd);
+  impl_->stream_handler = std::move(handler);
+}
 
 result<void> ControlServer::start() {
   namespace fs = std::filesystem;
@@ -161,6 +265,9 @@ void ControlServer::stop() {
   if (!impl_) return;
   boost::system::error_code ec;
   if (impl_->acceptor.is_open()) impl_->acceptor.close(ec);
+  for (const auto& weak : impl_->streams)
+    if (const auto stream = weak.lock()) stream->close_stream();
+  impl_->streams.clear();
   if (impl_->bound) {
     std::error_code fec;
     std::filesystem::remove(impl_->path, fec);

@@ -13,6 +13,7 @@
 #include "guardian/gateway/control_server.hpp"
 #include "guardian/gateway/health.hpp"
 #include "guardian/gateway/mqtt_uplink.hpp"
+#include "guardian/gateway/live_tap.hpp"
 #include "guardian/gateway/outbox.hpp"
 #include "guardian/gateway/pipeline.hpp"
 #include "guardian/gateway/source_watch.hpp"
@@ -97,7 +98,8 @@ struct Gateway::Impl {
         reply(std::move(response));
       });
     }
-    reply({{"ok", false}, {"error", "unknown command '" + cmd + "' (known: status, write)"}});
+    reply({{"ok", false},
+           {"error", "unknown command '" + cmd + "' (known: status, write, tail)"}});
   }
 
   asio::io_context& io;
@@ -106,6 +108,7 @@ struct Gateway::Impl {
   asio::steady_timer trim_timer;
   asio::steady_timer watch_timer;
   SourceWatch source_watch;
+  LiveTap tap;
   Timestamp started;
   std::unique_ptr<Outbox> outbox;
   std::unique_ptr<Pipeline> pipeline;
@@ -153,8 +156,15 @@ result<void> Gateway::start() {
   try {
     for (const auto& cfg : site.adapters) {
       m.adapters.push_back(adapters::make_adapter(
-          cfg, m.io, [p = m.pipeline.get()](ReadingBatch&& b) { p->on_batch(std::move(b)); },
-          [p = m.pipeline.get()](Record&& r) { p->on_record(std::move(r)); }));
+          cfg, m.io,
+          [p = m.pipeline.get(), t = &m.tap](ReadingBatch&& b) {
+            t->on_batch(b);  // guardian tail sees what the adapter read, before processing
+            p->on_batch(std::move(b));
+          },
+          [p = m.pipeline.get(), t = &m.tap](Record&& r) {
+            t->on_record(r);
+            p->on_record(std::move(r));
+          }));
     }
   } catch (const std::exception& e) {
     return make_error(std::string("adapter: ") + e.what());
@@ -175,6 +185,10 @@ result<void> Gateway::start() {
           [&m](const nlohmann::json& req, std::function<void(nlohmann::json)> reply) {
             m.handle_control(req, reply);
           }));
+  m.control->set_stream_handler(
+      "tail", [&m](const nlohmann::json& req, std::shared_ptr<ControlStream> stream) {
+        m.tap.subscribe(req, std::move(stream));
+      });
   if (auto r = m.control->start(); !r) return r.error();
 
   m.uplink->start();

@@ -118,11 +118,41 @@ TEST(CliE2E, StatusShowsAdaptersValuesQueueAndLinkOverAnOwnerOnlySocket) {
   const auto j = nlohmann::json::parse(js.output);
   EXPECT_EQ(j.at("values").at("tank-1").at(0).at("quality"), "good");
 
+  // guardian tail --json: the live readings, each a JSON line with its quality.
+  Process tail({{binary_path("guardian").string(), "tail", "--json", "-c",
+                 gw.config_path().string(), "--point", "level"},
+                {},
+                gw.config_path().parent_path() / "tail.log",
+                {}});
+  std::string first;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto text = tail.log();
+        const auto start = text.find("{\"source\"");
+        if (start == std::string::npos || text.find('\n', start) == std::string::npos) return false;
+        first = text.substr(start, text.find('\n', start) - start);
+        return true;
+      },
+      20s))
+      << tail.log();
+  const auto live = nlohmann::json::parse(first);
+  EXPECT_EQ(live.at("source"), "tank-1");
+  EXPECT_EQ(live.at("point"), "level");
+  EXPECT_EQ(live.at("value"), 432.1);
+  EXPECT_EQ(live.at("unit"), "cm");
+  EXPECT_EQ(live.at("quality"), "good");
+
   EXPECT_EQ(gw.stop(), 0);
+  ASSERT_TRUE(tail.wait_for_exit(10s)) << tail.log();
   const auto down = run_command({binary_path("guardian").string(), "status", "--socket",
                                  gw.socket_path().string()});
   EXPECT_EQ(down.exit_code, 3);
   EXPECT_NE(down.output.find("not running"), std::string::npos) << down.output;
+  const auto no_tail = run_command({binary_path("guardian").string(), "tail", "--socket",
+                                    gw.socket_path().string()});
+  EXPECT_EQ(no_tail.exit_code, 3);
+  EXPECT_NE(no_tail.output.find("guardian tail: guardian is not running"), std::string::npos)
+      << no_tail.output;
 }
 
 }  // namespace

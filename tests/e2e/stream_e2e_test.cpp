@@ -45,6 +45,12 @@ TEST(StreamE2E, SerialShotsArriveAsRecordsAndAPulledCableAsCommFail) {
                {}});
   GatewayProcess gw(dir, "e2e-serial", broker.uri(), demo_serial_adapter(pty.gateway_end()));
   gw.start();
+  // A technician follows the machine's state and its shot records live.
+  Process tail({{binary_path("guardian").string(), "tail", "--socket", gw.socket_path().string(),
+                 "--source", "espresso-2", "--point", "state", "--point", "shot"},
+                {},
+                dir / "tail.log",
+                {}});
 
   ASSERT_TRUE(
       collector.wait_for([](const auto& all) { return !on_topic(all, "/records").empty(); }, 60s))
@@ -56,6 +62,17 @@ TEST(StreamE2E, SerialShotsArriveAsRecordsAndAPulledCableAsCommFail) {
   for (const auto& f : record.at("fields")) EXPECT_EQ(f.at("quality"), "good") << f.dump();
   EXPECT_EQ(record.at("fields").at(1).at("name"), "duration");
   EXPECT_EQ(record.at("fields").at(1).at("unit"), "s");
+  // … which guardian tail showed as it happened, and nothing it was not asked for.
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        const auto text = tail.log();
+        return text.find("  espresso-2  state  brewing") != std::string::npos &&
+               text.find("  espresso-2  record shot:  shot=") != std::string::npos;
+      },
+      20s))
+      << tail.log();
+  EXPECT_EQ(tail.log().find("boiler_temp"), std::string::npos) << tail.log();
+  EXPECT_NE(tail.log().find("duration=" ), std::string::npos) << tail.log();
 
   // The shot's trace: pressure, flow and temperature between the state's change to brewing and
   // its change back, the shot record as its summary.
@@ -111,6 +128,11 @@ TEST(StreamE2E, SerialShotsArriveAsRecordsAndAPulledCableAsCommFail) {
       << gw.log();
   const auto status = gw.status();
   EXPECT_EQ(gw.stop(), 0);
+  // The daemon stopped: tail says so and ends.
+  const auto tail_exit = tail.wait_for_exit(10s);
+  ASSERT_TRUE(tail_exit) << tail.log();
+  EXPECT_EQ(*tail_exit, 0) << tail.log();
+  EXPECT_NE(tail.log().find("guardian tail: the daemon stopped"), std::string::npos) << tail.log();
   const auto validation = validate_against_schema(collector.messages(), dir);
   EXPECT_EQ(validation.exit_code, 0) << validation.output;
   EXPECT_NE(validation.output.find("records="), std::string::npos) << validation.output;

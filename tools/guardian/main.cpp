@@ -3,6 +3,8 @@
 //   guardian run [-c FILE]             run the gateway (default /etc/guardian/guardian.yaml)
 //   guardian config check FILE         validate a configuration, print every error
 //   guardian status [-c FILE] [--json] show the running daemon's adapters, values, queue, link
+//   guardian tail [-c FILE] [--source S] [--point P] [--json]
+//                                      follow the daemon's live readings and records
 //   guardian identity provision|show   the TPM identity of the secure link (identity_command.cpp)
 //   guardian probe modbus ENDPOINT …   read registers once, shown every plausible way
 //   guardian probe serial PORT | tcp HOST:PORT | udp --listen PORT  [--send TEXT | --send-hex HEX]
@@ -36,6 +38,7 @@
 #include "modbus_write_command.hpp"
 #include "stream_probe.hpp"
 #include "status_printer.hpp"
+#include "tail_command.hpp"
 
 namespace {
 
@@ -227,6 +230,11 @@ int main(int argc, char** argv) {
                 "and read it back");
   guardian::tools::add_write_modbus_options(*write_modbus, write_options);
 
+  guardian::tools::TailOptions tail_options;
+  auto* tail = app.add_subcommand(
+      "tail", "Follow the running daemon's live readings and records (until Ctrl-C)");
+  guardian::tools::add_tail_options(*tail, tail_options);
+
   guardian::tools::DecodeOptions decode_options;
   auto* decode = app.add_subcommand(
       "decode", "Turn compact (v2) payloads back into v1 JSON and trace chunks into whole traces");
@@ -254,6 +262,7 @@ int main(int argc, char** argv) {
       }
       return guardian::tools::run_control_write(control_write_options, std::cout, std::cerr);
     }
+    if (*tail) return guardian::tools::run_tail(tail_options, std::cout, std::cerr);
     if (*decode) return guardian::tools::run_decode(decode_options, std::cin, std::cout, std::cerr);
     if (*version) {
       std::cout << "guardian " << kVersion << '\n';

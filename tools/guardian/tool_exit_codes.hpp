@@ -7,6 +7,7 @@ namespace guardian::tools {
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitUsage = 1;          ///< bad arguments (the message says which)
+inline constexpr int kExitNoDaemon = 3;       ///< the daemon is not running or not reachable
 inline constexpr int kExitDeviceError = 4;    ///< no answer, an exception, nothing found
 inline constexpr int kExitCannotConnect = 5;  ///< connection refused, port missing or busy
 

@@ -1,10 +1,12 @@
 #pragma once
 /// \file
 /// The local control socket (Unix domain, mode 0600, peers checked with SO_PEERCRED) that
-/// `guardian status` and `guardian write -c` talk to. Protocol: one JSON request line in, one
-/// JSON response line out (possibly later, e.g. once a write has been done):
+/// `guardian status`, `guardian write -c` and `guardian tail` talk to. Protocol: one JSON request
+/// line in, one JSON response line out (possibly later, e.g. once a write has been done):
 ///   → {"cmd":"status"}        ← {"ok":true,"status":{…}}
 ///   → {"cmd":"nope"}          ← {"ok":false,"error":"unknown command 'nope' (known: status)"}
+/// or, for a command with a stream handler (tail), JSON lines for as long as the client stays:
+///   → {"cmd":"tail",…}        ← {"ok":true} ← {…} ← {…} …
 ///
 ///   start() ─▶ do_accept ─▶ on_accept ─▶ Session::do_read ─▶ on_read ─▶ handler ─▶ do_write ─▶ close
 ///                 ▲              │
@@ -22,6 +24,20 @@
 
 namespace guardian::gateway {
 
+/// The open connection of a streaming command (`guardian tail`): lines go out in order. A client
+/// that reads slower than lines come is not allowed to grow the daemon's memory: beyond
+/// kMaxBacklogBytes waiting, lines are dropped and counted, and a {"dropped":N} line tells the
+/// client once it catches up. io_context thread only.
+class ControlStream {
+ public:
+  static constexpr std::size_t kMaxBacklogBytes = 1u << 20;
+  virtual ~ControlStream() = default;
+  /// Queues one JSON line (without its newline); dropped when the backlog is full or closed.
+  virtual void send(std::string line) = 0;
+  /// True once the client went away or the server stopped: send nothing more, forget it.
+  [[nodiscard]] virtual bool closed() const noexcept = 0;
+};
+
 class ControlServer {
  public:
   /// Answers one request (io_context thread). Returns the response object.
@@ -37,6 +53,15 @@ class ControlServer {
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
+
+  /// Serves requests whose "cmd" is `cmd` as streams: `handler` gets the request and the open
+  /// stream, sends the first line ({"ok":true} or an error, after which it should forget the
+  /// stream) and then as many as it likes. At most kMaxStreams are open at once; one more is
+  /// answered with an error. Call before start().
+  static constexpr std::size_t kMaxStreams = 4;
+  using StreamHandler =
+      std::function<void(const nlohmann::json& request, std::shared_ptr<ControlStream> stream)>;
+  void set_stream_handler(std::string cmd, StreamHandler handler);
 
   /// Creates the socket's directory if missing (mode 0750), removes a stale socket left by a
   /// crashed daemon, refuses to start when another daemon answers on it, binds with mode 0600.

@@ -13,9 +13,11 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/serial_port.hpp>
 #include <boost/asio/write.hpp>
+#include <iomanip>
 #include <sstream>
 #include <thread>
 
+#include "guardian/adapters/stream/checksum.hpp"
 #include "guardian/config/loader.hpp"
 #include "guardian/testing/environment.hpp"
 #include "guardian/testing/serial_pair.hpp"
@@ -154,6 +156,71 @@ TEST(StreamProbe, ShowsUdpDatagramsWithTheirSender) {
   sender.join();
   EXPECT_NE(out.str().find("datagrams from 127.0.0.7"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("54 3D 34"), std::string::npos) << out.str();
+}
+
+TEST(StreamProbe, NamesTheChecksumThatRejectedFramesWouldHavePassedWith) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io,
+                                   asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const auto port = acceptor.local_endpoint().port();
+  // The equipment protects its frames with CRC-16/XMODEM (high byte first); the codec was
+  // written for CRC-16/MODBUS, as the manual of a similar model said.
+  std::thread equipment([&] {
+    auto socket = acceptor.accept();
+    std::vector<std::uint8_t> frames;
+    for (const std::uint8_t value : {std::uint8_t{0x07}, std::uint8_t{0x2A}}) {
+      const std::vector<std::uint8_t> covered{0x02, 0x01, value};
+      const auto crc = adapters::stream::compute_checksum(config::ChecksumKind::crc16_xmodem, covered);
+      for (const auto b : {std::uint8_t{0xAA}, std::uint8_t{0x55}, covered[0], covered[1], covered[2],
+                           static_cast<std::uint8_t>(crc >> 8), static_cast<std::uint8_t>(crc & 0xFF)})
+        frames.push_back(b);
+    }
+    asio::write(socket, asio::buffer(frames));
+    std::array<std::uint8_t, 1> rest{};
+    boost::system::error_code ec;
+    socket.read_some(asio::buffer(rest), ec);
+  });
+  const auto loaded = config::parse_site_config(R"(device: {id: gw}
+adapters:
+  - name: fridge
+    type: tcp-client
+    host: 127.0.0.1
+    port: 1
+    codec:
+      type: binary
+      sync: "AA 55"
+      length: {at: 2, size: 1, counts: payload}
+      checksum: {type: crc16-modbus}
+      messages:
+        - name: status
+          fields: [{name: v, at: 4, type: u8}]
+)",
+                                                "probe.yaml");
+  ASSERT_TRUE(loaded.ok());
+  StreamProbeOptions options;
+  options.link.transport = config::StreamTransport::tcp_client;
+  options.link.host = "127.0.0.1";
+  options.link.port = port;
+  options.duration = 1s;
+  options.codec = std::get<config::StreamAdapterConfig>(loaded.config->adapters.at(0)).codec;
+  options.codec_origin = "the test";
+  std::ostringstream out;
+  EXPECT_EQ(run_stream_probe(options, out), kExitOk);
+  equipment.join();
+  const std::string text = out.str();
+  // Each rejected frame: what was computed, what came, and what would have matched.
+  const auto first = adapters::stream::compute_checksum(config::ChecksumKind::crc16_modbus,
+                                                        std::vector<std::uint8_t>{0x02, 0x01, 0x07});
+  std::ostringstream computed;
+  computed << "✗ frame: checksum crc16-modbus computed 0x" << std::hex << std::uppercase
+           << std::setw(4) << std::setfill('0') << first;
+  EXPECT_NE(text.find(computed.str()), std::string::npos) << text;
+  EXPECT_NE(text.find("; passes with crc16-xmodem\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("every one of the 2 lines or frames that failed its checksum passes with "
+                      "crc16-xmodem"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("bad_checksum=2"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "guardian/adapters/stream/checksum.hpp"
 #include "guardian/adapters/stream/codec.hpp"
 #include "guardian/adapters/stream/transport.hpp"
 #include "guardian/common/byte_text.hpp"
@@ -114,7 +115,10 @@ class Probe final : public adapters::stream::TransportEvents {
     }
     if (!factory_) return;
     auto& codec = codecs_[id];
-    if (!codec) codec = factory_->make();
+    if (!codec) {
+      codec = factory_->make();
+      codec->explain_mismatches();
+    }
     std::vector<adapters::stream::Decoded> decoded;
     codec->feed(bytes, now_ms(), decoded);
     if (datagram) codec->finish(now_ms(), decoded);
@@ -124,6 +128,7 @@ class Probe final : public adapters::stream::TransportEvents {
       for (const auto& r : d.fields) out_ << " " << r.point << "=" << format_value(r);
       out_ << "\n";
     }
+    for (const auto& m : codec->take_mismatches()) explain(m);
   }
 
   void on_disconnected(ConnectionId id, const std::string& why) override {
@@ -154,6 +159,25 @@ class Probe final : public adapters::stream::TransportEvents {
     });
   }
 
+  // One rejected line or frame: what was computed, what was received, and which catalogue
+  // checksum would have passed — the usual cause is a checksum of the wrong kind or byte order.
+  void explain(const adapters::stream::ChecksumMismatch& m) {
+    const int digits = static_cast<int>(2 * config::checksum_size(m.kind));
+    out_ << "                  ✗ " << (m.message.empty() ? "frame" : m.message)
+         << ": checksum " << adapters::stream::checksum_name(m.kind) << " computed 0x"
+         << std::hex << std::uppercase << std::setw(digits) << std::setfill('0') << m.computed
+         << ", received 0x" << std::setw(digits) << m.received << std::dec << std::setfill(' ');
+    if (m.would_pass.empty()) {
+      out_ << "; no other catalogue checksum matches\n";
+    } else {
+      out_ << "; passes with";
+      for (const auto& name : m.would_pass) out_ << (&name == &m.would_pass.front() ? " " : ", ") << name;
+      out_ << "\n";
+    }
+    ++mismatches_;
+    for (const auto& name : m.would_pass) ++would_pass_[name];
+  }
+
   void summary() {
     const double seconds = std::chrono::duration<double>(SteadyClock::now() - started_).count();
     out_ << "probe: " << chunks_ << " chunk(s), " << total_ << " byte(s) in " << std::fixed
@@ -167,6 +191,13 @@ class Probe final : public adapters::stream::TransportEvents {
     if (counters.empty()) out_ << " nothing decoded, nothing dropped";
     for (const auto& [name, value] : counters) out_ << " " << name << "=" << value;
     out_ << "\n";
+    for (const auto& [name, count] : would_pass_)
+      if (count == mismatches_)
+        out_ << "probe: every " << (mismatches_ == 1 ? "line or frame" : "one of the " +
+                                                           std::to_string(mismatches_) +
+                                                           " lines or frames")
+             << " that failed its checksum passes with " << name
+             << ": the codec's checksum is probably that one\n";
   }
 
   const StreamProbeOptions& options_;
@@ -177,6 +208,8 @@ class Probe final : public adapters::stream::TransportEvents {
   std::optional<adapters::stream::CodecFactory> factory_;
   std::map<ConnectionId, std::unique_ptr<adapters::stream::Codec>> codecs_;
   adapters::stream::CodecCounters retired_;
+  std::uint64_t mismatches_ = 0;                    // checksum failures explained
+  std::map<std::string, std::uint64_t> would_pass_;  // … and how many each alternative passes
   SteadyClock::time_point started_;
   std::uint64_t chunks_ = 0;
   std::uint64_t total_ = 0;

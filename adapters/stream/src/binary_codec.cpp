@@ -130,6 +130,39 @@ class BinaryCodec final : public Codec {
     return read_length(frame.subspan(at, size), c.endian) == computed;
   }
 
+  [[nodiscard]] ChecksumMismatch explain(std::span<const std::uint8_t> frame) const {
+    const auto& c = *config_.checksum;
+    const auto n = frame.size();
+    const auto from = static_cast<std::size_t>(resolve(c.from, n));
+    const auto to = static_cast<std::size_t>(resolve(c.to, n));
+    const auto at = static_cast<std::size_t>(resolve(c.at, n));
+    const auto stored = frame.subspan(at, config::checksum_size(c.kind));
+    const auto covered = frame.subspan(from, to - from);
+    ChecksumMismatch m;
+    m.kind = c.kind;
+    m.computed = compute_checksum(c.kind, covered);
+    m.received = static_cast<std::uint16_t>(read_length(stored, c.endian));
+    // Every catalogue checksum of this width, read in either byte order, except the one declared;
+    // an order that is not the algorithm's usual one (low byte first for CRC-16/MODBUS and
+    // CRC-16/KERMIT, high byte first for the others) is named.
+    for (const auto order : {config::Endian::big, config::Endian::little}) {
+      if (stored.size() == 1 && order == config::Endian::little) break;
+      const auto value = static_cast<std::uint16_t>(read_length(stored, order));
+      for (const auto kind : kChecksumCatalogue) {
+        if (config::checksum_size(kind) != stored.size() || (kind == c.kind && order == c.endian) ||
+            compute_checksum(kind, covered) != value)
+          continue;
+        std::string name(checksum_name(kind));
+        const bool low_first = kind == config::ChecksumKind::crc16_modbus ||
+                               kind == config::ChecksumKind::crc16_kermit;
+        if (stored.size() == 2 && (order == config::Endian::little) != low_first)
+          name += order == config::Endian::little ? " with endian: little" : " with endian: big";
+        m.would_pass.push_back(std::move(name));
+      }
+    }
+    return m;
+  }
+
   void extract(Timestamp ts, std::vector<Decoded>& out) {
     while (find_sync()) {
       if (buffer_.size() < header_) return;
@@ -146,6 +179,7 @@ class BinaryCodec final : public Codec {
       if (!checksum_ok(frame)) {
         // Perhaps a sync pattern inside garbage or a damaged frame: look again one byte on.
         ++counters_.bad_checksum;
+        if (explaining()) note_mismatch(explain(frame));
         ++counters_.garbage_bytes;
         skip(1);
         continue;

@@ -86,4 +86,15 @@ std::string_view checksum_name(ChecksumKind kind) noexcept {
   return "?";
 }
 
+std::vector<std::string> checksums_matching(config::ChecksumKind configured,
+                                            std::span<const std::uint8_t> covered,
+                                            std::uint16_t received) {
+  std::vector<std::string> out;
+  for (const auto kind : kChecksumCatalogue)
+    if (kind != configured && config::checksum_size(kind) == config::checksum_size(configured) &&
+        compute_checksum(kind, covered) == received)
+      out.emplace_back(checksum_name(kind));
+  return out;
+}
+
 }  // namespace guardian::adapters::stream

@@ -2,6 +2,7 @@
 // checksum in the line.
 
 #include <charconv>
+#include <optional>
 #include <stdexcept>
 
 #include "codecs.hpp"
@@ -60,27 +61,41 @@ int hex_digit(char c) {
 
 /// NMEA 0183 style: the checksum of the bytes between `start` and `end`, written in hex after
 /// `end`. False when the markers or the digits are missing, or the value differs.
-bool line_checksum_ok(std::string_view line, const config::LineChecksum& c) {
+// The checksum written in `line` and the one computed over what it covers; nullopt when the
+// line has no place for one (no start or end marker, too few hex digits).
+struct LineSums {
+  std::uint16_t written = 0;
+  std::uint16_t computed = 0;
+  std::span<const std::uint8_t> covered;
+};
+std::optional<LineSums> line_sums(std::string_view line, const config::LineChecksum& c) {
   const auto start = line.find(c.start);
   const auto end = line.rfind(c.end);
   if (start == std::string_view::npos || end == std::string_view::npos ||
       end < start + c.start.size())
-    return false;
+    return std::nullopt;
   const std::size_t digits = 2 * config::checksum_size(c.kind);
   const std::size_t at = end + c.end.size();
-  if (line.size() < at + digits) return false;
+  if (line.size() < at + digits) return std::nullopt;
   unsigned written = 0;
   for (std::size_t i = 0; i < digits; ++i) {
     const int d = hex_digit(line[at + i]);
-    if (d < 0) return false;
+    if (d < 0) return std::nullopt;
     written = written * 16 + static_cast<unsigned>(d);
   }
   const std::string_view covered =
       line.substr(start + c.start.size(), end - start - c.start.size());
-  const auto sum = compute_checksum(
-      c.kind, std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(covered.data()),
-                                            covered.size()));
-  return sum == written;
+  LineSums sums;
+  sums.written = static_cast<std::uint16_t>(written);
+  sums.covered = std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(covered.data()),
+                                               covered.size());
+  sums.computed = compute_checksum(c.kind, sums.covered);
+  return sums;
+}
+
+bool line_checksum_ok(std::string_view line, const config::LineChecksum& c) {
+  const auto sums = line_sums(line, c);
+  return sums && sums->computed == sums->written;
 }
 
 class LineCodec final : public SplitLinesCodec {
@@ -112,6 +127,17 @@ class LineCodec final : public SplitLinesCodec {
       if (!matched) continue;
       if (m.checksum && !line_checksum_ok(line, *m.checksum)) {
         ++counters_.bad_checksum;
+        if (explaining()) {
+          ChecksumMismatch mismatch;
+          mismatch.message = m.name;
+          mismatch.kind = m.checksum->kind;
+          if (const auto sums = line_sums(line, *m.checksum)) {
+            mismatch.computed = sums->computed;
+            mismatch.received = sums->written;
+            mismatch.would_pass = checksums_matching(m.checksum->kind, sums->covered, sums->written);
+          }
+          note_mismatch(std::move(mismatch));
+        }
         return;
       }
       ++counters_.messages;

@@ -16,11 +16,15 @@
 /// | xor                | 8     | XOR of every byte                      | 0x31   |
 /// | sum8               | 8     | sum of every byte modulo 256           | 0xDD   |
 ///
-/// Pure functions, no allocation; clang-14 compatible (the fuzz targets build them).
+/// Pure functions, no allocation (but checksums_matching, for diagnostics); clang-14 compatible
+/// (the fuzz targets build them).
 
+#include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "guardian/config/stream_config.hpp"
 
@@ -32,5 +36,18 @@ namespace guardian::adapters::stream {
 
 /// The catalogue name of `kind`, as written in the configuration ("crc16-modbus" …).
 [[nodiscard]] std::string_view checksum_name(config::ChecksumKind kind) noexcept;
+
+/// Every algorithm of the catalogue, in the table's order.
+inline constexpr std::array<config::ChecksumKind, 8> kChecksumCatalogue{
+    config::ChecksumKind::crc16_modbus, config::ChecksumKind::crc16_ccitt_false,
+    config::ChecksumKind::crc16_xmodem, config::ChecksumKind::crc16_kermit,
+    config::ChecksumKind::crc8,         config::ChecksumKind::crc8_maxim,
+    config::ChecksumKind::xor8,         config::ChecksumKind::sum8};
+
+/// The catalogue algorithms of the same width as `configured`, other than it, whose checksum of
+/// `covered` is `received` ("these frames pass with crc16-xmodem").
+[[nodiscard]] std::vector<std::string> checksums_matching(config::ChecksumKind configured,
+                                                          std::span<const std::uint8_t> covered,
+                                                          std::uint16_t received);
 
 }  // namespace guardian::adapters::stream

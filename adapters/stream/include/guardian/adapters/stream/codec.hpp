@@ -48,6 +48,19 @@ struct CodecCounters {
   CodecCounters& operator+=(const CodecCounters& o) noexcept;
 };
 
+/// A complete line or frame dropped because its checksum did not match, explained for
+/// `guardian probe` (Codec::explain_mismatches).
+struct ChecksumMismatch {
+  std::string message;  ///< the message the line was taken for; empty for a binary frame
+  config::ChecksumKind kind = config::ChecksumKind::xor8;
+  std::uint16_t computed = 0;
+  std::uint16_t received = 0;  ///< as read from the line or frame (the configured endianness)
+  /// Catalogue checksums of the same width that would have matched ("crc16-xmodem"); for a
+  /// binary frame also in the other byte order than the algorithm's usual one ("crc16-modbus with
+  /// endian: big").
+  std::vector<std::string> would_pass;
+};
+
 /// One decoded line, frame or object. Readings have `point` = field name, `unit`, `quality`
 /// (good, or bad with `error` when the field could not be decoded) and `source_ts`; their
 /// `source` is left empty for the adapter to fill.
@@ -79,8 +92,24 @@ class Codec {
   [[nodiscard]] virtual std::size_t buffered() const noexcept = 0;
   [[nodiscard]] const CodecCounters& counters() const noexcept { return counters_; }
 
+  /// From now on keep what explains each checksum failure (at most kMaxMismatches waiting; the
+  /// counter has them all). Off by default: the daemon only counts.
+  void explain_mismatches() noexcept { explain_ = true; }
+  /// The explanations since the last call.
+  [[nodiscard]] std::vector<ChecksumMismatch> take_mismatches() { return std::move(mismatches_); }
+  static constexpr std::size_t kMaxMismatches = 64;
+
  protected:
+  void note_mismatch(ChecksumMismatch m) {
+    if (explain_ && mismatches_.size() < kMaxMismatches) mismatches_.push_back(std::move(m));
+  }
+  [[nodiscard]] bool explaining() const noexcept { return explain_; }
+
   CodecCounters counters_;
+
+ private:
+  bool explain_ = false;
+  std::vector<ChecksumMismatch> mismatches_;
 };
 
 /// Compiles a codec configuration once and makes codecs from it. The factory must outlive the

@@ -53,5 +53,37 @@ TEST(SourceWatch, ALostConnectionAndADeviceThatNeverAnsweredAreFailuresToo) {
   EXPECT_EQ(lines[0].message, "bus/espresso-1: connecting: peer closed the connection");
 }
 
+TEST(SourceWatch, AStreamWhoseFramesAllFailTheirChecksumIsLoggedOnceAndItsRecoveryToo) {
+  SourceWatch watch;
+  const Timestamp t0{std::chrono::milliseconds{1'795'680'000'000}};
+  const auto stream = [](std::uint64_t messages, std::uint64_t bad) {
+    auto s = snapshot("ok", "");
+    s[0].sources[0].counters = {{"messages", messages}, {"bad_checksum", bad}};
+    return s;
+  };
+  EXPECT_TRUE(watch.observe(stream(5, 0), t0).empty());
+  // Frames keep coming, none passes: quiet for 30 s, then one warning, then quiet again.
+  EXPECT_TRUE(watch.observe(stream(5, 10), t0 + 10s).empty());
+  EXPECT_TRUE(watch.observe(stream(5, 20), t0 + 29s).empty());
+  auto lines = watch.observe(stream(5, 30), t0 + 30s);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].level, log::Level::warn);
+  EXPECT_EQ(lines[0].message,
+            "bus/espresso-1: no line or frame has passed its checksum for 30 s (30 failed): is "
+            "the codec's checksum the device's? `guardian probe` with --adapter names one that "
+            "matches");
+  EXPECT_TRUE(watch.observe(stream(5, 60), t0 + 60s).empty());
+  lines = watch.observe(stream(6, 60), t0 + 61s);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].level, log::Level::info);
+  EXPECT_EQ(lines[0].message,
+            "bus/espresso-1: lines and frames pass their checksum again (60 failed meanwhile)");
+  // A noisy line (some fail, some pass) is not a wrong checksum: nothing.
+  for (int i = 1; i <= 60; ++i)
+    EXPECT_TRUE(watch.observe(stream(6 + static_cast<std::uint64_t>(i), 60 + 2 * static_cast<std::uint64_t>(i)),
+                              t0 + 61s + std::chrono::seconds{i})
+                    .empty());
+}
+
 }  // namespace
 }  // namespace guardian::gateway

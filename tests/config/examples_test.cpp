@@ -122,7 +122,7 @@ TEST(ExampleConfigs, FullConfigLoadsWithoutErrors) {
   ASSERT_TRUE(loads(result));
   const SiteConfig& c = *result.config;
   EXPECT_TRUE(c.uplink.tls.has_value());
-  ASSERT_EQ(c.adapters.size(), 3u);
+  ASSERT_EQ(c.adapters.size(), 5u);
   const auto& meters = std::get<ModbusAdapterConfig>(c.adapters[1]);
   EXPECT_EQ(meters.transport, ModbusTransport::rtu);
   ASSERT_EQ(meters.devices.size(), 2u);
@@ -135,6 +135,24 @@ TEST(ExampleConfigs, FullConfigLoadsWithoutErrors) {
   EXPECT_EQ(std::get<ModbusAdapterConfig>(c.adapters[2]).transport, ModbusTransport::rtu_over_tcp);
   EXPECT_EQ(c.queue.source_quota_percent, 50);
   EXPECT_EQ(c.processing.size(), 4u);
+  // Stream adapters with every transport, poll and codec key: lines answered to a poll, and
+  // binary frames from peers that connect in.
+  const auto& grinder = std::get<StreamAdapterConfig>(c.adapters[3]);
+  EXPECT_EQ(grinder.source, "grinder-1");
+  ASSERT_TRUE(grinder.poll);
+  EXPECT_EQ(grinder.poll->reply, "status");
+  ASSERT_EQ(grinder.codec.lines.messages.size(), 2u);
+  EXPECT_TRUE(grinder.codec.lines.messages[1].record);
+  const auto& fridges = std::get<StreamAdapterConfig>(c.adapters[4]);
+  EXPECT_EQ(fridges.peers.size(), 2u);
+  EXPECT_EQ(fridges.codec.kind, CodecKind::binary);
+  ASSERT_TRUE(fridges.codec.binary.checksum);
+  EXPECT_EQ(fridges.codec.binary.messages.at(0).fields.size(), 4u);
+  // Trace captures with every key.
+  ASSERT_EQ(c.traces.size(), 2u);
+  EXPECT_TRUE(c.traces[0].end);
+  EXPECT_EQ(c.traces[1].summary_record, "dose");
+  EXPECT_EQ(c.traces[1].telemetry, TraceTelemetry::outside);
 }
 
 TEST(ExampleConfigs, TpmConfigSetsEverySecureLinkKey) {

@@ -65,10 +65,35 @@ TEST(ProbeModbus, ShowsTheRawRegistersAndEveryDecodingSideBySide) {
   EXPECT_TRUE(has(r.out, "       0  0x42F6     17142   17142  0100 0010 1111 0110")) << r.out;
   EXPECT_TRUE(has(r.out, "       1  0xE979     59769   -5767")) << r.out;
   // float32 of registers 0-1 in each order: ABCD is the sensible one.
-  EXPECT_TRUE(has(r.out, "       0  ABCD   123.456                  1123477881")) << r.out;
+  EXPECT_TRUE(has(r.out, "       0  ABCD   123.456*                 1123477881")) << r.out;
   EXPECT_TRUE(has(r.out, "       0  CDAB   ")) << r.out;
   EXPECT_TRUE(has(r.out, "64-bit values from each address:")) << r.out;
   EXPECT_TRUE(has(r.out, "  as sent      \"B..yGS3.\"")) << r.out;
+}
+
+TEST(ProbeModbus, TypeAndOrderFiltersShowOneDecodingAndPlausibleFloatsAreMarked) {
+  PymodbusServer server(nlohmann::json::parse(kSpec));
+  ProbeOptions o;
+  o.connection.endpoint = tcp(server);
+  o.read = "holding:0:4";
+  auto r = run(o, run_modbus_probe);
+  ASSERT_EQ(r.exit_code, kExitOk) << r.err;
+  // Unfiltered: every order, the sensible float marked and the byte-swapped garbage not.
+  EXPECT_TRUE(has(r.out, "       0  ABCD   123.456*   ")) << r.out;
+  EXPECT_FALSE(has(r.out, "       0  CDAB   -1.883367e+25*")) << r.out;
+  o.type = "float32";
+  o.order = "ABCD";
+  r = run(o, run_modbus_probe);
+  ASSERT_EQ(r.exit_code, kExitOk) << r.err;
+  EXPECT_TRUE(has(r.out, " address  order  float32")) << r.out;
+  EXPECT_TRUE(has(r.out, "       0  ABCD   123.456*")) << r.out;
+  for (const char* hidden : {"CDAB  ", "uint32", "64-bit values", "hex  unsigned", "as sent"})
+    EXPECT_FALSE(has(r.out, hidden)) << hidden << " in:\n" << r.out;
+  o.type = "string";
+  o.order.clear();
+  r = run(o, run_modbus_probe);
+  EXPECT_TRUE(has(r.out, "  as sent      \"B..yGS3.\"")) << r.out;
+  EXPECT_FALSE(has(r.out, "32-bit values")) << r.out;
 }
 
 TEST(ProbeModbus, CountsAddressesAsTheManualDoesWithAddressBaseOne) {

@@ -2,7 +2,9 @@
 
 #include <array>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
+#include <optional>
 #include <vector>
 
 #include "guardian/adapters/modbus/register_codec.hpp"
@@ -35,8 +37,12 @@ constexpr std::array kOrders{WordOrder::ABCD, WordOrder::CDAB, WordOrder::BADC, 
            : why.find("infinite") != std::string::npos ? "inf"
                                                        : "-";
   }
-  if (const auto* d = std::get_if<double>(&value.value()))
-    return format(type == DataType::float32 ? "%.7g" : "%.15g", *d);
+  if (const auto* d = std::get_if<double>(&value.value())) {
+    // A float that looks like a measurement is marked: the wrong order gives 1e-38 or 3e+27.
+    const double a = std::fabs(*d);
+    const bool plausible = a == 0 || (a >= 1e-3 && a <= 1e7);
+    return format(type == DataType::float32 ? "%.7g%s" : "%.15g%s", *d, plausible ? "*" : "");
+  }
   if (const auto* i = std::get_if<std::int64_t>(&value.value())) return std::to_string(*i);
   if (const auto* u = std::get_if<std::uint64_t>(&value.value())) return std::to_string(*u);
   return "-";
@@ -71,21 +77,42 @@ void print_registers(std::ostream& out, std::span<const std::uint16_t> r, std::u
                   static_cast<int>(static_cast<std::int16_t>(r[i])), bits_of(r[i]).c_str());
 }
 
+// What --type and --order leave to show.
+struct Shown {
+  std::optional<DataType> type;
+  std::optional<WordOrder> order;
+  [[nodiscard]] bool column(DataType t) const { return !type || *type == t; }
+  [[nodiscard]] bool width(std::size_t registers) const {
+    return !type || (*type != DataType::string && config::ModbusPoint{.type = *type}.width() == registers);
+  }
+};
+
 void print_wide(std::ostream& out, std::span<const std::uint16_t> r, std::uint16_t first, int base,
-                std::size_t width) {
+                std::size_t width, const Shown& shown) {
   const bool wide = width == 4;
+  const std::array columns{wide ? DataType::float64 : DataType::float32,
+                           wide ? DataType::uint64 : DataType::uint32,
+                           wide ? DataType::int64 : DataType::int32};
+  const std::array<const char*, 3> names{wide ? "float64" : "float32", wide ? "uint64" : "uint32",
+                                         wide ? "int64" : "int32"};
+  const auto line = [&out](std::string row) {
+    row.erase(row.find_last_not_of(' ') + 1);
+    out << row << '\n';
+  };
   out << "\n" << (wide ? "64" : "32") << "-bit values from each address:\n";
-  out << format(" address  order  %-24s %-22s %s\n", wide ? "float64" : "float32",
-                wide ? "uint64" : "uint32", wide ? "int64" : "int32");
-  const auto f = wide ? DataType::float64 : DataType::float32;
-  const auto u = wide ? DataType::uint64 : DataType::uint32;
-  const auto s = wide ? DataType::int64 : DataType::int32;
+  std::string header = " address  order ";
+  for (std::size_t c = 0; c < columns.size(); ++c)
+    if (shown.column(columns[c])) header += format(" %-24s", names[c]);
+  line(header);
   for (std::size_t i = 0; i + width <= r.size(); ++i)
     for (const auto order : kOrders) {
+      if (shown.order && *shown.order != order) continue;
       const auto regs = r.subspan(i, width);
-      out << format("%8u  %s   %-24s %-22s %s\n", static_cast<unsigned>(first + i) + static_cast<unsigned>(base),
-                    config::to_string(order).data(), decoded(regs, f, order).c_str(),
-                    decoded(regs, u, order).c_str(), decoded(regs, s, order).c_str());
+      std::string row = format("%8u  %s  ", static_cast<unsigned>(first + i) + static_cast<unsigned>(base),
+                               config::to_string(order).data());
+      for (const auto type : columns)
+        if (shown.column(type)) row += format(" %-24s", decoded(regs, type, order).c_str());
+      line(row);
     }
 }
 
@@ -100,6 +127,11 @@ void add_probe_options(CLI::App& command, ProbeOptions& options) {
                   "holding:0:10 or input:0x48:4")
       ->capture_default_str();
   add_address_base_option(command, options.address_base);
+  command.add_option("--type", options.type, "Show only this decoding")
+      ->check(CLI::IsMember({"int16", "uint16", "int32", "uint32", "float32", "int64", "uint64",
+                             "float64", "string"}));
+  command.add_option("--order", options.order, "Show only this word order")
+      ->check(CLI::IsMember({"ABCD", "CDAB", "BADC", "DCBA"}));
 }
 
 int run_modbus_probe(const ProbeOptions& options, std::ostream& out, std::ostream& err) {
@@ -145,14 +177,25 @@ int run_modbus_probe(const ProbeOptions& options, std::ostream& out, std::ostrea
                     static_cast<unsigned>(flags[i]));
     return kExitOk;
   }
-  print_registers(out, registers, s.address, options.address_base);
-  if (registers.size() >= 2) print_wide(out, registers, s.address, options.address_base, 2);
-  if (registers.size() >= 4) print_wide(out, registers, s.address, options.address_base, 4);
-  out << "\ntext, 2 characters per register (other bytes as '.'):\n"
-      << "  as sent      \"" << text_of(registers, false) << "\"\n"
-      << "  bytes swapped \"" << text_of(registers, true) << "\"\n";
+  Shown shown;
+  for (const auto order : kOrders)
+    if (config::to_string(order) == options.order) shown.order = order;
+  for (const auto type : {DataType::int16, DataType::uint16, DataType::int32, DataType::uint32,
+                          DataType::float32, DataType::int64, DataType::uint64, DataType::float64,
+                          DataType::string})
+    if (config::to_string(type) == options.type) shown.type = type;
+  if (shown.width(1)) print_registers(out, registers, s.address, options.address_base);
+  for (const std::size_t width : {std::size_t{2}, std::size_t{4}})
+    if (registers.size() >= width && shown.width(width))
+      print_wide(out, registers, s.address, options.address_base, width, shown);
+  if (!shown.type || *shown.type == DataType::string)
+    out << "\ntext, 2 characters per register (other bytes as '.'):\n"
+        << "  as sent      \"" << text_of(registers, false) << "\"\n"
+        << "  bytes swapped \"" << text_of(registers, true) << "\"\n";
   out << "\nOrders: ABCD high word and byte first (the Modbus norm) · CDAB low word first · BADC "
-         "bytes swapped · DCBA both. Configure the one whose numbers make sense.\n";
+         "bytes swapped · DCBA both. Configure the one whose numbers make sense: floats marked * "
+         "look like a measurement (0, or between 0.001 and 10 000 000 in size). --type and "
+         "--order show one of them.\n";
   return kExitOk;
 }
 

@@ -17,6 +17,8 @@ struct ProbeOptions {
   int unit = 1;
   std::string read = "holding:0:10";
   int address_base = 0;
+  std::string type;   ///< only this decoding (int16 … float64, string); empty: all
+  std::string order;  ///< only this word order (ABCD, CDAB, BADC, DCBA); empty: all
 };
 
 /// Adds the probe's options to `command`.

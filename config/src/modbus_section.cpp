@@ -116,6 +116,27 @@ struct PointFields {
   std::optional<std::uint16_t> length;
 };
 
+/// A string's `length`: registers by default ("10", "10 registers"), or characters ("20
+/// characters", two per register, an odd count rounded up) — manuals give either.
+ScalarParser<std::uint16_t> string_length() {
+  static constexpr std::string_view kExpected =
+      "a length in registers, 1 to 125 (e.g. 10 or \"10 registers\"), or in characters, 1 to 250 "
+      "(e.g. \"20 characters\": two per register)";
+  return {std::string(kExpected), [](std::string_view text) -> result<std::uint16_t> {
+            const auto space = text.find(' ');
+            const std::string_view number = text.substr(0, space);
+            const std::string_view unit =
+                space == std::string_view::npos ? std::string_view{} : text.substr(space + 1);
+            const bool characters = unit == "characters" || unit == "chars";
+            if (!unit.empty() && !characters && unit != "registers")
+              return expected_but_got(kExpected, text);
+            auto n = integer_in<int>(1, characters ? 2 * kMaxReadRegisters : kMaxReadRegisters)
+                         .parse(number);
+            if (!n) return expected_but_got(kExpected, text);
+            return static_cast<std::uint16_t>(characters ? (n.value() + 1) / 2 : n.value());
+          }};
+}
+
 /// Coils and discrete inputs are single bits (MBAP §4.3): only `bool` decodes them.
 void check_type_fits_table(ObjectReader& r, const PointFields& f) {
   if (!f.table || !f.type || !is_bit_table(*f.table) || *f.type == DataType::boolean) return;
@@ -239,7 +260,7 @@ ModbusPoint read_point(ObjectReader& r, int address_base) {
   f.type = r.required("type", one_of(kDataTypes));
   f.order = r.optional("order", one_of(kOrders));
   f.bit = r.optional("bit", integer_in<int>(0, 15));
-  f.length = r.optional("length", integer_in<std::uint16_t>(1, kMaxReadRegisters));
+  f.length = r.optional("length", string_length());
   r.read("scale", point.scale, nonzero_real());
   r.read("offset", point.offset, real());
   r.read("unit", point.unit, text());

@@ -89,9 +89,28 @@ TEST(ModbusPointRules, LengthIsRequiredForStringsAndLimitedTo125Registers) {
   EXPECT_TRUE(point_error("{name: p, table: holding, address: 0, type: string}", "{",
                           "missing required key 'length' (type string needs it)"));
   EXPECT_TRUE(point_error("{name: p, table: holding, address: 0, type: string, length: 126}", "126",
-                          "126 is out of range: expected an integer between 1 and 125"));
+                          "expected a length in registers, 1 to 125 (e.g. 10 or \"10 registers\"), "
+                          "or in characters, 1 to 250 (e.g. \"20 characters\": two per register), "
+                          "got '126'"));
   EXPECT_TRUE(point_error("{name: p, table: holding, address: 0, type: int32, length: 2}", "2}",
                           "'length' only applies to type string, not int32"));
+}
+
+TEST(ModbusPointRules, AStringLengthSaysWhetherItCountsRegistersOrCharacters) {
+  for (const auto& [written, registers] :
+       std::vector<std::pair<std::string, int>>{{"10", 10},
+                                                {"\"10 registers\"", 10},
+                                                {"\"20 characters\"", 10},
+                                                {"\"21 chars\"", 11},
+                                                {"\"250 characters\"", 125}}) {
+    const auto result = parse(
+        point_site("{name: p, table: holding, address: 0, type: string, length: " + written + "}"));
+    ASSERT_TRUE(loads(result)) << written;
+    EXPECT_EQ(only_point(result).width(), registers) << written;
+  }
+  EXPECT_TRUE(point_error(
+      "{name: p, table: holding, address: 0, type: string, length: \"20 bytes\"}", "\"20 bytes\"",
+      "expected a length in registers"));
 }
 
 TEST(ModbusPointRules, SixtyFourBitOrderSpellingsMapToTheSameOrderForSixtyFourBitTypes) {
